@@ -1,0 +1,34 @@
+# Two commands for a fresh machine (see README):
+#   make run    set up the environment and start the app on the shipped network
+#   make test   set up the environment (Python packages and Debian's chromium) and run the whole suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test setup system-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Debian's chromium drives the real-browser tests (Playwright's own browser download does not work here).
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; \
+	fi
+
+run: setup
+	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
+
+test: setup system-deps
+	$(VENV)/bin/ruff check bn tests app.py validation bench
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

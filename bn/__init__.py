@@ -1,0 +1,45 @@
+"""bn: a Bayesian-network diagnostic reasoner for knee pain referred from the L4-L5 segment.
+
+An educational decision-support tool, not a medical device.
+
+>>> import bn
+>>> net = bn.load("l4l5_knee")
+>>> net.info.id
+'l4l5_knee'
+>>> p = net.posterior("disc_herniation", {"knee_pain": "present", "straight_leg_raise": "positive"})
+>>> round(sum(p.values()), 12)
+1.0
+"""
+
+from __future__ import annotations
+
+from bn.errors import (
+    BNError,
+    CaseFileError,
+    EvidenceError,
+    ImpossibleEvidenceError,
+    NetworkFileError,
+    UnknownNetworkError,
+)
+from bn.evidence import Case, Evidence, parse_case, read_case
+from bn.inference import Alert, BayesNet, Explanation, QueryResult
+from bn.model import Network, NetworkInfo
+from bn.registry import published, read_network
+
+__all__ = [
+    "Alert", "BNError", "BayesNet", "Case", "CaseFileError", "Evidence", "EvidenceError", "Explanation",
+    "ImpossibleEvidenceError", "Network", "NetworkFileError", "NetworkInfo", "QueryResult",
+    "UnknownNetworkError", "load", "parse_case", "published", "read_case", "read_network",
+]
+
+__version__ = "0.1.0"
+
+
+def load(reference: str | Network = "l4l5_knee", engine: str = "einsum") -> BayesNet:
+    """Load, validate and compile a network for inference.
+
+    ``reference`` is a network id (latest version), ``id@version``, a file path (YAML, BIF, XMLBIF) or an
+    already-read :class:`Network`. ``engine`` is ``"einsum"`` (fast, default) or ``"pgmpy"`` (reference).
+    """
+    network = reference if isinstance(reference, Network) else read_network(reference)
+    return BayesNet(network, engine=engine)

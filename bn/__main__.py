@@ -1,0 +1,5 @@
+import sys
+
+from bn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,230 @@
+"""Findings: hard evidence (a variable is in a state) and soft evidence (a likelihood over its states).
+
+Soft evidence is Pearl's virtual evidence: ``{"straight_leg_raise": {"positive": 0.7}}`` means the
+clinician's observation is 0.7 : 0.3 as likely if the sign is truly positive as if it is negative.
+A likelihood given for some states only spreads the rest evenly over the others.
+
+Case files (JSON or YAML) hold ``network``, ``findings``, ``soft_findings`` and ``note``; they are the
+same files ``bn query --case`` reads and the app downloads.
+
+>>> from bn.evidence import Evidence
+>>> Evidence.from_strings(["straight_leg_raise=positive"], ["knee_effusion=present:0.7"]).to_dict()
+{'findings': {'straight_leg_raise': 'positive'}, 'soft_findings': {'knee_effusion': {'present': 0.7}}}
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from bn.errors import CaseFileError, EvidenceError
+from bn.model import Network
+
+MAX_CASE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Findings as entered: ``findings`` maps variable -> state, ``soft_findings`` variable -> {state: likelihood}.
+
+    Construct freely, then :meth:`validate` against a network (which checks names and values).
+    """
+
+    findings: Mapping[str, str] = field(default_factory=dict)
+    soft_findings: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.findings or self.soft_findings)
+
+    @property
+    def variables(self) -> list[str]:
+        return list(self.findings) + list(self.soft_findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"findings": dict(self.findings),
+                "soft_findings": {k: dict(v) for k, v in self.soft_findings.items()}}
+
+    @classmethod
+    def from_strings(cls, hard: Iterable[str] = (), soft: Iterable[str] = ()) -> Evidence:
+        """Parse ``VAR=STATE`` and ``VAR=STATE:LIKELIHOOD`` (or ``VAR=L1,L2,...``) strings."""
+        findings: dict[str, str] = {}
+        for text in hard:
+            var, state = _split(text, "VAR=STATE", "-e straight_leg_raise=positive")
+            if ":" in state:
+                raise EvidenceError(f"malformed finding '{text}': use --soft for uncertain findings "
+                                    f"(--soft {var}={state})")
+            _no_duplicate(var, findings)
+            findings[var] = state
+        soft_findings: dict[str, dict[str, float]] = {}
+        for text in soft:
+            var, rest = _split(text, "VAR=STATE:LIKELIHOOD", "--soft straight_leg_raise=positive:0.7")
+            _no_duplicate(var, findings, soft_findings)
+            if ":" in rest:
+                state, _, value = rest.partition(":")
+                soft_findings[var] = {state.strip(): _number(value, text)}
+            elif "," in rest:
+                soft_findings[var] = {f"#{i}": _number(v, text) for i, v in enumerate(rest.split(","))}
+            else:
+                raise EvidenceError(f"malformed soft finding '{text}': expected VAR=STATE:LIKELIHOOD "
+                                    "(e.g. straight_leg_raise=positive:0.7) or VAR=L1,L2,... (one per state)")
+        return cls(findings, soft_findings)
+
+    def merged(self, other: Evidence) -> Evidence:
+        """This evidence with ``other`` laid over it (other wins for a variable in both)."""
+        findings = {k: v for k, v in self.findings.items() if k not in other.soft_findings}
+        soft = {k: v for k, v in self.soft_findings.items() if k not in other.findings}
+        return Evidence({**findings, **other.findings}, {**soft, **other.soft_findings})
+
+    def validate(self, network: Network) -> Evidence:
+        """Check names and values against ``network``; returns evidence with full likelihood maps."""
+        for var, state in self.findings.items():
+            v = _variable(network, var)
+            if state not in v.state_ids:
+                raise EvidenceError(f"'{state}' is not a state of {var}; valid states: {', '.join(v.state_ids)}")
+        soft: dict[str, dict[str, float]] = {}
+        for var, given in self.soft_findings.items():
+            if var in self.findings:
+                raise EvidenceError(f"{var} is given both as a finding and as a soft finding; give one")
+            v = _variable(network, var)
+            soft[var] = _full_likelihood(var, v.state_ids, given)
+        return Evidence(dict(self.findings), soft)
+
+    def likelihoods(self, network: Network) -> dict[str, np.ndarray]:
+        """Every finding as a vector over its variable's states (indicator for hard, likelihood for soft).
+
+        Call on validated evidence.
+        """
+        out = {}
+        for var, state in self.findings.items():
+            vec = np.zeros(network[var].card)
+            vec[network[var].state_index(state)] = 1.0
+            out[var] = vec
+        for var, lik in self.soft_findings.items():
+            out[var] = np.array([lik[s] for s in network[var].state_ids], dtype=float)
+        return out
+
+
+def _split(text: str, form: str, example: str) -> tuple[str, str]:
+    var, sep, value = str(text).partition("=")
+    if not sep or not var.strip() or not value.strip():
+        raise EvidenceError(f"malformed finding '{text}': expected {form}, e.g. {example}")
+    return var.strip(), value.strip()
+
+
+def _number(value: str, text: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise EvidenceError(f"malformed soft finding '{text}': '{value}' is not a number") from None
+    return x
+
+
+def _no_duplicate(var: str, *seen: Mapping) -> None:
+    if any(var in s for s in seen):
+        raise EvidenceError(f"{var} is given more than once; give each finding once")
+
+
+def _variable(network: Network, var: str):
+    if var not in network:
+        close = difflib.get_close_matches(var, list(network.variables), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; run 'bn info' to list the variables"
+        raise EvidenceError(f"unknown variable '{var}' in network {network.id}{hint}")
+    return network[var]
+
+
+def _full_likelihood(var: str, states: tuple[str, ...], given: Mapping[str, Any]) -> dict[str, float]:
+    if all(k.startswith("#") for k in given) and given:
+        if len(given) != len(states):
+            raise EvidenceError(f"soft finding {var}: {len(given)} likelihoods given, {var} has "
+                                f"{len(states)} states ({', '.join(states)})")
+        given = {s: given[f"#{i}"] for i, s in enumerate(states)}
+    values: dict[str, float] = {}
+    for state, x in given.items():
+        if state not in states:
+            raise EvidenceError(f"'{state}' is not a state of {var}; valid states: {', '.join(states)}")
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
+            raise EvidenceError(f"soft finding {var}={state}: likelihood must be a number >= 0, got {x!r}")
+        values[state] = float(x)
+    rest = [s for s in states if s not in values]
+    if rest:
+        total = math.fsum(values.values())
+        if total > 1.0 + 1e-12:
+            raise EvidenceError(f"soft finding {var}: likelihoods for some states sum to {total:g} > 1; "
+                                f"give all states ({', '.join(states)}) or values that sum to at most 1")
+        for s in rest:
+            values[s] = max(0.0, 1.0 - total) / len(rest)
+    if not any(values.values()):
+        raise EvidenceError(f"soft finding {var}: all likelihoods are zero")
+    return {s: values[s] for s in states}
+
+
+# -- case files ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case file: the network it was made for, its evidence and a free-text note."""
+
+    evidence: Evidence
+    network: str | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"network": self.network} if self.network else {}
+        out.update(self.evidence.to_dict())
+        out["note"] = self.note
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+
+def parse_case(text: str | bytes, name: str = "<case>") -> Case:
+    """Parse a case from JSON or YAML text; raises CaseFileError naming the file and the problem."""
+    raw = text.encode() if isinstance(text, str) else text
+    if len(raw) > MAX_CASE_BYTES:
+        raise CaseFileError(f"{name}: the case file is {len(raw):,} bytes; the limit is {MAX_CASE_BYTES:,}")
+    try:
+        doc = yaml.safe_load(raw.decode("utf-8"))  # JSON is YAML; safe_load builds no objects
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CaseFileError(f"{name}: not valid JSON or YAML ({first})") from None
+    if not isinstance(doc, dict):
+        raise CaseFileError(f"{name}: expected a mapping with 'findings' (and optionally 'network', "
+                            "'soft_findings', 'note')")
+    unknown = set(doc) - {"network", "findings", "soft_findings", "note", "title", "source", "expected"}
+    if unknown:
+        raise CaseFileError(f"{name}: unknown field(s) {sorted(unknown)}; expected network, findings, "
+                            "soft_findings, note")
+    findings = doc.get("findings") or {}
+    soft = doc.get("soft_findings") or {}
+    if not isinstance(findings, dict) or not all(isinstance(v, (str, int, float)) for v in findings.values()):
+        raise CaseFileError(f"{name}: 'findings' must map variable ids to state ids")
+    if not isinstance(soft, dict) or not all(isinstance(v, dict) for v in soft.values()):
+        raise CaseFileError(f"{name}: 'soft_findings' must map variable ids to {{state: likelihood}}")
+    network = doc.get("network")
+    return Case(
+        Evidence({str(k): str(v) for k, v in findings.items()},
+                 {str(k): {str(s): x for s, x in v.items()} for k, v in soft.items()}),
+        network=str(network) if network is not None else None,
+        note=str(doc.get("note") or ""),
+    )
+
+
+def read_case(path: str | Path) -> Case:
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CASE_BYTES:
+            raise CaseFileError(f"{path}: the case file is larger than {MAX_CASE_BYTES:,} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CaseFileError(f"cannot read case file '{path}': {exc.strerror or exc}") from None
+    return parse_case(data, str(path))

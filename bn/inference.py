@@ -1,0 +1,294 @@
+"""The inference layer: load a network once, ask many questions.
+
+>>> import bn
+>>> net = bn.load("l4l5_knee")
+>>> result = net.query({"knee_pain": "present", "straight_leg_raise": "positive"})
+>>> result.network.id, result.network.version
+('l4l5_knee', '1.0.0')
+>>> result.posteriors["disc_herniation"]["present"] > result.priors["disc_herniation"]["present"]
+True
+>>> sorted(result.knee_pain_source)
+['hip', 'knee', 'l4l5_spine', 'other']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from bn.errors import EvidenceError, ImpossibleEvidenceError
+from bn.evidence import Evidence
+from bn.model import Network, NetworkInfo
+
+MAX_MAP_CONFIGURATIONS = 1 << 20
+
+Findings = Mapping[str, str] | Evidence | None
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The jointly most probable states of a set of variables given the evidence."""
+
+    states: dict[str, str]
+    probability: float  # P(these states | evidence)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"states": dict(self.states), "probability": self.probability}
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Posteriors for a case, with priors beside them, and everything needed to reproduce it."""
+
+    network: NetworkInfo
+    evidence: Evidence
+    posteriors: dict[str, dict[str, float]]
+    priors: dict[str, dict[str, float]]
+    probability_of_evidence: float
+    log_probability_of_evidence: float
+    knee_pain_source: dict[str, float] | None = None
+    knee_pain_source_prior: dict[str, float] | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    most_probable_explanation: Explanation | None = None
+    engine: str = "einsum"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "network": self.network.to_dict(),
+            "engine": self.engine,
+            "evidence": self.evidence.to_dict(),
+            "probability_of_evidence": self.probability_of_evidence,
+            "log_probability_of_evidence": self.log_probability_of_evidence,
+            "posteriors": self.posteriors,
+            "priors": self.priors,
+            "alerts": [a.to_dict() for a in self.alerts],
+        }
+        if self.knee_pain_source is not None:
+            out["knee_pain_source"] = self.knee_pain_source
+            out["knee_pain_source_prior"] = self.knee_pain_source_prior
+        if self.most_probable_explanation is not None:
+            out["most_probable_explanation"] = self.most_probable_explanation.to_dict()
+        return out
+
+    def to_frame(self):
+        """One row per (variable, state): prior, posterior and the change (a pandas DataFrame)."""
+        import pandas as pd
+
+        rows = [
+            {"variable": var, "state": state, "prior": self.priors[var][state], "posterior": p,
+             "change": p - self.priors[var][state]}
+            for var, dist in self.posteriors.items() for state, p in dist.items()
+        ]
+        return pd.DataFrame(rows, columns=["variable", "state", "prior", "posterior", "change"])
+
+
+class BayesNet:
+    """A validated network compiled for inference. Create with :func:`bn.load`.
+
+    All query methods take findings as a ``{variable: state}`` mapping or an
+    :class:`~bn.evidence.Evidence` (which also carries soft findings).
+    """
+
+    def __init__(self, network: Network, engine: str = "einsum"):
+        from bn.engine import make_engine
+
+        self.network = network
+        self.engine = make_engine(network, engine)
+
+    def __repr__(self) -> str:
+        info = self.network.info
+        return f"<BayesNet {info.id}@{info.version} sha256={info.sha256[:12]} engine={self.engine.name}>"
+
+    @property
+    def info(self) -> NetworkInfo:
+        return self.network.info
+
+    # -- evidence ---------------------------------------------------------------------------------
+    def evidence(self, findings: Findings = None, soft: Mapping[str, Mapping[str, float]] | None = None) -> Evidence:
+        """Validated evidence from findings (and soft findings); raises EvidenceError naming the problem."""
+        if isinstance(findings, Evidence):
+            ev = findings if not soft else findings.merged(Evidence({}, soft))
+        else:
+            ev = Evidence(dict(findings or {}), dict(soft or {}))
+        return ev.validate(self.network)
+
+    def _likelihoods(self, evidence: Evidence) -> dict[str, np.ndarray]:
+        return evidence.likelihoods(self.network)
+
+    # -- core questions ---------------------------------------------------------------------------
+    def probability_of_evidence(self, findings: Findings = None, soft=None) -> float:
+        """P(findings): the probability the model gives to the findings (with soft findings as likelihoods)."""
+        ev = self.evidence(findings, soft)
+        return float(self.engine.joint((), self._likelihoods(ev)))
+
+    def joint(self, variables: Sequence[str], findings: Findings = None, soft=None) -> np.ndarray:
+        """P(variables | findings) as an array with one axis per variable (in the order given)."""
+        self._check_variables(variables)
+        ev = self.evidence(findings, soft)
+        table = self._joint(tuple(variables), ev)
+        return table / table.sum()
+
+    def _joint(self, outputs: tuple[str, ...], ev: Evidence) -> np.ndarray:
+        table = self.engine.joint(outputs, self._likelihoods(ev))
+        if not float(table.sum()) > 0.0:
+            self._raise_impossible(ev)
+        return table
+
+    def posterior(self, variable: str, findings: Findings = None, soft=None) -> dict[str, float]:
+        """P(variable | findings) as ``{state: probability}``."""
+        self._check_variables([variable])
+        ev = self.evidence(findings, soft)
+        return self._marginal(variable, ev)
+
+    def _marginal(self, variable: str, ev: Evidence) -> dict[str, float]:
+        table = self._joint((variable,), ev)
+        table = table / table.sum()
+        return {s: float(p) for s, p in zip(self.network[variable].state_ids, table)}
+
+    def marginals(self, variables: Sequence[str] | None = None, findings: Findings = None, soft=None
+                  ) -> dict[str, dict[str, float]]:
+        """Posterior marginals of ``variables`` (default: all) given the findings."""
+        variables = list(self.network.variables) if variables is None else list(variables)
+        self._check_variables(variables)
+        ev = self.evidence(findings, soft)
+        if ev:
+            self._joint((), ev)  # report impossible evidence once, before any marginal
+        return {v: self._marginal(v, ev) for v in variables}
+
+    @cached_property
+    def _priors(self) -> dict[str, dict[str, float]]:
+        empty = Evidence()
+        return {v: self._marginal(v, empty) for v in self.network.variables}
+
+    def priors(self, variables: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+        """Marginals with no findings."""
+        variables = list(self.network.variables) if variables is None else list(variables)
+        self._check_variables(variables)
+        return {v: self._priors[v] for v in variables}
+
+    def most_probable_explanation(self, variables: Sequence[str] | None = None, findings: Findings = None,
+                                  soft=None) -> Explanation:
+        """The jointly most probable states of ``variables`` (default: the diagnoses) given the findings.
+
+        This is the MAP assignment of the set, summing out every other variable.
+        """
+        variables = list(variables) if variables is not None else self.default_map_variables()
+        self._check_variables(variables)
+        size = math.prod(self.network[v].card for v in variables)
+        if size > MAX_MAP_CONFIGURATIONS:
+            raise EvidenceError(f"a joint explanation over {len(variables)} variables has {size:,} "
+                                f"configurations (limit {MAX_MAP_CONFIGURATIONS:,}); choose fewer variables")
+        ev = self.evidence(findings, soft)
+        table = self._joint(tuple(variables), ev)
+        table = table / table.sum()
+        best = np.unravel_index(int(np.argmax(table)), table.shape)
+        states = {v: self.network[v].state_ids[i] for v, i in zip(variables, best)}
+        return Explanation(states, float(table[best]))
+
+    def default_map_variables(self) -> list[str]:
+        diagnoses = [v for v in self.network.by_role("diagnosis") if self.network[v].form != "deterministic_or"]
+        return diagnoses or list(self.network.variables)[: min(12, len(self.network.variables))]
+
+    def default_query_variables(self) -> list[str]:
+        """The variables a query reports by default: diagnoses and mechanisms, or all without roles."""
+        chosen = self.network.by_role("diagnosis", "mechanism")
+        return chosen or list(self.network.variables)
+
+    # -- the whole answer -----------------------------------------------------------------------
+    def query(self, findings: Findings = None, soft=None, variables: Sequence[str] | None = None,
+              explain: bool = True) -> QueryResult:
+        """Posteriors (and priors) of ``variables``, knee-pain sources, P(evidence), alerts, the MPE.
+
+        ``variables`` defaults to the diagnoses and mechanisms (every variable for networks without
+        roles). Raises ImpossibleEvidenceError when the findings have probability zero.
+        """
+        ev = self.evidence(findings, soft)
+        variables = self.default_query_variables() if variables is None else list(variables)
+        self._check_variables(variables)
+        p_e = float(self._joint((), ev)) if ev else 1.0
+        posteriors = {v: self._marginal(v, ev) for v in variables}
+        priors = {v: self._priors[v] for v in variables}
+        sources = prior_sources = None
+        if self.network.knee_pain_sources:
+            sources, prior_sources = {}, {}
+            for key, var in self.network.knee_pain_sources.items():
+                sources[key] = (posteriors.get(var) or self._marginal(var, ev))[self.network[var].state_ids[-1]]
+                prior_sources[key] = self._priors[var][self.network[var].state_ids[-1]]
+        mpe = None
+        if explain and self.network.has_roles and self.network.by_role("diagnosis"):
+            mpe = self.most_probable_explanation(findings=ev)
+        return QueryResult(
+            network=self.info, evidence=ev, posteriors=posteriors, priors=priors,
+            probability_of_evidence=p_e, log_probability_of_evidence=math.log(p_e),
+            knee_pain_source=sources, knee_pain_source_prior=prior_sources, alerts=self.alerts(ev),
+            most_probable_explanation=mpe, engine=self.engine.name,
+        )
+
+    def alerts(self, findings: Findings = None, soft=None) -> list[Alert]:
+        """Red-flag alerts for the findings, whatever the posteriors say."""
+        ev = self.evidence(findings, soft)
+        out = []
+        for vid in self.network.by_role("red_flag"):
+            v = self.network[vid]
+            message = v.alert or f"Red flag: {v.display_label} present. Seek urgent assessment."
+            if ev.findings.get(vid) == v.state_ids[-1]:
+                out.append(Alert(vid, message))
+            elif vid in ev.soft_findings:
+                lik = ev.soft_findings[vid]
+                if lik[v.state_ids[-1]] > max(lik[s] for s in v.state_ids[:-1]):
+                    out.append(Alert(vid, f"Possible (uncertain finding): {message}"))
+        return out
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _check_variables(self, variables: Sequence[str]) -> None:
+        for v in variables:
+            if v not in self.network:
+                import difflib
+
+                close = difflib.get_close_matches(v, list(self.network.variables), n=3, cutoff=0.5)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise EvidenceError(f"unknown variable '{v}' in network {self.network.id}{hint}")
+
+    def _raise_impossible(self, ev: Evidence) -> None:
+        conflict = self.conflicting_findings(ev)
+        described = ", ".join(_describe(ev, v) for v in conflict)
+        if len(conflict) == 1:
+            message = f"the finding {described} is impossible under network {self.network.id}"
+        else:
+            message = (f"these findings cannot all hold under network {self.network.id} "
+                       f"(probability 0): {described}")
+        raise ImpossibleEvidenceError(message, tuple(conflict))
+
+    def conflicting_findings(self, findings: Findings = None, soft=None) -> list[str]:
+        """A smallest-by-deletion set of findings that is impossible together (empty if P(e) > 0)."""
+        ev = self.evidence(findings, soft)
+        likelihoods = self._likelihoods(ev)
+        if float(self.engine.joint((), likelihoods)) > 0.0:
+            return []
+        kept = list(likelihoods)
+        for var in list(kept):
+            trial = [v for v in kept if v != var]
+            if float(self.engine.joint((), {v: likelihoods[v] for v in trial})) == 0.0:
+                kept = trial
+        return kept
+
+
+def _describe(ev: Evidence, var: str) -> str:
+    if var in ev.findings:
+        return f"{var}={ev.findings[var]}"
+    return f"{var} (soft)"
+

@@ -1,0 +1,157 @@
+"""The in-memory network: variables, their tables and the provenance of every number.
+
+A :class:`Network` is what every reader produces (the YAML network format, BIF, XMLBIF) and what every
+engine consumes. It is plain data: numpy tables, no inference library objects.
+
+Tables are stored parents first, child last: ``cpt[i_parent1, ..., i_parentK, i_child]`` is
+``P(child = state i_child | parents = (i_parent1, ..., i_parentK))``, so each row (last axis) sums to 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ROLES = ("risk_factor", "diagnosis", "mechanism", "finding", "red_flag")
+GROUPS = ("history", "exam", "imaging")
+
+
+@dataclass(frozen=True)
+class State:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One number as the modeller wrote it: a table row, a noisy-OR link or a noisy-OR leak.
+
+    ``value`` is the probability of the variable's last state for rows of binary variables and for
+    links and leaks; for a row of a variable with more states it is the whole row.
+    """
+
+    variable: str
+    kind: str  # "row" | "link" | "leak"
+    key: str  # human-readable position, e.g. "age_group=65_plus" or "spinal_stenosis=present"
+    value: float | tuple[float, ...]
+    source: str | None = None
+    detail: str | None = None
+    expert_estimate: str | None = None
+    range: tuple[float, float] | None = None
+
+    @property
+    def provenance(self) -> str:
+        """``"cited"``, ``"expert_estimate"`` or ``"uncited"``."""
+        if self.source:
+            return "cited"
+        if self.expert_estimate:
+            return "expert_estimate"
+        return "uncited"
+
+
+@dataclass(frozen=True)
+class Variable:
+    id: str
+    states: tuple[State, ...]
+    parents: tuple[str, ...]
+    cpt: np.ndarray
+    label: str = ""
+    description: str = ""
+    role: str | None = None
+    group: str | None = None
+    cost: float | None = None
+    alert: str | None = None
+    form: str = "table"  # "table" | "noisy_or" | "deterministic_or"
+    definition: str | None = None
+    parameters: tuple[Parameter, ...] = ()
+
+    @property
+    def state_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.states)
+
+    @property
+    def card(self) -> int:
+        return len(self.states)
+
+    def state_index(self, state: str) -> int:
+        return self.state_ids.index(state)
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.id
+
+
+@dataclass(frozen=True)
+class Reference:
+    key: str
+    citation: str
+    measured: str = ""
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """What identifies a network in every result: id, version and the sha256 of the file's bytes."""
+
+    id: str
+    version: str
+    sha256: str
+    path: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class Network:
+    """A discrete Bayesian network with its metadata.
+
+    Variables are kept in a topological order (parents before children).
+    """
+
+    info: NetworkInfo
+    variables: Mapping[str, Variable]
+    meta: Mapping[str, object] = field(default_factory=dict)
+    references: Mapping[str, Reference] = field(default_factory=dict)
+    knee_pain_sources: Mapping[str, str] = field(default_factory=dict)
+    source_format: str = "yaml"
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def version(self) -> str:
+        return self.info.version
+
+    @property
+    def title(self) -> str:
+        return str(self.meta.get("title") or self.info.id)
+
+    def __getitem__(self, variable_id: str) -> Variable:
+        return self.variables[variable_id]
+
+    def __contains__(self, variable_id: object) -> bool:
+        return variable_id in self.variables
+
+    def by_role(self, *roles: str) -> list[str]:
+        """Variable ids with one of ``roles``, in network order."""
+        return [v.id for v in self.variables.values() if v.role in roles]
+
+    @property
+    def has_roles(self) -> bool:
+        return any(v.role for v in self.variables.values())
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        return [p for v in self.variables.values() for p in v.parameters]
+
+    def provenance_counts(self) -> dict[str, int]:
+        """How many parameters are cited, expert estimates, or uncited."""
+        counts = {"total": 0, "cited": 0, "expert_estimate": 0, "uncited": 0}
+        for p in self.parameters:
+            counts["total"] += 1
+            counts[p.provenance] += 1
+        return counts

@@ -1,0 +1,442 @@
+"""Read and validate network files in the ``bn-network/1`` YAML format (see docs/network-format.md).
+
+Loading is safe (``yaml.safe_load``, a size limit) and strict: :func:`check_network_file` returns every
+problem, each naming the file, the variable and what is wrong; :func:`read_network_file` raises
+:class:`~bn.errors.NetworkFileError` when there is any.
+
+>>> from bn.netfile import read_network_file
+>>> net = read_network_file("networks/l4l5_knee/1.0.0.yaml")   # doctest: +SKIP
+>>> net.info.id, net.info.version                               # doctest: +SKIP
+('l4l5_knee', '1.0.0')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from bn.errors import NetworkFileError, Problem
+from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+SUM_TOLERANCE = 1e-9
+FORMAT = "bn-network/1"
+
+
+@cache
+def _validator():
+    import jsonschema
+
+    schema = json.loads(resources.files("bn.schemas").joinpath("network-1.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def read_bytes_limited(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Read a file, refusing files above ``limit`` bytes (raises NetworkFileError)."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise NetworkFileError(
+                [Problem(str(path), None, f"file is {size:,} bytes; the limit is {limit:,} bytes")]
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise NetworkFileError([Problem(str(path), None, f"cannot read the file: {exc.strerror or exc}")]) from None
+
+
+def read_network_file(path: str | Path) -> Network:
+    """Read, validate and build a network from a ``bn-network/1`` YAML file."""
+    path = Path(path)
+    data = read_bytes_limited(path)
+    network, problems = _parse(data, str(path), path)
+    if problems:
+        raise NetworkFileError(problems)
+    assert network is not None
+    return network
+
+
+def parse_network_text(data: bytes | str, name: str = "<upload>") -> Network:
+    """Validate and build a network from YAML text (an upload); ``name`` is used in messages."""
+    raw = data.encode() if isinstance(data, str) else data
+    if len(raw) > MAX_FILE_BYTES:
+        raise NetworkFileError([Problem(name, None, f"{len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}")])
+    network, problems = _parse(raw, name, None)
+    if problems:
+        raise NetworkFileError(problems)
+    assert network is not None
+    return network
+
+
+def check_network_file(path: str | Path) -> list[Problem]:
+    """Every problem in a network file (an empty list when the file is valid)."""
+    path = Path(path)
+    try:
+        data = read_bytes_limited(path)
+    except NetworkFileError as exc:
+        return exc.problems
+    return _parse(data, str(path), path)[1]
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _parse(data: bytes, fname: str, path: Path | None) -> tuple[Network | None, list[Problem]]:
+    try:
+        doc = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, [Problem(fname, None, "the file is not UTF-8 text")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, [Problem(fname, None, f"not valid YAML{where}: {what}")]
+    if not isinstance(doc, dict):
+        return None, [Problem(fname, None, f"expected a mapping with 'format', 'network' and 'variables', "
+                                           f"found {type(doc).__name__}")]
+    doc = _stringify_keys(doc)
+    problems = _schema_problems(doc, fname)
+    if problems:
+        return None, problems
+    builder = _Builder(doc, fname, path, data)
+    network = builder.build()
+    return (network if not builder.problems else None), builder.problems
+
+
+def _stringify_keys(obj: Any) -> Any:
+    # YAML reads `40_to_64:` as the int 4064 and `yes:` as True in keys; state ids are always strings.
+    if isinstance(obj, dict):
+        return {_scalar_str(k): _stringify_keys(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_stringify_keys(v) for v in obj]
+    return obj
+
+
+def _scalar_str(value: Any) -> Any:
+    return value if isinstance(value, str) else str(value)
+
+
+def _schema_problems(doc: dict, fname: str) -> list[Problem]:
+    problems = []
+    for err in sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(err.absolute_path)
+        variable = None
+        if len(path) >= 2 and path[0] == "variables" and isinstance(path[1], int):
+            var = doc["variables"][path[1]]
+            variable = var.get("id") if isinstance(var, dict) and isinstance(var.get("id"), str) else None
+            variable = variable or f"#{path[1] + 1}"
+            path = path[2:]
+        where = ".".join(str(p) for p in path)
+        message = err.message
+        if err.validator == "additionalProperties":
+            message = message.replace("Additional properties are not allowed", "unknown field(s)")
+        problems.append(Problem(fname, variable, f"{where}: {message}" if where else message))
+    return problems
+
+
+class _Builder:
+    """Semantic validation and construction; collects problems instead of stopping at the first."""
+
+    def __init__(self, doc: dict, fname: str, path: Path | None, data: bytes):
+        self.doc = doc
+        self.data = data
+        self.fname = fname
+        self.path = path
+        self.problems: list[Problem] = []
+        self.refs: dict[str, Reference] = {
+            key: Reference(key, r["citation"], r.get("measured", ""), r.get("url"))
+            for key, r in (doc.get("references") or {}).items()
+        }
+
+    def problem(self, variable: str | None, message: str) -> None:
+        self.problems.append(Problem(self.fname, variable, message))
+
+    # -- whole file ----------------------------------------------------------------------------
+    def build(self) -> Network | None:
+        meta = self.doc["network"]
+        self._check_version_against_path(meta)
+        specs: dict[str, dict] = {}
+        for var in self.doc["variables"]:
+            if var["id"] in specs:
+                self.problem(var["id"], "duplicate variable id")
+                continue
+            specs[var["id"]] = var
+        self.specs = specs
+        for vid, spec in specs.items():
+            self._check_states(vid, spec)
+            self._check_role(vid, spec)
+        parents = {vid: self._parents(vid, spec) for vid, spec in specs.items()}
+        order = self._topological_order(parents)
+        if self.problems or order is None:
+            return None
+        variables: dict[str, Variable] = {}
+        for vid in order:
+            var = self._variable(specs[vid], parents[vid], variables)
+            if var is not None:
+                variables[vid] = var
+        sources = dict(meta.get("knee_pain_sources") or {})
+        for key, vid in sources.items():
+            if vid not in specs:
+                self.problem(None, f"network.knee_pain_sources.{key}: unknown variable '{vid}'")
+            elif len(specs[vid]["states"]) != 2:
+                self.problem(vid, f"knee_pain_sources.{key} must name a binary variable")
+        if self.problems:
+            return None
+        info = NetworkInfo(meta["id"], meta["version"], hashlib.sha256(self.data).hexdigest(), self.fname)
+        return Network(info=info, variables=variables, meta=meta, references=self.refs,
+                       knee_pain_sources=sources, source_format="yaml")
+
+    def _check_version_against_path(self, meta: dict) -> None:
+        if self.path is None:
+            return
+        stem = self.path.name.removesuffix(".yaml").removesuffix(".yml")
+        if re.fullmatch(r"\d+\.\d+\.\d+", stem):
+            if stem != meta["version"]:
+                self.problem(None, f"network.version is {meta['version']} but the file is named {self.path.name}; "
+                                   "published versions live in <id>/<version>.yaml")
+            if self.path.parent.name != meta["id"]:
+                self.problem(None, f"network.id is '{meta['id']}' but the file is in folder "
+                                   f"'{self.path.parent.name}/'")
+
+    # -- per variable --------------------------------------------------------------------------
+    def _check_states(self, vid: str, spec: dict) -> None:
+        seen = set()
+        for s in spec["states"]:
+            if s["id"] in seen:
+                self.problem(vid, f"duplicate state '{s['id']}'")
+            seen.add(s["id"])
+
+    def _check_role(self, vid: str, spec: dict) -> None:
+        role, group = spec.get("role"), spec.get("group")
+        if role == "finding" and group is None:
+            self.problem(vid, "a finding needs a group: history, exam or imaging")
+        if group is not None and role != "finding":
+            self.problem(vid, f"only findings have a group (role is {role or 'not set'})")
+        if "alert" in spec and role != "red_flag":
+            self.problem(vid, "only red flags have an alert message")
+
+    def _parents(self, vid: str, spec: dict) -> tuple[str, ...]:
+        form, body = next(iter(spec["cpt"].items()))
+        if form == "noisy_or":
+            names = list(dict.fromkeys(link["parent"] for link in body["links"]))
+        else:
+            names = list(body["parents"])
+        if len(set(names)) != len(names):
+            self.problem(vid, f"a parent is listed twice: {names}")
+        for p in names:
+            if p == vid:
+                self.problem(vid, "a variable cannot be its own parent")
+            elif p not in self.specs:
+                self.problem(vid, f"unknown parent '{p}'{_suggest(p, self.specs)}")
+        return tuple(dict.fromkeys(names))
+
+    def _topological_order(self, parents: dict[str, tuple[str, ...]]) -> list[str] | None:
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        index = {vid: i for i, vid in enumerate(parents)}
+        graph.add_nodes_from(parents)
+        graph.add_edges_from((p, v) for v, ps in parents.items() for p in ps if p in parents and p != v)
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            return list(nx.lexicographical_topological_sort(graph, key=index.__getitem__))
+        path = " -> ".join([cycle[0][0]] + [edge[1] for edge in cycle])
+        self.problem(cycle[0][0], f"the network has a cycle: {path}")
+        return None
+
+    def _variable(self, spec: dict, parents: tuple[str, ...], done: dict[str, Variable]) -> Variable | None:
+        vid = spec["id"]
+        states = tuple(State(s["id"], s.get("label", s["id"])) for s in spec["states"])
+        form, body = next(iter(spec["cpt"].items()))
+        parent_vars = [done[p] for p in parents]
+        if form in ("noisy_or", "deterministic_or") and len(states) != 2:
+            self.problem(vid, f"{form} needs a binary variable; this one has {len(states)} states")
+            return None
+        if form == "table":
+            built = self._table(vid, states, parent_vars, body)
+        elif form == "noisy_or":
+            built = self._noisy_or(vid, parent_vars, body)
+        else:
+            built = (_deterministic_or(parent_vars), ())
+        if built is None:
+            return None
+        cpt, params = built
+        return Variable(
+            id=vid, states=states, parents=parents, cpt=cpt, label=spec.get("label", ""),
+            description=spec.get("description", ""), role=spec.get("role"), group=spec.get("group"),
+            cost=spec.get("cost"), alert=spec.get("alert"), form=form,
+            definition=body.get("definition") if form == "deterministic_or" else None, parameters=params,
+        )
+
+    def _provenance(self, vid: str, where: str, item: dict, inherited: dict, value: float) -> dict | None:
+        source = item.get("source", inherited.get("source"))
+        expert = item.get("expert_estimate", inherited.get("expert_estimate"))
+        detail = item.get("detail", inherited.get("detail") if "source" not in item else None)
+        ok = True
+        if source and expert:
+            self.problem(vid, f"{where}: give either a source or an expert_estimate, not both")
+            ok = False
+        elif not source and not expert:
+            self.problem(vid, f"{where}: missing provenance (add 'source: <reference key>' or "
+                              "'expert_estimate: <reasoning>')")
+            ok = False
+        elif source and source not in self.refs:
+            self.problem(vid, f"{where}: unknown reference key '{source}'{_suggest(source, self.refs)}")
+            ok = False
+        rng = item.get("range")
+        if rng is not None:
+            lo, hi = rng
+            if not (0.0 <= lo <= hi <= 1.0):
+                self.problem(vid, f"{where}: range {rng} must satisfy 0 <= low <= high <= 1")
+                ok = False
+            elif not lo - 1e-12 <= value <= hi + 1e-12:
+                self.problem(vid, f"{where}: value {value:g} lies outside its plausible range {rng}")
+                ok = False
+        if not ok:
+            return None
+        return {"source": source, "detail": detail, "expert_estimate": expert,
+                "range": tuple(rng) if rng is not None else None}
+
+    def _probability(self, vid: str, where: str, p: Any) -> bool:
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p):
+            self.problem(vid, f"{where}: {p!r} is not a number")
+            return False
+        if not 0.0 <= p <= 1.0:
+            self.problem(vid, f"{where}: probability {p:g} is outside [0, 1]")
+            return False
+        return True
+
+    def _table(self, vid: str, states: tuple[State, ...], parents: list[Variable], body: dict):
+        state_ids = [s.id for s in states]
+        shape = tuple(p.card for p in parents)
+        expected = int(np.prod(shape)) if shape else 1
+        rows = body["rows"]
+        cpt = np.full((*shape, len(states)), np.nan)
+        params = []
+        count_before = len(self.problems)
+        if len(rows) != expected:
+            self.problem(vid, f"the table has {len(rows)} rows; {expected} are needed "
+                              f"(one per combination of {', '.join(p.id for p in parents) or 'no parents'})")
+        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate") if k in body}
+        for n, row in enumerate(rows, start=1):
+            when = row["when"]
+            key = ", ".join(f"{k}={when[k]}" for k in when) or "(no parents)"
+            where = f"row {n} ({key})"
+            if set(when) != {p.id for p in parents}:
+                missing = [p.id for p in parents if p.id not in when]
+                extra = [k for k in when if k not in {p.id for p in parents}]
+                detail = (f" missing {missing}" if missing else "") + (f" not a parent {extra}" if extra else "")
+                self.problem(vid, f"{where}: 'when' must give a state for each parent;{detail}")
+                continue
+            index = []
+            for p in parents:
+                if when[p.id] not in p.state_ids:
+                    self.problem(vid, f"{where}: '{when[p.id]}' is not a state of {p.id} "
+                                      f"(states: {', '.join(p.state_ids)})")
+                    break
+                index.append(p.state_index(when[p.id]))
+            else:
+                probs = row["probs"]
+                if set(probs) != set(state_ids):
+                    missing = [s for s in state_ids if s not in probs]
+                    extra = [s for s in probs if s not in state_ids]
+                    msg = (f" missing {missing}" if missing else "") + (f" unknown {extra}" if extra else "")
+                    self.problem(vid, f"{where}: probs must give each state of {vid} once;{msg} "
+                                      f"(states: {', '.join(state_ids)})")
+                    continue
+                if not all(self._probability(vid, f"{where} {s}", probs[s]) for s in state_ids):
+                    continue
+                values = [float(probs[s]) for s in state_ids]
+                total = math.fsum(values)
+                if abs(total - 1.0) > SUM_TOLERANCE:
+                    self.problem(vid, f"{where}: probabilities sum to {total:.12g}, not 1")
+                    continue
+                if not np.isnan(cpt[tuple(index)]).all():
+                    self.problem(vid, f"{where}: this parent combination appears twice")
+                    continue
+                cpt[tuple(index)] = values
+                value = values[-1] if len(values) == 2 else tuple(values)
+                prov = self._provenance(vid, where, row, inherited, values[-1])
+                if prov is not None:
+                    params.append(Parameter(vid, "row", key, value, **prov))
+        if len(self.problems) > count_before:
+            return None
+        if np.isnan(cpt).any():
+            self.problem(vid, "some parent combinations have no row")
+            return None
+        return cpt, tuple(params)
+
+    def _noisy_or(self, vid: str, parents: list[Variable], body: dict):
+        count_before = len(self.problems)
+        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate") if k in body}
+        leak = body["leak"]
+        params = []
+        if self._probability(vid, "leak", leak["p"]):
+            prov = self._provenance(vid, "leak", leak, inherited, float(leak["p"]))
+            if prov is not None:
+                params.append(Parameter(vid, "leak", "leak", float(leak["p"]), **prov))
+        by_id = {p.id: p for p in parents}
+        active: list[tuple[int, int, float]] = []  # (parent axis, parent state index, link probability)
+        seen = set()
+        for n, link in enumerate(body["links"], start=1):
+            parent = by_id[link["parent"]]
+            state = link.get("state", parent.state_ids[-1])
+            where = f"link {n} ({parent.id}={state})"
+            if state not in parent.state_ids:
+                self.problem(vid, f"{where}: '{state}' is not a state of {parent.id} "
+                                  f"(states: {', '.join(parent.state_ids)})")
+                continue
+            if (parent.id, state) in seen:
+                self.problem(vid, f"{where}: this link is given twice")
+                continue
+            seen.add((parent.id, state))
+            if not self._probability(vid, where, link["p"]):
+                continue
+            prov = self._provenance(vid, where, link, inherited, float(link["p"]))
+            if prov is not None:
+                params.append(Parameter(vid, "link", f"{parent.id}={state}", float(link["p"]), **prov))
+            active.append((parents.index(parent), parent.state_index(state), float(link["p"])))
+        if len(self.problems) > count_before:
+            return None
+        return noisy_or_table([p.card for p in parents], float(leak["p"]), active), tuple(params)
+
+
+def noisy_or_table(cards: list[int], leak: float, links: list[tuple[int, int, float]]) -> np.ndarray:
+    """Full table of a noisy-OR: ``P(on | config) = 1 - (1 - leak) * prod(1 - p_i)`` over active links.
+
+    ``links`` holds ``(parent axis, parent state index, p)``. The result has shape ``(*cards, 2)``.
+
+    >>> noisy_or_table([2], 0.1, [(0, 1, 0.5)]).round(3).tolist()
+    [[0.9, 0.1], [0.45, 0.55]]
+    """
+    off = np.full(tuple(cards), 1.0 - leak)
+    for axis, state, p in links:
+        factor = np.ones(cards[axis])
+        factor[state] = 1.0 - p
+        off = off * factor.reshape([-1 if a == axis else 1 for a in range(len(cards))])
+    return np.stack([off, 1.0 - off], axis=-1)
+
+
+def _deterministic_or(parents: list[Variable]) -> np.ndarray:
+    cards = [p.card for p in parents]
+    on = np.zeros(tuple(cards))
+    for config in itertools.product(*(range(c) for c in cards)):
+        on[config] = float(any(i == c - 1 for i, c in zip(config, cards)))
+    return np.stack([1.0 - on, on], axis=-1)
+
+
+def _suggest(name: str, options) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(options), n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""

@@ -1,0 +1,77 @@
+"""Find networks by reference: ``l4l5_knee`` (latest), ``l4l5_knee@1.0.0``, or a file path.
+
+Published versions are immutable files ``networks/<id>/<version>.yaml``. The folder is the repository's
+``networks/`` unless the environment variable ``BN_NETWORKS_DIR`` names another.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from bn.errors import UnknownNetworkError
+from bn.interop import read_standard, standard_format
+from bn.model import Network
+from bn.netfile import read_network_file
+
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+def networks_dir() -> Path:
+    env = os.environ.get("BN_NETWORKS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "networks"
+
+
+def published() -> dict[str, list[str]]:
+    """Network id -> published versions, oldest first.
+
+    >>> "1.0.0" in published()["l4l5_knee"]
+    True
+    """
+    found: dict[str, list[str]] = {}
+    root = networks_dir()
+    if not root.is_dir():
+        return found
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        versions = [f.stem for f in folder.glob("*.yaml") if _VERSION.match(f.stem)]
+        if versions:
+            found[folder.name] = sorted(versions, key=_version_key)
+    return found
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    m = _VERSION.match(version)
+    return tuple(int(x) for x in m.groups()) if m else (-1,)
+
+
+def resolve(reference: str) -> Path:
+    """The file a network reference points to; raises UnknownNetworkError naming what exists."""
+    ref = str(reference).strip()
+    path = Path(ref)
+    looks_like_path = ("/" in ref or os.sep in ref or path.suffix.lower() in
+                       {".yaml", ".yml", ".bif", ".xmlbif", ".xml", ".gz"})
+    if looks_like_path:
+        if path.is_file():
+            return path
+        raise UnknownNetworkError(f"no network file at '{ref}'")
+    name, _, version = ref.partition("@")
+    available = published()
+    if name not in available:
+        listing = ", ".join(available) or "none"
+        raise UnknownNetworkError(f"unknown network '{name}'; published networks: {listing} "
+                                  "(or give a path to a .yaml, .bif or .xmlbif file)")
+    if not version:
+        version = available[name][-1]
+    if version not in available[name]:
+        raise UnknownNetworkError(f"network '{name}' has no version {version}; "
+                                  f"published versions: {', '.join(available[name])}")
+    return networks_dir() / name / f"{version}.yaml"
+
+
+def read_network(reference: str | Path) -> Network:
+    """Read and validate the network a reference names (YAML, BIF or XMLBIF)."""
+    path = resolve(str(reference))
+    if standard_format(path):
+        return read_standard(path)
+    return read_network_file(path)
