@@ -180,6 +180,8 @@ class _Builder:
             return None
         variables: dict[str, Variable] = {}
         for vid in order:
+            if any(p not in variables for p in parents[vid]):
+                continue  # a parent is invalid and already reported; its children cannot be built
             var = self._variable(specs[vid], parents[vid], variables)
             if var is not None:
                 variables[vid] = var

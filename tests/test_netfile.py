@@ -1,0 +1,196 @@
+"""The network file format: loading, compilation of the table forms, and every validation error."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+from conftest import small_network_doc
+
+import bn
+from bn.errors import NetworkFileError
+from bn.netfile import MAX_FILE_BYTES, check_network_file, noisy_or_table, parse_network_text, read_network_file
+
+
+def load_doc(write_network, doc, name="tiny.yaml"):
+    return read_network_file(write_network(doc, name))
+
+
+def test_valid_file_loads_with_hash_and_provenance(write_network):
+    path = write_network(small_network_doc())
+    net = read_network_file(path)
+    assert net.info.id == "tiny" and net.info.version == "1.0.0"
+    import hashlib
+
+    assert net.info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    counts = net.provenance_counts()
+    # age row, disease 2 rows (inherited expert estimate), other row, sign leak + 2 links
+    assert counts == {"total": 7, "cited": 4, "expert_estimate": 3, "uncited": 0}
+    assert list(net.variables) == ["age", "disease", "other", "sign", "any"]
+
+
+def test_noisy_or_compiles_to_closed_form(write_network):
+    net = load_doc(write_network, small_network_doc())
+    cpt = net["sign"].cpt  # axes: disease, age, sign
+    leak, p_d, p_old = 0.05, 0.8, 0.1
+    for d in (0, 1):
+        for a in (0, 1):
+            off = (1 - leak) * (1 - p_d) ** d * (1 - p_old) ** a
+            assert cpt[d, a].tolist() == pytest.approx([off, 1 - off], abs=1e-15)
+
+
+def test_noisy_or_table_general_closed_form():
+    cards = [2, 3, 2]
+    links = [(0, 1, 0.3), (1, 1, 0.5), (1, 2, 0.7), (2, 1, 0.2)]
+    table = noisy_or_table(cards, 0.01, links)
+    for idx in np.ndindex(*cards):
+        off = 0.99
+        for axis, state, p in links:
+            if idx[axis] == state:
+                off *= 1 - p
+        assert table[idx][0] == pytest.approx(off, abs=1e-15)
+    assert np.allclose(table.sum(-1), 1)
+
+
+def test_deterministic_or(write_network):
+    net = load_doc(write_network, small_network_doc())
+    cpt = net["any"].cpt
+    assert cpt[0, 0].tolist() == [1.0, 0.0]
+    for idx in [(0, 1), (1, 0), (1, 1)]:
+        assert cpt[idx].tolist() == [0.0, 1.0]
+
+
+def _variable(doc, vid):
+    return next(v for v in doc["variables"] if v["id"] == vid)
+
+
+def _break(fn):
+    doc = small_network_doc()
+    fn(doc)
+    return doc
+
+
+BROKEN = {
+    "unknown parent": (lambda d: _variable(d, "disease")["cpt"]["table"].__setitem__("parents", ["agee"]),
+                       "disease", "unknown parent 'agee' (did you mean age?)"),
+    "cycle": (lambda d: _variable(d, "age")["cpt"].__setitem__("table", {"parents": ["sign"], "rows": [
+        {"when": {"sign": s}, "probs": {"young": 0.5, "old": 0.5}, "source": "smith2020"}
+        for s in ("negative", "positive")]}), None, "cycle"),
+    "wrong number of rows": (lambda d: _variable(d, "disease")["cpt"]["table"]["rows"].pop(),
+                             "disease", "the table has 1 rows; 2 are needed"),
+    "row does not sum to 1": (lambda d: _variable(d, "other")["cpt"]["table"]["rows"][0].__setitem__(
+        "probs", {"absent": 0.8, "present": 0.2000001}), "other", "sum to 1.0000001, not 1"),
+    "probability outside [0, 1]": (lambda d: _variable(d, "sign")["cpt"]["noisy_or"]["links"][0].__setitem__(
+        "p", 1.5), "sign", "probability 1.5 is outside [0, 1]"),
+    "negative probability": (lambda d: _variable(d, "other")["cpt"]["table"]["rows"][0].__setitem__(
+        "probs", {"absent": 1.2, "present": -0.2}), "other", "outside [0, 1]"),
+    "duplicate variable": (lambda d: d["variables"].append(copy.deepcopy(_variable(d, "other"))),
+                           "other", "duplicate variable id"),
+    "duplicate state": (lambda d: _variable(d, "other")["states"].__setitem__(1, {"id": "absent"}),
+                        "other", "duplicate state 'absent'"),
+    "missing provenance": (lambda d: _variable(d, "sign")["cpt"]["noisy_or"]["leak"].pop("source"),
+                           "sign", "leak: missing provenance"),
+    "unknown reference key": (lambda d: _variable(d, "other")["cpt"]["table"]["rows"][0].__setitem__(
+        "source", "smith2021"), "other", "unknown reference key 'smith2021' (did you mean smith2020?)"),
+    "both provenances": (lambda d: _variable(d, "other")["cpt"]["table"]["rows"][0].__setitem__(
+        "expert_estimate", "x"), "other", "either a source or an expert_estimate"),
+    "range excludes value": (lambda d: _variable(d, "sign")["cpt"]["noisy_or"]["leak"].__setitem__(
+        "range", [0.1, 0.2]), "sign", "outside its plausible range"),
+    "unknown state in row": (lambda d: _variable(d, "disease")["cpt"]["table"]["rows"][0]["when"].__setitem__(
+        "age", "middle"), "disease", "'middle' is not a state of age (states: young, old)"),
+    "duplicate row": (lambda d: _variable(d, "disease")["cpt"]["table"]["rows"][1]["when"].__setitem__(
+        "age", "young"), "disease", "appears twice"),
+    "probs miss a state": (lambda d: _variable(d, "other")["cpt"]["table"]["rows"][0].__setitem__(
+        "probs", {"absent": 1.0}), "other", "missing ['present']"),
+    "noisy-or on three states": (lambda d: _variable(d, "sign")["states"].append({"id": "equivocal"}),
+                                 "sign", "noisy_or needs a binary variable"),
+    "finding without group": (lambda d: _variable(d, "sign").pop("group"), "sign", "needs a group"),
+    "unknown field": (lambda d: _variable(d, "other").__setitem__("sorce", "x"), "other", "unknown field"),
+    "probability not a number": (lambda d: _variable(d, "sign")["cpt"]["noisy_or"]["links"][0].__setitem__(
+        "p", "high"), "sign", "'high' is not of type 'number'"),
+    "link to an unknown state": (lambda d: _variable(d, "sign")["cpt"]["noisy_or"]["links"][1].__setitem__(
+        "state", "ancient"), "sign", "'ancient' is not a state of age"),
+    "self parent": (lambda d: _variable(d, "other")["cpt"]["table"].__setitem__("parents", ["other"]),
+                    "other", "cannot be its own parent"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_every_validation_error_names_file_variable_and_problem(write_network, case):
+    mutate, variable, expected = BROKEN[case]
+    path = write_network(_break(mutate))
+    with pytest.raises(NetworkFileError) as info:
+        read_network_file(path)
+    problems = check_network_file(path)
+    assert problems, "check_network_file must report the problem too"
+    text = "\n".join(str(p) for p in problems)
+    assert expected in text
+    assert all(p.file == str(path) for p in problems)
+    if variable is not None:
+        assert any(p.variable == variable and expected in p.message for p in problems), text
+        assert f"variable '{variable}'" in str(info.value)
+
+
+def test_all_problems_are_reported_not_only_the_first(write_network):
+    doc = small_network_doc()
+    _variable(doc, "other")["cpt"]["table"]["rows"][0]["source"] = "nobody"
+    _variable(doc, "sign")["cpt"]["noisy_or"]["leak"].pop("source")
+    problems = check_network_file(write_network(doc))
+    assert {p.variable for p in problems} == {"other", "sign"}
+
+
+def test_version_must_match_file_name(write_network):
+    path = write_network(small_network_doc(), "tiny/1.0.1.yaml")
+    problems = check_network_file(path)
+    assert any("named 1.0.1.yaml" in p.message for p in problems)
+
+
+def test_folder_must_match_id(write_network):
+    path = write_network(small_network_doc(), "other_id/1.0.0.yaml")
+    assert any("folder 'other_id/'" in p.message for p in check_network_file(path))
+
+
+def test_malformed_yaml_names_line(write_network):
+    path = write_network("format: bn-network/1\nnetwork: {id: x\n  title: [\n")
+    (problem,) = check_network_file(path)
+    assert "not valid YAML at line" in problem.message
+
+
+def test_unsafe_yaml_tags_are_refused(write_network):
+    path = write_network("format: !!python/object/apply:os.system ['echo pwned']\n")
+    problems = check_network_file(path)
+    assert problems and "not valid YAML" in problems[0].message
+
+
+def test_not_a_mapping(write_network):
+    (problem,) = check_network_file(write_network("- just\n- a list\n"))
+    assert "expected a mapping" in problem.message
+
+
+def test_size_limit(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+    (problem,) = check_network_file(path)
+    assert "limit" in problem.message
+    with pytest.raises(NetworkFileError):
+        parse_network_text(b"#" * (MAX_FILE_BYTES + 1))
+
+
+def test_missing_file_is_a_clean_error(tmp_path):
+    with pytest.raises(bn.UnknownNetworkError, match="no network file"):
+        bn.read_network(str(tmp_path / "nope.yaml"))
+
+
+def test_state_ids_that_yaml_reads_as_numbers_stay_strings(write_network):
+    doc = small_network_doc()
+    age = _variable(doc, "age")
+    age["states"] = [{"id": "40_to_64"}, {"id": "65_plus"}]
+    age["cpt"]["table"]["rows"][0]["probs"] = {"40_to_64": 0.5, "65_plus": 0.5}
+    _variable(doc, "disease")["cpt"]["table"]["rows"][0]["when"]["age"] = "40_to_64"
+    _variable(doc, "disease")["cpt"]["table"]["rows"][1]["when"]["age"] = "65_plus"
+    _variable(doc, "sign")["cpt"]["noisy_or"]["links"][1]["state"] = "65_plus"
+    text = yaml.safe_dump(doc).replace("'40_to_64'", "40_to_64")
+    net = read_network_file(write_network(text))
+    assert net["age"].state_ids == ("40_to_64", "65_plus")
