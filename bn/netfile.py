@@ -176,7 +176,7 @@ class _Builder:
             self._check_role(vid, spec)
         parents = {vid: self._parents(vid, spec) for vid, spec in specs.items()}
         order = self._topological_order(parents)
-        if self.problems or order is None:
+        if order is None:
             return None
         variables: dict[str, Variable] = {}
         for vid in order:

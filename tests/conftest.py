@@ -64,7 +64,7 @@ def brute_force_joint(network: Network, likelihoods: dict[str, np.ndarray]) -> d
         p = 1.0
         for v in order:
             var = network[v]
-            p *= float(var.cpt[tuple(assignment[q] for q in var.parents) + (assignment[v],)])
+            p *= float(var.cpt[(*(assignment[q] for q in var.parents), assignment[v])])
             if v in likelihoods:
                 p *= float(likelihoods[v][assignment[v]])
         out[config] = p
@@ -76,6 +76,8 @@ def brute_force_marginals(network: Network, likelihoods: dict[str, np.ndarray]):
     joint = brute_force_joint(network, likelihoods)
     order = list(network.variables)
     p_e = sum(joint.values())
+    if p_e == 0.0:
+        return 0.0, {}
     marginals = {v: np.zeros(network[v].card) for v in order}
     for config, p in joint.items():
         for v, i in zip(order, config, strict=True):
