@@ -15,9 +15,10 @@ import bn
 from bn.model import Network, Variable
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-BENCH = SHARED / "bench-networks"
-VOCABULARY = SHARED / "evidence" / "vocabulary.yaml"
+# Copies of ../shared/bench-networks and ../shared/evidence/vocabulary.yaml live in the repository so that
+# the suite runs on a clean machine.
+BENCH = ROOT / "bench" / "networks"
+VOCABULARY = ROOT / "networks" / "l4l5_knee" / "vocabulary.yaml"
 
 
 @pytest.fixture(scope="session")
