@@ -41,20 +41,43 @@ def _parser() -> argparse.ArgumentParser:
                        description="Posterior probabilities of the diagnoses, mechanisms and knee-pain sources "
                                    "given findings. Example: bn query l4l5_knee -e knee_pain=present "
                                    "-e straight_leg_raise=positive")
-    q.add_argument("network", metavar="NETWORK")
-    q.add_argument("-e", "--evidence", action="append", default=[], metavar="VAR=STATE",
-                   help="a finding (repeatable)")
-    q.add_argument("--soft", action="append", default=[], metavar="VAR=STATE:LIKELIHOOD",
-                   help="an uncertain finding as a likelihood, e.g. straight_leg_raise=positive:0.7, "
-                        "or VAR=L1,L2,... with one likelihood per state (repeatable)")
-    q.add_argument("--case", metavar="FILE", help="a case file (JSON or YAML: findings, soft_findings, note); "
-                                                  "-e and --soft add to or override it")
+    _case_arguments(q)
     q.add_argument("--all", action="store_true", help="report every variable, not only diagnoses and mechanisms")
     q.add_argument("--var", action="append", default=[], metavar="VAR", help="report this variable (repeatable)")
-    q.add_argument("--json", action="store_true", help="machine-readable output")
-    q.add_argument("--engine", choices=["einsum", "pgmpy"], default="einsum",
-                   help="inference engine (pgmpy: the slow reference, for cross-checks)")
     q.set_defaults(func=_cmd_query)
+
+    e = sub.add_parser("explain", help="why: the weight of evidence of each finding, and the case's conflict",
+                       description="Weight of evidence (dB) of each finding for a target given the other findings, "
+                                   "the posterior if it were retracted, and Jensen's conflict measure.")
+    _case_arguments(e)
+    _target_argument(e)
+    e.set_defaults(func=_cmd_explain)
+
+    n = sub.add_parser("next", help="which finding to look for next (value of information)",
+                       description="Rank unobserved findings by expected information about the target.")
+    _case_arguments(n)
+    _target_argument(n, extra=" or 'diagnoses' (all diagnoses jointly)")
+    n.add_argument("--measure", choices=["mi", "change"], default="mi",
+                   help="mi: mutual information in bits; change: expected absolute change of P(target)")
+    n.add_argument("--cost-weight", type=float, default=0.0, metavar="A",
+                   help="score = information - A * cost (costs from the network file)")
+    n.add_argument("--cost", action="append", default=[], metavar="VAR=COST", help="override a finding's cost")
+    n.add_argument("--top", type=int, default=10, metavar="K", help="show the K best (0: all)")
+    n.set_defaults(func=_cmd_next)
+
+    s = sub.add_parser("stability", help="most probable explanation vs marginals, same-decision probability",
+                       description="The jointly most probable diagnoses beside the marginals, and the probability "
+                                   "that observing the remaining history and examination findings would leave "
+                                   "the leading knee-pain source (or a threshold decision) unchanged.")
+    _case_arguments(s)
+    _target_argument(s)
+    s.add_argument("--threshold", type=float, help="decide 'P(target) >= threshold' instead of the leading source")
+    s.add_argument("--observe", action="append", metavar="VAR",
+                   help="a finding in the observation set (repeatable; default: unobserved history and exam)")
+    s.add_argument("--samples", type=int, default=1000, help="Monte Carlo samples when the set is too large "
+                                                             "for exact enumeration")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_stability)
 
     i = sub.add_parser("info", help="metadata, variables, references and provenance counts")
     i.add_argument("network", metavar="NETWORK")
@@ -71,15 +94,33 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("file", metavar="FILE")
     c.set_defaults(func=_cmd_check)
 
-    n = sub.add_parser("networks", help="list the published networks and their versions")
-    n.set_defaults(func=_cmd_networks)
+    ls = sub.add_parser("networks", help="list the published networks and their versions")
+    ls.set_defaults(func=_cmd_networks)
     return p
 
 
-# -- query ------------------------------------------------------------------------------------------
+def _case_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("-e", "--evidence", action="append", default=[], metavar="VAR=STATE",
+                   help="a finding (repeatable)")
+    p.add_argument("--soft", action="append", default=[], metavar="VAR=STATE:LIKELIHOOD",
+                   help="an uncertain finding as a likelihood, e.g. straight_leg_raise=positive:0.7, "
+                        "or VAR=L1,L2,... with one likelihood per state (repeatable)")
+    p.add_argument("--case", metavar="FILE", help="a case file (JSON or YAML: findings, soft_findings, note); "
+                                                  "-e and --soft add to or override it")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--engine", choices=["einsum", "pgmpy"], default="einsum",
+                   help="inference engine (pgmpy: the slow reference, for cross-checks)")
 
 
-def _cmd_query(args: argparse.Namespace) -> int:
+def _target_argument(p: argparse.ArgumentParser, extra: str = "") -> None:
+    p.add_argument("--target", metavar="VAR[=STATE]",
+                   help="the hypothesis: VAR=STATE, VAR (its present/positive state) or a knee-pain source "
+                        f"(l4l5_spine, knee, hip, other){extra}; default l4l5_spine")
+
+
+def _load_case(args: argparse.Namespace):
+    """The compiled network and validated evidence from NETWORK, --case, -e and --soft."""
     import bn
     from bn.evidence import Evidence, read_case
 
@@ -91,6 +132,25 @@ def _cmd_query(args: argparse.Namespace) -> int:
             print(f"bn: note: the case file was made for network '{case.network}', "
                   f"querying '{net.info.id}'", file=sys.stderr)
         evidence = case.evidence.merged(evidence)
+    return net, net.evidence(evidence)
+
+
+def _header(net) -> str:
+    info = net.info
+    return f"network {info.id} {info.version} (sha256 {info.sha256[:16]}...), engine {net.engine.name}"
+
+
+def _findings_line(ev) -> str:
+    entered = [f"{k}={v}" for k, v in ev.findings.items()]
+    entered += [f"{k}~{{{', '.join(f'{s}:{x:g}' for s, x in lik.items())}}}" for k, lik in ev.soft_findings.items()]
+    return "findings: " + (", ".join(entered) if entered else "none")
+
+
+# -- query ------------------------------------------------------------------------------------------
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    net, evidence = _load_case(args)
     variables = None
     if args.all:
         variables = list(net.network.variables)
@@ -113,14 +173,10 @@ def _pct(p: float) -> str:
 def format_result(net, result) -> str:
     """The human-readable table ``bn query`` prints."""
     network = net.network
-    info = result.network
-    lines = [f"{network.title}", f"network {info.id} {info.version} (sha256 {info.sha256[:16]}...), "
-                                 f"engine {result.engine}"]
+    lines = [f"{network.title}", _header(net)]
     ev = result.evidence
-    entered = [f"{k}={v}" for k, v in ev.findings.items()]
-    entered += [f"{k}~{{{', '.join(f'{s}:{x:g}' for s, x in lik.items())}}}" for k, lik in ev.soft_findings.items()]
-    lines.append("findings: " + (", ".join(entered) if entered else "none"))
-    if entered:
+    lines.append(_findings_line(ev))
+    if ev:
         lines.append(f"P(findings) = {result.probability_of_evidence:.4g}")
     for alert in result.alerts:
         lines.append(f"!! RED FLAG {alert.id}: {alert.message}")
@@ -175,6 +231,91 @@ def _positive_state(states: Sequence[str]) -> str:
 def _label(network, var: str) -> str:
     label = network[var].label
     return label if label and len(label) <= 48 else var
+
+
+# -- explain, next, stability ------------------------------------------------------------------------
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from bn.explain import explain
+
+    net, evidence = _load_case(args)
+    ex = explain(net, evidence, args.target)
+    if args.json:
+        print(json.dumps(ex.to_dict(), indent=2))
+        return 0
+    lines = [_header(net), _findings_line(evidence),
+             f"target: {ex.target_label} ({ex.target.variable}={ex.target.state}): prior {_pct(ex.prior)}, "
+             f"now {_pct(ex.posterior)}", ""]
+    if not ex.findings:
+        lines.append("No findings entered: nothing to explain.")
+    for f in sorted(ex.findings, key=lambda f: -abs(f.weight_db or 1e9)):
+        lines.append(f"  {f.sentence}")
+    c = ex.conflict
+    lines += ["", f"conflict: {c.score:+.2f} bits" + (
+        f" -- FLAGGED: the findings fit the model poorly together (check entry; rare presentation?); "
+        f"driven by {', '.join(c.drivers)}" if c.flagged else " (findings are consistent)"), "", DISCLAIMER]
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_next(args: argparse.Namespace) -> int:
+    from bn.voi import next_best
+
+    net, evidence = _load_case(args)
+    costs = {}
+    for text in args.cost:
+        var, sep, value = text.partition("=")
+        try:
+            costs[var.strip()] = float(value)
+        except ValueError:
+            raise BNError(f"malformed --cost '{text}': expected VAR=COST, e.g. mri_stenosis=20") from None
+        if not sep:
+            raise BNError(f"malformed --cost '{text}': expected VAR=COST")
+    ranking = next_best(net, evidence, args.target, measure=args.measure, cost_weight=args.cost_weight,
+                        costs=costs, top=args.top or None)
+    if args.json:
+        print(json.dumps(ranking.to_dict(), indent=2))
+        return 0
+    current = ranking.current
+    now = _pct(current) if isinstance(current, float) else "see diagnoses"
+    unit = "bits" if ranking.measure == "mi" else "expected change"
+    lines = [_header(net), _findings_line(evidence), f"target: {ranking.target_label} (now {now}); "
+             f"measure {ranking.measure} ({unit}), cost weight {ranking.cost_weight:g}", ""]
+    for i, c in enumerate(ranking.ranking, 1):
+        lines.append(f"{i:>3}. {c.label} [{c.group or '-'}, cost {c.cost:g}] score {c.score:.4f}")
+        lines.append(f"       {c.summary()}")
+    lines += ["", DISCLAIMER]
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_stability(args: argparse.Namespace) -> int:
+    from bn.stability import stability
+
+    net, evidence = _load_case(args)
+    st = stability(net, evidence, observe=args.observe, target=args.target, threshold=args.threshold,
+                   samples=args.samples, seed=args.seed)
+    if args.json:
+        print(json.dumps(st.to_dict(), indent=2))
+        return 0
+    present = [v for v, s in st.explanation.items() if s == net.network[v].state_ids[-1]]
+    sd = st.same_decision
+    how = "exact" if sd.method == "exact" else f"Monte Carlo, {sd.samples} samples, seed {sd.seed}, " \
+                                               f"standard error {sd.standard_error:.3f}"
+    lines = [_header(net), _findings_line(evidence), "",
+             f"most probable combination of diagnoses (p = {_pct(st.explanation_probability)}): "
+             + (", ".join(present) or "none present")]
+    lines += [f"  note: {n}" for n in st.notes]
+    lines += ["", f"decision now: {sd.decision}",
+              f"same-decision probability after observing {len(sd.observe)} more findings: "
+              f"{_pct(sd.probability)} ({how})"]
+    if sd.outcomes:
+        lines.append("  decision after observing them: " + ", ".join(
+            f"{k} {_pct(v)}" for k, v in sorted(sd.outcomes.items(), key=lambda kv: -kv[1])))
+    lines += ["", DISCLAIMER]
+    print("\n".join(lines))
+    return 0
 
 
 # -- info, export, check, networks ----------------------------------------------------------------------

@@ -86,14 +86,14 @@ class Evidence:
     def validate(self, network: Network) -> Evidence:
         """Check names and values against ``network``; returns evidence with full likelihood maps."""
         for var, state in self.findings.items():
-            v = _variable(network, var)
+            v = lookup_variable(network, var)
             if state not in v.state_ids:
                 raise EvidenceError(f"'{state}' is not a state of {var}; valid states: {', '.join(v.state_ids)}")
         soft: dict[str, dict[str, float]] = {}
         for var, given in self.soft_findings.items():
             if var in self.findings:
                 raise EvidenceError(f"{var} is given both as a finding and as a soft finding; give one")
-            v = _variable(network, var)
+            v = lookup_variable(network, var)
             soft[var] = _full_likelihood(var, v.state_ids, given)
         return Evidence(dict(self.findings), soft)
 
@@ -132,7 +132,8 @@ def _no_duplicate(var: str, *seen: Mapping) -> None:
         raise EvidenceError(f"{var} is given more than once; give each finding once")
 
 
-def _variable(network: Network, var: str):
+def lookup_variable(network: Network, var: str):
+    """The variable named ``var``; EvidenceError suggesting the closest ids when there is none."""
     if var not in network:
         close = difflib.get_close_matches(var, list(network.variables), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; run 'bn info' to list the variables"
