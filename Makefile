@@ -27,7 +27,7 @@ run: setup
 	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
 
 test: setup system-deps
-	$(VENV)/bin/ruff check bn tests app.py validation bench
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 clean:
