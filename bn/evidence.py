@@ -177,9 +177,15 @@ class Case:
     evidence: Evidence
     network: str | None = None
     note: str = ""
+    title: str = ""
+    source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"network": self.network} if self.network else {}
+        if self.title:
+            out["title"] = self.title
+        if self.source:
+            out["source"] = self.source
         out.update(self.evidence.to_dict())
         out["note"] = self.note
         return out
@@ -217,6 +223,8 @@ def parse_case(text: str | bytes, name: str = "<case>") -> Case:
                  {str(k): {str(s): x for s, x in v.items()} for k, v in soft.items()}),
         network=str(network) if network is not None else None,
         note=str(doc.get("note") or ""),
+        title=str(doc.get("title") or ""),
+        source=str(doc.get("source") or ""),
     )
 
 

@@ -1,0 +1,116 @@
+"""Teaching: reveal a case's findings one at a time, and compare pinned what-if scenarios.
+
+>>> import bn
+>>> net = bn.load("l4l5_knee")
+>>> steps = walkthrough(net, bn.Evidence({"knee_pain": "present", "straight_leg_raise": "positive"}))
+>>> [s.revealed for s in steps]
+[None, 'knee_pain', 'straight_leg_raise']
+>>> frame = trajectory_frame(net, steps)
+>>> sorted(frame.columns)[:3]
+['label', 'probability', 'step']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bn.evidence import Case, Evidence, read_case
+from bn.inference import BayesNet, QueryResult
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    revealed: str | None  # the finding revealed at this step (None for the starting point)
+    evidence: Evidence
+    result: QueryResult
+
+
+def walkthrough(net: BayesNet, evidence: Evidence, order: Sequence[str] | None = None) -> list[Step]:
+    """The posteriors before any finding and after each finding is revealed, in ``order`` (default: as entered)."""
+    ev = net.evidence(evidence)
+    order = list(order) if order is not None else ev.variables
+    if sorted(order) != sorted(ev.variables):
+        raise ValueError("order must list each finding of the case once")
+    steps = [Step(0, None, Evidence(), net.query(Evidence(), explain=False))]
+    hard: dict[str, str] = {}
+    soft: dict[str, Mapping[str, float]] = {}
+    for i, var in enumerate(order, start=1):
+        if var in ev.findings:
+            hard[var] = ev.findings[var]
+        else:
+            soft[var] = ev.soft_findings[var]
+        current = Evidence(dict(hard), dict(soft))
+        steps.append(Step(i, var, current, net.query(current, explain=False)))
+    return steps
+
+
+def trajectory_frame(net: BayesNet, steps: Sequence[Step]):
+    """Long table (step, revealed, label, probability) of each diagnosis and knee-pain source along the steps."""
+    import pandas as pd
+
+    from bn.target import SOURCE_LABELS
+
+    network = net.network
+    rows = []
+    for step in steps:
+        result = step.result
+        for key, p in (result.knee_pain_source or {}).items():
+            rows.append({"step": step.number, "revealed": step.revealed or "(start)", "kind": "source",
+                         "label": SOURCE_LABELS.get(key, key), "probability": p})
+        for var in network.by_role("diagnosis"):
+            if var in result.posteriors:
+                rows.append({"step": step.number, "revealed": step.revealed or "(start)", "kind": "diagnosis",
+                             "label": network[var].display_label,
+                             "probability": result.posteriors[var][network[var].state_ids[-1]]})
+    return pd.DataFrame(rows)
+
+
+def compare_scenarios(net: BayesNet, scenarios: Mapping[str, Evidence]):
+    """One row per knee-pain source and diagnosis, one column per scenario, plus the change from the first.
+
+    >>> import bn
+    >>> net = bn.load("l4l5_knee")
+    >>> table = compare_scenarios(net, {"A": bn.Evidence({"knee_pain": "present"}),
+    ...                                 "B": bn.Evidence({"knee_pain": "present", "mcmurray_test": "positive"})})
+    >>> list(table.columns)
+    ['kind', 'label', 'A', 'B', 'B - A']
+    """
+    import pandas as pd
+
+    from bn.target import SOURCE_LABELS
+
+    network = net.network
+    names = list(scenarios)
+    results = {name: net.query(ev, explain=False) for name, ev in scenarios.items()}
+    rows = []
+    for key in network.knee_pain_sources:
+        rows.append({"kind": "source", "label": SOURCE_LABELS.get(key, key),
+                     **{n: results[n].knee_pain_source[key] for n in names}})
+    for var in network.by_role("diagnosis"):
+        positive = network[var].state_ids[-1]
+        rows.append({"kind": "diagnosis", "label": network[var].display_label,
+                     **{n: results[n].posteriors[var][positive] for n in names}})
+    table = pd.DataFrame(rows, columns=["kind", "label", *names])
+    for n in names[1:]:
+        table[f"{n} - {names[0]}"] = table[n] - table[names[0]]
+    return table
+
+
+def example_cases(*folders: Path) -> dict[str, Case]:
+    """Case files (``*.yaml``/``*.json``) in ``folders``, by file stem; unreadable files are skipped."""
+    from bn.errors import CaseFileError
+
+    found: dict[str, Case] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.json")]):
+            try:
+                found[path.stem] = read_case(path)
+            except CaseFileError:
+                continue
+        # Cases skipped above are reported by `bn validate`, which checks every case file.
+    return found
