@@ -1,8 +1,8 @@
 """The Streamlit explorer: what-if findings in a browser, for clinicians and educators.
 
 Only lays out widgets and calls ``bn``; every number shown is computed by the package.
-Run with ``make run``. Each finding's widget is bound to a URL query parameter of the same name, so the
-address bar always reproduces the case exactly.
+Run with ``make run``. The address bar always reproduces the case: each finding is a query parameter in the
+command line's syntax (``?knee_pain=present&straight_leg_raise=positive:0.7``), plus ``network`` and ``view``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import bn
-from bn.evidence import Case, Evidence, parse_case
+from bn.evidence import Case, Evidence, from_query_params, parse_case, to_query_params
 from bn.explain import explain
 from bn.graph import to_dot
 from bn.interop import parse_standard
@@ -55,6 +55,10 @@ def load_uploaded(name: str, data: bytes) -> bn.BayesNet:
     return bn.load(parse_network_text(data, name))
 
 
+def sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def pct(p: float) -> str:
     if 0 < p < 0.01 or 0.99 < p < 1:
         return f"{p:.1%}"
@@ -83,7 +87,7 @@ def load_case_into_widgets(network, case: Case, variables: list[str]) -> None:
         if v.card != 2 or v.role not in ("finding", "red_flag"):
             raise bn.EvidenceError(f"soft finding {vid}: the app takes soft findings for binary findings only")
         st.session_state[vid] = UNCERTAIN
-        st.session_state[f"{vid}.soft"] = round(100 * lik[positive] / sum(lik.values()))
+        st.session_state[f"{vid}.soft"] = min(99, max(1, round(100 * lik[positive] / sum(lik.values()))))
     st.session_state["note"] = case.note
 
 
@@ -136,7 +140,16 @@ def pin_scenario(evidence: Evidence) -> None:
 
 published = [f"{name}@{v}" for name, versions in bn.published().items() for v in reversed(versions)]
 choices = published + ([UPLOADED] if "uploaded_network" in st.session_state else [])
-reference = st.sidebar.selectbox("Network and version", choices, key="network", bind="query-params",
+first_run = "url_read" not in st.session_state
+if first_run:  # a shared link: take the network and view from the URL before their widgets exist
+    st.session_state["url_read"] = True
+    wanted = st.query_params.get("network", "")
+    matches = [p for p in published if p == wanted or p.startswith(f"{wanted}@")]  # latest version first
+    if wanted and matches:
+        st.session_state["network"] = matches[0]
+    if st.query_params.get("view") in VIEWS:
+        st.session_state["view"] = st.query_params["view"]
+reference = st.sidebar.selectbox("Network and version", choices, key="network",
                                  help="Published versions are immutable; every result names the version and hash.")
 try:
     net = load_uploaded(*st.session_state["uploaded_network"]) if reference == UPLOADED else load_published(reference)
@@ -156,6 +169,14 @@ if network.has_roles:
 else:
     groups = [("Variables", list(network.variables))]
 entry_variables = [v for _, ids in groups for v in ids]
+if first_run:
+    from_url, ignored = from_query_params(st.query_params.to_dict(), network, reserved=("network", "view"))
+    try:
+        load_case_into_widgets(network, Case(from_url), entry_variables)
+    except bn.BNError as exc:
+        ignored.append(str(exc))
+    if ignored:
+        st.session_state["flash"] = ("error", "Some parts of the link were ignored: " + "; ".join(ignored))
 st.sidebar.button("Reset all findings", on_click=reset_findings, args=(entry_variables,), type="primary",
                   width="stretch")
 hard: dict[str, str] = {}
@@ -170,14 +191,14 @@ for title, ids in groups:
             if v.card == 2 and v.role in ("finding", "red_flag"):
                 options.append(UNCERTAIN)
             labels = {s.id: s.label or s.id for s in v.states}
-            choice = st.radio(v.display_label, options, key=vid, horizontal=True, bind="query-params",
+            choice = st.radio(v.display_label, options, key=vid, horizontal=True,
                               help=v.description or None,
                               format_func=lambda s, labels=labels: labels.get(s, s))
             if choice == UNCERTAIN:
                 positive = positive_state(v.state_ids)
                 other = next(s for s in v.state_ids if s != positive)
                 level = st.slider(f"How sure that it is {positive}? (%)", 1, 99, 70, key=f"{vid}.soft",
-                                  bind="query-params", help="Entered as a likelihood: the observation is this many "
+                                  help="Entered as a likelihood: the observation is this many "
                                   f"times as likely if truly {positive} as if {other}, relative to 100 minus it.")
                 soft[vid] = {positive: level / 100, other: 1 - level / 100}
             elif choice not in (UNKNOWN, None):
@@ -227,14 +248,17 @@ with left:
     long = differential.melt(id_vars=["diagnosis"], value_vars=["prior", "posterior"], var_name="when",
                              value_name="probability")
     chart = alt.Chart(long).mark_bar().encode(
-        y=alt.Y("diagnosis:N", sort=list(differential["diagnosis"]), title=None),
+        y=alt.Y("diagnosis:N", sort=list(differential["diagnosis"]), title=None, axis=alt.Axis(labelLimit=260)),
         x=alt.X("probability:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        yOffset="when:N", color=alt.Color("when:N", sort=["prior", "posterior"]),
+        yOffset=alt.YOffset("when:N", sort=["prior", "posterior"]),
+        color=alt.Color("when:N", sort=["prior", "posterior"],
+                        scale=alt.Scale(domain=["prior", "posterior"], range=["#b0b0b0", "#1f77b4"])),
         tooltip=["diagnosis", "when", alt.Tooltip("probability:Q", format=".1%")])
     text = chart.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".0%"))
     st.altair_chart(chart + text, width="stretch")
 with right:
-    st.dataframe(differential, hide_index=True, key="differential", column_config={
+    shown_columns = ["diagnosis", "prior", "posterior"] if network.has_roles else list(differential.columns)
+    st.dataframe(differential[shown_columns], hide_index=True, key="differential", column_config={
         "prior": st.column_config.NumberColumn("Prior", format="percent"),
         "posterior": st.column_config.NumberColumn("Posterior", format="percent")})
     if result.most_probable_explanation:
@@ -245,20 +269,23 @@ with right:
 
 # -- the panels (only the chosen one is computed) ------------------------------------------------------------
 
-view = st.segmented_control("Explore", VIEWS, key="view", default="Why", bind="query-params") or "Why"
+view = st.segmented_control("Explore", VIEWS, key="view", default="Why") or "Why"
+url = {"network": reference, **to_query_params(evidence), **({"view": view} if view != "Why" else {})}
+if reference != UPLOADED and st.query_params.to_dict() != url:
+    st.query_params.from_dict(url)
 target_choices = [*network.knee_pain_sources, *diagnoses]
 
 
 def target_label(t: str) -> str:
     if t in SOURCE_LABELS and t in network.knee_pain_sources:
-        return SOURCE_LABELS[t].capitalize()
+        return sentence_case(SOURCE_LABELS[t])
     return network[t].display_label if t in network else t
 
 
 if view == "Why":
     target = st.selectbox("Explain the probability of", target_choices, key="why_target", format_func=target_label)
     ex = explain(net, evidence, target)
-    st.markdown(f"**{ex.target_label.capitalize()}**: prior {pct(ex.prior)}, now **{pct(ex.posterior)}**.")
+    st.markdown(f"**{sentence_case(ex.target_label)}**: prior {pct(ex.prior)}, now **{pct(ex.posterior)}**.")
     if not ex.findings:
         st.info("Enter findings in the sidebar to see how each one moves this probability.")
     else:
@@ -391,6 +418,7 @@ elif view == "Case":
     st.file_uploader("Load a case file (JSON or YAML, up to 1 MB)", type=["json", "yaml", "yml"], key="case_upload",
                      on_change=on_case_upload, args=(network, entry_variables))
     st.markdown("**Share:** the address bar reproduces this case exactly (each finding is a query parameter).")
+    st.code("?" + "&".join(f"{k}={v}" for k, v in url.items()), language=None)
     st.code(f"bn query {info.id}@{info.version} " + " ".join(f"-e {k}={v}" for k, v in evidence.findings.items())
             + "".join(f" --soft {k}={positive_state(list(lik))}:{lik[positive_state(list(lik))]:g}"
                       for k, lik in evidence.soft_findings.items()), language="bash")

@@ -237,3 +237,43 @@ def read_case(path: str | Path) -> Case:
     except OSError as exc:
         raise CaseFileError(f"cannot read case file '{path}': {exc.strerror or exc}") from None
     return parse_case(data, str(path))
+
+
+# -- shareable URLs --------------------------------------------------------------------------------------
+
+
+def to_query_params(evidence: Evidence) -> dict[str, str]:
+    """Findings as URL query parameters, in the command line's syntax: ``var=state``, soft ``var=state:L``.
+
+    >>> to_query_params(Evidence({"knee_pain": "present"}, {"straight_leg_raise": {"positive": 0.7, "negative": 0.3}}))
+    {'knee_pain': 'present', 'straight_leg_raise': 'positive:0.7'}
+    """
+    params = dict(evidence.findings)
+    for var, lik in evidence.soft_findings.items():
+        state = max(lik, key=lik.get)
+        total = sum(lik.values())
+        params[var] = f"{state}:{round(lik[state] / total, 4):g}"
+    return params
+
+
+def from_query_params(params: Mapping[str, str], network: Network, reserved: Iterable[str] = ()
+                      ) -> tuple[Evidence, list[str]]:
+    """Evidence from URL query parameters, and a message for each parameter that was ignored.
+
+    Unknown variables or states are skipped (never an exception) so that a mistyped link still opens.
+    """
+    hard: dict[str, str] = {}
+    soft: dict[str, dict[str, float]] = {}
+    ignored = []
+    for key, value in params.items():
+        if key in reserved:
+            continue
+        try:
+            if ":" in value:
+                parsed = Evidence.from_strings([], [f"{key}={value}"]).validate(network)
+                soft.update(parsed.soft_findings)
+            else:
+                hard.update(Evidence({key: value}).validate(network).findings)
+        except EvidenceError as exc:
+            ignored.append(f"{key}={value}: {exc}")
+    return Evidence(hard, soft), ignored

@@ -1,4 +1,4 @@
-"""The Streamlit app, headless (AppTest): it opens on the shipped network and shows what bn computes."""
+"""The Streamlit app, headless (AppTest): every panel shows what ``bn`` computes for the same case."""
 
 from __future__ import annotations
 
@@ -6,7 +6,19 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
+import bn
+from bn.explain import explain
+from bn.graph import to_dot
+from bn.target import SOURCE_SHORT
+from bn.teaching import compare_scenarios
+from bn.voi import next_best
+
 APP = str(ROOT / "app.py")
+CASE = {"knee_pain": "present", "straight_leg_raise": "positive", "age_group": "65_plus"}
+
+
+def pct(p: float) -> str:
+    return f"{p:.1%}" if 0 < p < 0.01 or 0.99 < p < 1 else f"{p:.0%}"
 
 
 @pytest.fixture
@@ -17,28 +29,142 @@ def app() -> AppTest:
     return at
 
 
+def frame(at: AppTest, column: str):
+    """The first dataframe on the page with this column (AppTest does not expose dataframe keys)."""
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def enter(at: AppTest, findings: dict[str, str]) -> AppTest:
+    for var, state in findings.items():
+        at.radio(key=var).set_value(state)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def show(at: AppTest, view: str) -> AppTest:
+    at.session_state["view"] = view
+    at.run()
+    assert not at.exception
+    return at
+
+
 def test_opens_on_shipped_network_with_disclaimer(app, knee):
     assert "not a medical device" in app.warning[0].value
     assert any(knee.info.sha256[:16] in c.value for c in app.caption)
-    assert {m.label for m in app.metric} == {"L4-L5 spine", "Knee", "Hip", "Other"}
+    assert [m.label for m in app.metric] == [SOURCE_SHORT[k] for k in knee.network.knee_pain_sources]
+    for radio in app.sidebar.radio:
+        assert radio.value == "unknown"
 
 
-def test_metrics_equal_what_bn_computes(app, knee):
-    app.selectbox(key="f_knee_pain").select("present").run()
-    app.selectbox(key="f_straight_leg_raise").select("positive").run()
-    assert not app.exception
-    expected = knee.query({"knee_pain": "present", "straight_leg_raise": "positive"}).knee_pain_source
+def test_answer_at_a_glance_equals_bn(app, knee):
+    enter(app, CASE)
+    result = knee.query(CASE)
     shown = {m.label: m.value for m in app.metric}
-    assert shown["L4-L5 spine"] == f"{expected['l4l5_spine']:.0%}"
-    assert shown["Knee"] == f"{expected['knee']:.0%}"
-    table = app.dataframe[0].value
-    top = table.iloc[0]
-    result = knee.query({"knee_pain": "present", "straight_leg_raise": "positive"})
-    best = max(knee.network.by_role("diagnosis"), key=lambda v: result.posteriors[v]["present"])
-    assert top["diagnosis"] == knee.network[best].display_label
-    assert top["posterior"] == pytest.approx(result.posteriors[best]["present"], abs=1e-12)
+    for key, p in result.knee_pain_source.items():
+        assert shown[SOURCE_SHORT[key]] == pct(p)
+    table = frame(app, "diagnosis")
+    diagnoses = knee.network.by_role("diagnosis")
+    expected = sorted(diagnoses, key=lambda v: -result.posteriors[v]["present"])
+    assert list(table["diagnosis"]) == [knee.network[v].display_label for v in expected]
+    for row, var in zip(table.itertuples(), expected, strict=True):
+        assert row.posterior == pytest.approx(result.posteriors[var]["present"], abs=1e-12)
+        assert row.prior == pytest.approx(result.priors[var]["present"], abs=1e-12)
 
 
-def test_red_flag_banner(app):
-    app.selectbox(key="f_saddle_anesthesia").select("present").run()
-    assert any("RED FLAG" in e.value for e in app.error)
+def test_soft_finding(app, knee):
+    app.radio(key="knee_pain").set_value("present")
+    app.radio(key="leg_pain_below_knee").set_value("uncertain").run()
+    app.slider(key="leg_pain_below_knee.soft").set_value(80).run()
+    expected = knee.query({"knee_pain": "present"}, soft={"leg_pain_below_knee": {"present": 0.8, "absent": 0.2}})
+    shown = {m.label: m.value for m in app.metric}
+    assert shown["L4-L5 spine"] == pct(expected.knee_pain_source["l4l5_spine"])
+
+
+def test_red_flag_banner(app, knee):
+    enter(app, {"saddle_anesthesia": "present"})
+    assert any("RED FLAG" in e.value and knee.network["saddle_anesthesia"].alert in e.value for e in app.error)
+
+
+def test_reset_clears_findings(app):
+    enter(app, CASE)
+    app.button[0].click().run()  # "Reset all findings" is the first button on the page
+    assert all(r.value == "unknown" for r in app.sidebar.radio)
+
+
+def test_why_panel_sentences_are_bn_sentences(app, knee):
+    enter(app, CASE)
+    show(app, "Why")
+    ex = explain(knee, CASE, "l4l5_spine")
+    text = "\n".join(m.value for m in app.markdown)
+    for f in ex.findings:
+        assert f.sentence in text
+    assert f"now **{pct(ex.posterior)}**" in text
+
+
+def test_what_next_ranking_and_one_click_apply(app, knee):
+    enter(app, CASE)
+    show(app, "What next")
+    ranking = next_best(knee, CASE, "l4l5_spine", top=8)
+    headers = [m.value for m in app.markdown if m.value.startswith("**1.")]
+    assert headers and ranking.ranking[0].label in headers[0]
+    best = ranking.ranking[0]
+    state = max(best.outcomes, key=lambda s: best.outcomes[s].probability)
+    button = app.button(key=f"apply_{best.finding}_{state}")
+    assert pct(best.outcomes[state].target_posterior) in button.label
+    button.click().run()
+    assert app.radio(key=best.finding).value == state
+
+
+def test_compare_pinned_scenarios(app, knee):
+    enter(app, {"knee_pain": "present"})
+    show(app, "Compare")
+    next(b for b in app.button if b.label.startswith("Pin")).click().run()
+    enter(app, {"mcmurray_test": "positive"})
+    table = frame(app, "Current")
+    expected = compare_scenarios(knee, {"Scenario A": bn.Evidence({"knee_pain": "present"}),
+                                        "Current": bn.Evidence({"knee_pain": "present", "mcmurray_test": "positive"})})
+    assert list(table.columns) == list(expected.columns)
+    assert table["Current - Scenario A"].tolist() == pytest.approx(expected["Current - Scenario A"].tolist(), abs=1e-12)
+
+
+def test_network_panel_graph_and_provenance(app, knee):
+    enter(app, {"knee_pain": "present"})
+    show(app, "Network")
+    app.selectbox(key="node").set_value("straight_leg_raise").run()
+    dot = app.get("graphviz_chart")[0].proto.spec
+    posteriors = knee.marginals(findings={"knee_pain": "present"})
+    assert dot == to_dot(knee.network, posteriors, {"knee_pain": "present"}, "straight_leg_raise",
+                         ("risk_factor", "diagnosis", "mechanism"))
+    provenance = frame(app, "parameter")
+    params = knee.network["straight_leg_raise"].parameters
+    assert len(provenance) == len(params)
+    cited = [knee.network.references[p.source].citation for p in params if p.source]
+    assert set(cited) <= set(provenance["source"])
+
+
+def test_educator_walkthrough_and_load(app, knee):
+    show(app, "Educator")
+    case_name = app.selectbox(key="edu_case").value
+    app.slider(key="edu_step").set_value(2).run()
+    assert any("Revealed so far" in m.value for m in app.markdown)
+    app.button(key="edu_load").click().run()
+    case = bn.read_case(next((ROOT / "networks" / "l4l5_knee" / "examples").glob(f"{case_name}.*")))
+    for var, state in case.evidence.findings.items():
+        assert app.radio(key=var).value == state
+
+
+def test_case_panel_shows_equivalent_command(app):
+    enter(app, {"knee_pain": "present"})
+    show(app, "Case")
+    assert "bn query l4l5_knee@1.0.0 -e knee_pain=present" in app.code[0].value
+    assert app.get("download_button")
+
+
+def test_about_panel(app, knee):
+    show(app, "About")
+    text = "\n".join(m.value for m in app.markdown)
+    assert knee.info.sha256 in text and "**1.0.0**" in text
+    assert "not a medical device" in text.lower()
+    assert len(frame(app, "citation")) == len(knee.network.references)
+

@@ -1,8 +1,15 @@
-"""The app in a real browser: Debian's chromium driven by Playwright, one server and one browser for all."""
+"""The app in a real browser: Debian's chromium driven by Playwright; one server and one browser for all tests.
+
+Covers what only a browser can show: clicking findings, the URL round trip, download then upload of a case,
+a bad upload, two independent sessions, the rendered graph, and that no request leaves 127.0.0.1.
+A full-page screenshot is saved to build/test-artifacts/.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,11 +18,13 @@ import urllib.request
 
 import pytest
 from conftest import ROOT
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+TIMEOUT = 30_000
 
 
 @pytest.fixture(scope="session")
@@ -64,32 +73,136 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
+def open_page(browser, server):
+    """Open the app (optionally with a query string) in a fresh browser context; checks no outside requests."""
+    contexts = []
     outside: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-            else outside.append(r.url))
-    page.goto(server)
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=30_000)
-    yield page
-    context.close()
+
+    def open_(query: str = "") -> Page:
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+                else outside.append(r.url))
+        page.goto(server + "/" + query)
+        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-connection-state", "CONNECTED",
+                                                               timeout=TIMEOUT)
+        expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=TIMEOUT)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
     assert outside == [], f"the page fetched outside resources: {outside}"
 
 
-def test_app_renders_answer_and_disclaimer(page, knee):
-    expect(page.get_by_text("not a medical device").first).to_be_visible(timeout=30_000)
-    metric = page.get_by_test_id("stMetric").filter(has_text="L4-L5 spine").get_by_test_id("stMetricValue")
-    prior = knee.query({}).knee_pain_source["l4l5_spine"]
-    expect(metric).to_have_text(f"{prior:.0%}", timeout=30_000)
+def radio(page: Page, label: str):
+    return page.get_by_test_id("stSidebar").get_by_test_id("stRadio").filter(
+        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
 
 
-def test_choosing_a_finding_updates_the_answer(page, knee):
-    expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=30_000)
-    label = knee.network["knee_locking_catching"].display_label  # in the open History panel
-    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
-    box.click()
-    page.get_by_role("option", name="present", exact=True).click()
-    expected = knee.query({"knee_locking_catching": "present"}).knee_pain_source["knee"]
-    metric = page.get_by_test_id("stMetric").filter(has_text="Knee").get_by_test_id("stMetricValue")
-    expect(metric.first).to_have_text(f"{expected:.0%}", timeout=30_000)
+def click_finding(page: Page, label: str, state_label: str, group: str | None = None) -> None:
+    if group:  # findings outside Patient and History sit in collapsed panels
+        page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text=group).locator(
+            "summary").click()
+    radio(page, label).get_by_text(state_label, exact=True).click()
+
+
+def metric(page: Page, label: str):
+    return page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)).get_by_test_id("stMetricValue")
+
+
+def pct(p: float) -> str:
+    return f"{p:.1%}" if 0 < p < 0.01 or 0.99 < p < 1 else f"{p:.0%}"
+
+
+def view(page: Page, name: str) -> None:
+    page.get_by_test_id("stMain").get_by_test_id("stButtonGroup").get_by_text(name, exact=True).click()
+
+
+def test_click_findings_and_compare_with_bn_query(open_page, knee):
+    page = open_page()
+    expect(page.get_by_text("not a medical device").first).to_be_visible()
+    click_finding(page, "Knee pain", "Present")
+    expected = knee.query({"knee_pain": "present"}).knee_pain_source
+    expect(metric(page, "Knee")).to_have_text(pct(expected["knee"]), timeout=TIMEOUT)
+    click_finding(page, "Straight leg raise", "Positive", group="Examination")
+    case = {"knee_pain": "present", "straight_leg_raise": "positive"}
+    cli = subprocess.run([sys.executable, "-m", "bn", "query", "l4l5_knee", "--json",
+                          *[a for k, v in case.items() for a in ("-e", f"{k}={v}")]],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    sources = json.loads(cli.stdout)["knee_pain_source"]
+    for key, label in (("l4l5_spine", "L4-L5 spine"), ("knee", "Knee"), ("hip", "Hip"), ("other", "Other causes")):
+        expect(metric(page, label)).to_have_text(pct(sources[key]), timeout=TIMEOUT)
+    # the URL now reproduces the case
+    expect(page).to_have_url(re.compile(r"[?&]knee_pain=present(&|$)"), timeout=TIMEOUT)
+    expect(page).to_have_url(re.compile(r"[?&]straight_leg_raise=positive(&|$)"), timeout=TIMEOUT)
+    expect(page).to_have_url(re.compile(r"[?&]network=l4l5_knee%401\.0\.0(&|$)"), timeout=TIMEOUT)
+    # a full-page screenshot as an artifact
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": max(900, height)})
+    page.screenshot(path=str(ARTIFACTS / "app-full.png"), full_page=True)
+
+
+def test_shared_url_reproduces_the_case(open_page, knee):
+    page = open_page("?network=l4l5_knee&knee_pain=present&mcmurray_test=positive&age_group=65_plus"
+                     "&leg_pain_below_knee=present:0.8&view=Why")
+    expected = knee.query({"knee_pain": "present", "mcmurray_test": "positive", "age_group": "65_plus"},
+                          soft={"leg_pain_below_knee": {"present": 0.8, "absent": 0.2}})
+    expect(metric(page, "Knee")).to_have_text(pct(expected.knee_pain_source["knee"]), timeout=TIMEOUT)
+    expect(radio(page, "Knee pain").locator("label:has(input:checked)")).to_have_text("Present")
+    expect(radio(page, "Age group").locator("label:has(input:checked)")).to_have_text("65 years and over")
+    # a mistyped link still opens, and says what it ignored
+    page = open_page("?knee_pain=present&knee_pian=present")
+    expect(page.get_by_text("Some parts of the link were ignored")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text("did you mean knee_pain")).to_be_visible(timeout=TIMEOUT)
+
+
+def test_download_then_upload_case_and_bad_upload(open_page, knee, tmp_path):
+    page = open_page("?knee_pain=present&knee_effusion=present")
+    view(page, "Case")
+    with page.expect_download() as download:
+        page.get_by_test_id("stDownloadButton").get_by_role("button").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    data = json.loads(saved.read_text())
+    assert data["network"] == "l4l5_knee@1.0.0"
+    assert data["findings"] == {"knee_pain": "present", "knee_effusion": "present"}
+    # reset, then upload the file back
+    page.get_by_role("button", name="Reset all findings").click()
+    expected_prior = knee.query({}).knee_pain_source["knee"]
+    expect(metric(page, "Knee")).to_have_text(pct(expected_prior), timeout=TIMEOUT)
+    uploader = page.get_by_test_id("stMain").get_by_test_id("stFileUploaderDropzoneInput")
+    uploader.set_input_files(str(saved))
+    expected = knee.query({"knee_pain": "present", "knee_effusion": "present"}).knee_pain_source["knee"]
+    expect(metric(page, "Knee")).to_have_text(pct(expected), timeout=TIMEOUT)
+    expect(page.get_by_text("Loaded case")).to_be_visible(timeout=TIMEOUT)
+    # a malformed case: a clear message, and the findings stay
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"findings": {"knee_pain": "sometimes"}}')
+    uploader.set_input_files(str(bad))
+    expect(page.get_by_text("Could not load that case")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text("valid states: absent, present")).to_be_visible(timeout=TIMEOUT)
+    expect(metric(page, "Knee")).to_have_text(pct(expected), timeout=TIMEOUT)
+
+
+def test_two_sessions_are_independent(open_page, knee):
+    first = open_page()
+    second = open_page()
+    click_finding(first, "Knee pain", "Present")
+    expected = knee.query({"knee_pain": "present"}).knee_pain_source["knee"]
+    expect(metric(first, "Knee")).to_have_text(pct(expected), timeout=TIMEOUT)
+    second.reload()
+    expect(metric(second, "Knee")).to_have_text(pct(knee.query({}).knee_pain_source["knee"]), timeout=TIMEOUT)
+    expect(radio(second, "Knee pain").locator("label:has(input:checked)")).to_have_text("unknown")
+
+
+def test_network_graph_renders(open_page, knee):
+    page = open_page("?knee_pain=present")
+    view(page, "Network")
+    svg = page.get_by_test_id("stGraphVizChart").locator("svg")
+    expect(svg).to_be_visible(timeout=TIMEOUT)
+    shown = [v for v in knee.network.variables if knee.network[v].role in ("risk_factor", "diagnosis", "mechanism")]
+    expect(svg.locator("g.node")).to_have_count(len(shown), timeout=TIMEOUT)
