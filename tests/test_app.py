@@ -149,7 +149,8 @@ def test_educator_walkthrough_and_load(app, knee):
     app.slider(key="edu_step").set_value(2).run()
     assert any("Revealed so far" in m.value for m in app.markdown)
     app.button(key="edu_load").click().run()
-    case = bn.read_case(next((ROOT / "networks" / "l4l5_knee" / "examples").glob(f"{case_name}.*")))
+    folders = [ROOT / "validation" / "cases", ROOT / "networks" / "l4l5_knee" / "examples"]
+    case = bn.read_case(next(p for folder in folders for p in folder.glob(f"{case_name}.*")))
     for var, state in case.evidence.findings.items():
         assert app.radio(key=var).value == state
 
@@ -157,7 +158,9 @@ def test_educator_walkthrough_and_load(app, knee):
 def test_case_panel_shows_equivalent_command(app):
     enter(app, {"knee_pain": "present"})
     show(app, "Case")
-    assert "bn query l4l5_knee@1.0.0 -e knee_pain=present" in app.code[0].value
+    code = [c.value for c in app.code]
+    assert "bn query l4l5_knee@1.0.0 -e knee_pain=present" in code
+    assert "?network=l4l5_knee@1.0.0&knee_pain=present&view=Case" in code
     assert app.get("download_button")
 
 
