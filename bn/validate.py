@@ -280,7 +280,10 @@ def parse_validation_case(text: str | bytes, name: str, network: Network) -> Val
         raise ValidationError(f"{name}: network {network.id} has no knee-pain source '{src}'")
     if not diagnoses and src == NO_SOURCE:
         raise ValidationError(f"{name}: expected names neither a diagnosis nor a knee-pain source")
-    evidence = case.evidence.validate(network)  # unknown variables or states: one clear line
+    try:
+        evidence = case.evidence.validate(network)
+    except BNError as exc:  # unknown variable or state: say which file
+        raise ValidationError(f"{name}: {exc}") from None
     case_id = Path(name).stem
     return ValidationCase(case_id, title.strip(), source.strip(), evidence, tuple(diagnoses),
                           None if src == NO_SOURCE else src, case.note, name)
@@ -722,8 +725,13 @@ def parameter_recovery(net: BayesNet, sizes: Sequence[int], seed: int = 0, prior
     parent configuration (the Dirichlet pseudo-counts are ``prior_weight x`` the network's own row), which
     is how a clinic would update the published tables with its own records.
     """
+    import warnings
+
     import pandas as pd
-    from pgmpy.estimators import BayesianEstimator, MaximumLikelihoodEstimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        from pgmpy.estimators import BayesianEstimator, MaximumLikelihoodEstimator
 
     from bn.compile import to_pgmpy
     from bn.sampling import sample
@@ -739,33 +747,48 @@ def parameter_recovery(net: BayesNet, sizes: Sequence[int], seed: int = 0, prior
     biggest, _ = sample(network, int(max(sizes)), rng)
     rows = []
     for size in sorted(int(s) for s in sizes):
+        errors: dict[str, list[float]] = {"mle": [], "bayes": []}
         data = pd.DataFrame({vid: np.asarray(state_names[vid], dtype=object)[biggest[:size, j]]
                              for j, vid in enumerate(order)})
-        mle = MaximumLikelihoodEstimator(model, data, state_names=state_names)
-        bayes = BayesianEstimator(model, data, state_names=state_names)
-        errors: dict[str, list[float]] = {"mle": [], "bayes": []}
+        with warnings.catch_warnings():
+            # pgmpy 1.x announces new names for these estimators; the old ones are what 1.0-1.2 all have.
+            warnings.simplefilter("ignore", FutureWarning)
+            mle = MaximumLikelihoodEstimator(model, data, state_names=state_names)
+            bayes = BayesianEstimator(model, data, state_names=state_names)
         for vid in order:
             v = network[vid]
-            true_rows = np.moveaxis(v.cpt, -1, 0).reshape(v.card, -1)
             w = weights[vid] / weights[vid].sum()
-            learnt_mle = _learnt_rows(mle.estimate_cpd(vid))
-            pseudo = prior_weight * true_rows
-            learnt_bayes = _learnt_rows(bayes.estimate_cpd(vid, prior_type="dirichlet", pseudo_counts=pseudo))
+            learnt_mle = _learnt_table(mle.estimate_cpd(vid), network, vid)
+            learnt_bayes = _learnt_table(bayes.estimate_cpd(vid, prior_type="dirichlet",
+                                                            pseudo_counts=_pgmpy_rows(v, prior_weight)), network, vid)
             for name, learnt in (("mle", learnt_mle), ("bayes", learnt_bayes)):
-                tv = 0.5 * np.abs(learnt - true_rows).sum(axis=0)
+                tv = 0.5 * np.abs(learnt - v.cpt).sum(axis=-1).ravel()
                 errors[name].append(float(np.sum(w * tv)))
         rows.append({"n": size, "mle": float(np.mean(errors["mle"])), "bayes": float(np.mean(errors["bayes"])),
                      "mle_max": float(np.max(errors["mle"])), "bayes_max": float(np.max(errors["bayes"]))})
     return {"network": net.info.to_dict(), "seed": seed, "prior_weight": prior_weight, "rows": rows}
 
 
-def _learnt_rows(cpd) -> np.ndarray:
-    # pgmpy gives the child first and the parents in the model's evidence order, which to_pgmpy set to the
-    # network's parent order; rows for parent configurations never seen come out uniform (MLE) or as the prior.
-    values = np.asarray(cpd.get_values(), dtype=float)
-    with np.errstate(invalid="ignore"):
-        values = np.where(np.isfinite(values), values, 1.0 / values.shape[0])
-    return values
+def _pgmpy_rows(v, scale: float) -> np.ndarray:
+    """``scale`` x the variable's table as pgmpy lays it out: child states by rows, parents *sorted by name*.
+
+    pgmpy's estimators order a node's parents with ``sorted()``, not in the model's edge order, so the prior
+    must be permuted the same way or it would sit on the wrong rows.
+    """
+    parents = list(v.parents)
+    perm = [parents.index(p) for p in sorted(parents)] + [len(parents)]
+    table = np.transpose(v.cpt, perm)
+    return scale * np.moveaxis(table, -1, 0).reshape(v.card, -1)
+
+
+def _learnt_table(cpd, network: Network, vid: str) -> np.ndarray:
+    """A pgmpy CPD back in this package's layout: ``table[parent states..., child state]``, our state order."""
+    names = cpd.state_names
+    order = list(cpd.variables)  # [vid, *parents in pgmpy's order]
+    values = np.asarray(cpd.get_values(), dtype=float).reshape([len(names[x]) for x in order])
+    for axis, var in enumerate(order):
+        values = np.take(values, [list(names[var]).index(s) for s in network[var].state_ids], axis=axis)
+    return np.transpose(values, [order.index(p) for p in network[vid].parents] + [0])
 
 
 # ================================================================================================
@@ -1045,7 +1068,8 @@ def _cases_section(run: ValidationRun, charts: Mapping[str, str]) -> list[str]:
         out.append(f"| {name} | {', '.join(c.diagnoses) or '(none modelled)'} | {r.diagnosis_rank or '-'} | "
                    f"{_fmt(r.diagnosis_probability)} | {c.knee_pain_source or '(no knee pain)'} | "
                    f"{r.source_rank or '-'} | {_fmt(r.source_probability)} | {r.leading_diagnosis} / "
-                   f"{r.leading_source} | {'pass' if r.passed(1) else 'FAIL'} | {', '.join(r.alerts) or ''} |")
+                   f"{r.leading_source if 'knee_pain' in c.evidence.findings else '-'} | "
+                   f"{'pass' if r.passed(1) else 'FAIL'} | {', '.join(r.alerts) or ''} |")
     out += ["", "Stability of each call under parameter uncertainty is not reported yet: it needs the sensitivity "
             "module (issue on sensitivity analysis).", ""]
     if "cases" in charts:

@@ -1,0 +1,403 @@
+"""Tests for the validation suite (bn/validate.py, bn/validate_cli.py) and the CI regression gate.
+
+Metric code is checked against hand computations and brute-force definitions on tiny examples; the case
+suite and concordance check run on the shipped network and must not get worse than validation/baseline.json.
+Sample sizes are bounded so the whole file runs in well under a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import bn
+from bn import validate as V
+from bn.model import Network, NetworkInfo, State, Variable
+from bn.validate_cli import add_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Metrics against hand computations and brute force
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_brier_by_hand():
+    # (0.8-1)^2 + (0.3-0)^2 + (0.5-1)^2 = 0.04 + 0.09 + 0.25 = 0.38; / 3
+    assert V.brier_score([0.8, 0.3, 0.5], [1, 0, 1]) == pytest.approx(0.38 / 3)
+    assert V.brier_score([1.0, 0.0], [1, 0]) == 0.0
+    assert V.brier_score([0.0, 1.0], [1, 0]) == 1.0
+
+
+def test_log_score_by_hand():
+    assert V.log_score([0.5, 0.25]) == pytest.approx((math.log(0.5) + math.log(0.25)) / 2)
+    assert V.log_score([1.0]) == 0.0
+    assert V.log_score([0.0]) == pytest.approx(math.log(1e-12))  # floored, not -inf
+
+
+def _auc_brute_force(scores, labels) -> float:
+    pos = [s for s, y in zip(scores, labels) if y == 1]
+    neg = [s for s, y in zip(scores, labels) if y == 0]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
+    return wins / (len(pos) * len(neg))
+
+
+def test_auc_by_hand():
+    # positives 0.35, 0.8; negatives 0.1, 0.4: pairs won 0.35>0.1, 0.8>0.1, 0.8>0.4 -> 3 of 4
+    assert V.roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75
+    assert V.roc_auc([0.5, 0.5], [0, 1]) == 0.5  # a tie counts one half
+    assert math.isnan(V.roc_auc([0.2, 0.3], [1, 1]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auc_matches_pairwise_count(seed):
+    rng = np.random.default_rng(seed)
+    n = 60
+    labels = rng.integers(0, 2, n)
+    labels[:2] = [0, 1]
+    scores = np.round(rng.random(n), 1)  # rounding forces many ties
+    assert V.roc_auc(scores, labels) == pytest.approx(_auc_brute_force(scores, labels), abs=1e-12)
+
+
+def test_roc_curve_area_equals_auc():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 200)
+    scores = np.round(rng.random(200) + 0.3 * labels, 2)
+    fpr, tpr = V.roc_curve(scores, labels)
+    assert fpr[0] == 0 and tpr[0] == 0 and fpr[-1] == pytest.approx(1) and tpr[-1] == pytest.approx(1)
+    area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # trapezoids: ties give the 1/2 credit
+    assert area == pytest.approx(V.roc_auc(scores, labels), abs=1e-12)
+
+
+def test_ece_by_hand():
+    # bins of width 0.5: [0.1, 0.2] -> mean 0.15, observed 1/2; [0.6, 0.9, 1.0] -> mean 0.8333, observed 2/3
+    p, y = [0.1, 0.2, 0.6, 0.9, 1.0], [0, 1, 1, 0, 1]
+    expected = 2 / 5 * abs(0.15 - 0.5) + 3 / 5 * abs((0.6 + 0.9 + 1.0) / 3 - 2 / 3)
+    assert V.expected_calibration_error(p, y, bins=2) == pytest.approx(expected)
+    r = V.reliability(p, y, bins=2)
+    assert r.counts.tolist() == [2, 3]
+    assert V.expected_calibration_error([0.25, 0.25, 0.25, 0.25], [1, 0, 0, 0], bins=10) == pytest.approx(0.0)
+
+
+def test_wilson_by_hand():
+    # p = 28/60, z = 1.96: centre (p + z^2/2n)/(1 + z^2/n), half z sqrt(p(1-p)/n + z^2/4n^2)/(1 + z^2/n)
+    z, n, k = 1.959963984540054, 60, 28
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert V.wilson_interval(k, n) == pytest.approx((centre - half, centre + half))
+    assert V.wilson_interval(0, 10)[0] == 0.0
+
+
+@pytest.mark.parametrize("bad", [([0.5], [2]), ([0.5, 0.2], [1]), ([], [])])
+def test_metrics_reject_bad_input(bad):
+    with pytest.raises(V.ValidationError):
+        V.brier_score(*bad)
+
+
+def test_regressions_detects_each_gated_metric():
+    recorded = {"top1_accuracy": 0.8, "brier_source": 0.05, "concordance_inside": 10}
+    assert V.regressions(recorded, recorded) == []
+    assert V.regressions({**recorded, "top1_accuracy": 0.9, "brier_source": 0.01, "concordance_inside": 12},
+                         recorded) == []
+    worse = V.regressions({"top1_accuracy": 0.7, "brier_source": 0.06, "concordance_inside": 9}, recorded)
+    assert len(worse) == 3
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Case files
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def suite(knee):
+    return V.run_cases(knee, V.load_cases(knee.network))
+
+
+def test_suite_size_and_citations(suite):
+    s = suite.summary
+    assert s["cases"] >= 20
+    assert s["published_cases"] >= 5
+    for r in suite.results:
+        src = r.case.source
+        # a published case names where it was published; an archetype says so plainly
+        assert r.case.archetype or any(ch.isdigit() for ch in src), r.case.id
+
+
+def test_every_diagnosis_is_covered(knee, suite):
+    covered = {d for r in suite.results for d in r.case.diagnoses}
+    assert set(V.rankable_diagnoses(knee.network)) <= covered
+    sources = {r.case.knee_pain_source for r in suite.results}
+    assert set(V.SOURCE_KEYS) <= sources
+
+
+def test_hard_cases_present(suite):
+    ids = " ".join(r.case.id for r in suite.results)
+    for needle in ("incidental_knee_xray", "positive_lumbar_mri", "hip_oa", "quadriceps_weakness"):
+        assert needle in ids
+
+
+def test_rank_and_posterior_are_consistent(knee, suite):
+    for r in suite.results:
+        if r.case.diagnoses:
+            assert r.diagnosis_probability == max(r.diagnosis_posteriors[d] for d in r.case.diagnoses)
+            higher = [d for d, p in r.diagnosis_posteriors.items()
+                      if d not in r.case.diagnoses and p >= r.diagnosis_probability]
+            assert r.diagnosis_rank == 1 + len(higher)
+        if r.case.knee_pain_source:
+            direct = knee.posterior(knee.network.knee_pain_sources[r.case.knee_pain_source], r.case.evidence)
+            assert r.source_probability == pytest.approx(direct["present"], abs=1e-12)
+
+
+def test_summary_matches_definition(suite):
+    rs = suite.results
+    assert suite.summary["top1_accuracy"] == pytest.approx(np.mean([r.passed(1) for r in rs]))
+    sq = [(p - (k == r.case.knee_pain_source)) ** 2 for r in rs if r.case.knee_pain_source
+          for k, p in r.source_posteriors.items()]
+    assert suite.summary["brier_source"] == pytest.approx(np.mean(sq))
+
+
+def _case_text(**over) -> str:
+    doc = {"title": "t", "source": "textbook archetype: test", "network": "l4l5_knee",
+           "findings": {"knee_pain": "present"},
+           "expected": {"diagnoses": ["meniscal_tear"], "knee_pain_source": "knee"}}
+    doc.update(over)
+    return yaml.safe_dump(doc)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"expected": {"diagnoses": ["knee_gout"], "knee_pain_source": "knee"}}, "not a diagnosis"),
+    ({"expected": {"diagnoses": [], "knee_pain_source": "spine"}}, "knee_pain_source must be one of"),
+    ({"expected": {"diagnoses": [], "knee_pain_source": "none"}}, "neither a diagnosis"),
+    ({"findings": {"knee_pain": "severe"}}, "not a state of knee_pain"),
+    ({"findings": {"knee_ache": "present"}}, "unknown variable"),
+    ({"source": ""}, "needs a 'source'"),
+    ({"surprise": 1}, "unknown field"),
+])
+def test_bad_case_file_one_clear_line(knee, override, message):
+    with pytest.raises(V.ValidationError) as exc:
+        V.parse_validation_case(_case_text(**override), "bad.yaml", knee.network)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_case_files_are_ordinary_case_files(knee):
+    # bn query --case must read every validation case unchanged
+    for path in sorted(V.CASES_DIR.glob("*.yaml")):
+        case = bn.read_case(path)
+        knee.query(case.evidence)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Concordance
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def concordance(knee):
+    return V.run_concordance(knee, V.load_concordance(knee.network))
+
+
+def test_implied_sensitivity_by_enumeration(knee):
+    # P(SLR+ | herniation, sciatica) from the joint over (SLR, herniation) computed directly
+    item = next(i for i in V.load_concordance(knee.network) if i.id == "slr_sens_cochrane")
+    joint = knee.joint(["straight_leg_raise", "disc_herniation"], {"leg_pain_below_knee": "present"})
+    assert V.implied_value(knee, item) == pytest.approx(joint[1, 1] / joint[:, 1].sum())
+    spec_item = next(i for i in V.load_concordance(knee.network) if i.id == "slr_spec_cochrane")
+    assert V.implied_value(knee, spec_item) == pytest.approx(joint[0, 0] / joint[:, 0].sum())
+
+
+def test_or_events_and_likelihood_ratio(knee):
+    pop = {"leg_pain_below_knee": "present"}
+    vars_ = ["sensory_loss_medial_leg", "sensory_loss_dorsum_foot", "l4_root_compromise", "l5_root_compromise"]
+    j = knee.joint(vars_, pop)
+    f = np.zeros((2, 2, 2, 2), bool)
+    f[1, :, :, :] = f[:, 1, :, :] = True
+    c = np.zeros((2, 2, 2, 2), bool)
+    c[:, :, 1, :] = c[:, :, :, 1] = True
+    sens = j[f & c].sum() / j[c].sum()
+    spec = j[~f & ~c].sum() / j[~c].sum()
+    item = V.ConcordanceItem("x", "x", "lr_positive", {"sensory_loss_medial_leg": "present",
+                                                       "sensory_loss_dorsum_foot": "present"},
+                             {"l4_root_compromise": "present", "l5_root_compromise": "present"}, pop, 1.0, None,
+                             "none", "test")
+    assert V.implied_value(knee, item) == pytest.approx(sens / (1 - spec))
+
+
+def test_concordance_rows_classified(concordance):
+    s = concordance["summary"]
+    assert s["items"] >= 25 and s["inside"] + s["outside"] == s["with_interval"]
+    for row in concordance["rows"]:
+        if row.inside is not None:
+            low, high = row.item.interval
+            assert row.inside == (low <= row.implied <= high)
+
+
+def test_bad_concordance_item(knee, tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text(yaml.safe_dump({"items": [{"id": "a", "label": "a", "measure": "sensitivity",
+                                               "finding": {"straight_leg_raise": "positive"},
+                                               "published": 0.5, "source": "s"}]}))
+    with pytest.raises(V.ValidationError, match="needs a 'condition'"):
+        V.load_concordance(knee.network, bad)
+    bad.write_text("items: [1, 2")
+    with pytest.raises(V.ValidationError, match="not valid YAML"):
+        V.load_concordance(knee.network, bad)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The CI regression gate
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_no_regression_against_recorded_baseline(knee, suite, concordance):
+    recorded = V.read_baseline().get(knee.info.id, {}).get(knee.info.version)
+    assert recorded is not None, (f"no baseline for {knee.info.id} {knee.info.version}: run "
+                                  "'bn validate --fast --write-baseline' and commit validation/baseline.json")
+    problems = V.regressions(V.gate_metrics(suite, concordance), recorded)
+    assert not problems, "; ".join(problems)
+
+
+def test_committed_report_names_the_shipped_network(knee):
+    report = (V.REPORT_DIR / "report.md").read_text()
+    assert knee.info.sha256 in report and f"version **{knee.info.version}**" in report
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Simulation and parameter recovery (small N)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_batch_posteriors_match_single_queries(knee):
+    from bn.sampling import sample
+
+    states, _ = sample(knee.network, 25, np.random.default_rng(1))
+    observed = ["age_group", "sex", "straight_leg_raise", "knee_effusion", "back_pain"]
+    targets = ["disc_herniation", "knee_pain_from_knee"]
+    got = V.batch_posteriors(knee, states, observed, targets)
+    order = list(knee.network.variables)
+    for i in range(len(states)):
+        ev = {v: knee.network[v].state_ids[states[i, order.index(v)]] for v in observed}
+        for t in targets:
+            assert got[t][i] == pytest.approx(knee.posterior(t, ev)["present"], abs=1e-10)
+
+
+def test_simulation_is_calibrated_and_discriminates(knee):
+    sim = V.simulate(knee, 400, seed=2)
+    # the network's own posteriors on its own samples: calibrated up to sampling noise, better than chance
+    assert sim["reliability_sources"].ece < 0.08
+    for key, m in sim["sources"].items():
+        assert m["auc"] > 0.7, key
+    assert sim["reliability_diagnoses"].counts.sum() == 400 * len(sim["diagnoses"])
+
+
+def _toy() -> Network:
+    """Child with two parents declared in reverse alphabetical order (pgmpy sorts them)."""
+    two = (State("no", ""), State("yes", ""))
+    zeta = Variable("zeta", two, (), np.array([0.7, 0.3]))
+    alpha = Variable("alpha", two, (), np.array([0.4, 0.6]))
+    cpt = np.array([[[0.9, 0.1], [0.6, 0.4]], [[0.3, 0.7], [0.05, 0.95]]])  # [zeta, alpha, child]
+    child = Variable("child", two, ("zeta", "alpha"), cpt)
+    return Network(NetworkInfo("toy", "1", "0" * 64), {"zeta": zeta, "alpha": alpha, "child": child})
+
+
+def test_parameter_recovery_converges_and_keeps_parent_order():
+    net = bn.load(_toy())
+    rec = V.parameter_recovery(net, [100, 20000], seed=0)
+    small, large = rec["rows"]
+    assert large["mle"] < small["mle"]
+    assert large["mle_max"] < 0.02  # a misaligned parent order would leave an error near 0.3
+
+
+def test_parameter_recovery_on_shipped_network_decreases(knee):
+    rec = V.parameter_recovery(knee, [300, 3000], seed=1)
+    assert rec["rows"][1]["mle"] < rec["rows"][0]["mle"]
+    assert rec["rows"][1]["bayes"] < rec["rows"][0]["bayes"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Version comparison, report, command line
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def changed_version(tmp_path):
+    """A copy of l4l5_knee 1.0.0 published as 1.0.1 with one number changed."""
+    folder = tmp_path / "networks" / "l4l5_knee"
+    folder.mkdir(parents=True)
+    text = (ROOT / "networks" / "l4l5_knee" / "1.0.0.yaml").read_text()
+    shutil.copy(ROOT / "networks" / "l4l5_knee" / "1.0.0.yaml", folder / "1.0.0.yaml")
+    text = text.replace("version: 1.0.0", "version: 1.0.1", 1)
+    old = ("probs: {absent: 0.92, present: 0.08}\n            expert_estimate: >-\n"
+           "              As for 40-64; symptomatic")
+    assert old in text
+    text = text.replace(old, old.replace("0.92, present: 0.08", "0.88, present: 0.12"))
+    (folder / "1.0.1.yaml").write_text(text)
+    return folder
+
+
+def test_compare_versions_reports_the_changed_number(changed_version):
+    a = bn.load(str(changed_version / "1.0.0.yaml"))
+    b = bn.load(str(changed_version / "1.0.1.yaml"))
+    cases = V.load_cases(a.network)
+    cmp = V.compare_versions(a, b, cases)
+    params = cmp["parameters"]["parameters"]
+    assert [(p["variable"], p["key"], p["old"], p["new"]) for p in params] == [
+        ("hip_osteoarthritis", "age_group=65_plus", 0.08, 0.12)]
+    hip_case = next(r for r in cmp["cases"] if r["id"] == "p01_lam2015_hip_oa_as_knee_pain")
+    assert hip_case["shifts"]["hip_osteoarthritis"] > 0
+    same = V.compare_versions(a, a, cases)
+    assert same["changed_cases"] == [] and same["parameters"]["parameters"] == []
+
+
+def _cli(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="bn")
+    add_parser(p.add_subparsers(dest="command"))
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_fast_writes_stamped_report_and_checks_baseline(tmp_path, knee, capsys):
+    assert _cli(["validate", "l4l5_knee", "--fast", "--out", str(tmp_path), "--check-baseline"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert knee.info.sha256 in report and "1.0.0" in report
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["network"]["sha256"] == knee.info.sha256
+    assert "top-1" in capsys.readouterr().out
+
+
+def test_cli_regression_exits_1(tmp_path, knee):
+    base = tmp_path / "baseline.json"
+    V.write_baseline({"top1_accuracy": 1.01, "brier_source": 0.0, "concordance_inside": 999}, knee.info.to_dict(),
+                     base)
+    assert _cli(["validate", "--fast", "--out", str(tmp_path), "--check-baseline", "--baseline", str(base)]) == 1
+
+
+def test_cli_compare(changed_version, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert _cli(["validate", "--compare", str(changed_version / "1.0.0.yaml"), str(changed_version / "1.0.1.yaml"),
+                 "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "Version comparison" in text and "hip_osteoarthritis" in text
+    assert "1 parameter(s) differ" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["validate", "no_such_network", "--fast"], "no_such_network"),
+    (["validate", "--fast", "--samples", "3"], "at least 10"),
+    (["validate", "--recovery", "10,x"], "comma-separated"),
+    (["validate", "--fast", "--cases", "/nonexistent/cases"], "does not exist"),
+])
+def test_cli_bad_input_is_a_bn_error(argv, message, tmp_path):
+    from bn.errors import BNError
+
+    with pytest.raises(BNError, match=message):
+        _cli([*argv, "--out", str(tmp_path)])
