@@ -484,7 +484,8 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
         return iterable
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, delay=1.0, leave=False, unit="var")
+    # disable=None: no bar when stderr is not a terminal (pipes, logs, tests).
+    return tqdm(iterable, total=total, desc=desc, delay=1.0, leave=False, disable=None)
 
 
 def _group(params: Sequence[SensitivityParameter]) -> dict[str, list[SensitivityParameter]]:
@@ -804,7 +805,8 @@ class FlipResult:
                + (f" (new leader {best.outcome})" if best.outcome else ""))
         if not inside:
             return (f"No single parameter within its plausible range can achieve it ({self.constraint}); "
-                    f"{len(self.changes)} changes outside the ranges would; {how}.")
+                    f"{len(self.changes)} change{'s' if len(self.changes) != 1 else ''} outside the ranges "
+                    f"would; {how}.")
         return (f"{len(inside)} single-parameter change{'s' if len(inside) != 1 else ''} within the plausible "
                 f"ranges achieve{'s' if len(inside) == 1 else ''} it ({self.constraint}); {how}.")
 
@@ -1073,15 +1075,15 @@ class _BatchedJoint:
                 f"{','.join(terms)}->{self.outputs[target]}", *shapes, optimize="greedy")
         return self._expressions[key]
 
-    def __call__(self, tables: Mapping[str, np.ndarray], target: str) -> np.ndarray:
-        """``P(target, e)`` with shape ``(draws, card)``."""
-        draws = next(iter(tables.values())).shape[0]
-        out = []
-        for start in range(0, draws, self.CHUNK):
-            part = [tables[v][start:start + self.CHUNK] for v in self.order]
-            expr = self._expression(target, part[0].shape[0])
-            out.append(expr(*part, *(vec for _, vec in self.evidence)))
-        return np.concatenate(out, axis=0)
+    def chunks(self, draws: int) -> list[tuple[str, int]]:
+        """The work items: (target variable, first draw of the chunk)."""
+        return [(t, start) for t in self.outputs for start in range(0, draws, self.CHUNK)]
+
+    def __call__(self, tables: Mapping[str, np.ndarray], target: str, start: int = 0) -> np.ndarray:
+        """``P(target, e)`` for the chunk of draws from ``start``, shape ``(chunk, card)``."""
+        part = [tables[v][start:start + self.CHUNK] for v in self.order]
+        expr = self._expression(target, part[0].shape[0])
+        return expr(*part, *(vec for _, vec in self.evidence))
 
 
 @dataclass(frozen=True)
@@ -1187,10 +1189,11 @@ def uncertainty(net: BayesNet, findings=None, targets: Sequence[str | Target] | 
     tables = _draw_tables(network, _draw_plan(network, range_scale), draws, rng)
     order = list(network.variables)
     joint = _BatchedJoint(network, likelihoods, sorted({t.variable for t in resolved}, key=order.index))
-    samples: dict[str, np.ndarray] = {}
-    variables = list(joint.outputs)
-    for var in _progress(variables, len(variables), "uncertainty", progress and draws >= 200):
-        samples[var] = joint(tables, var)
+    parts: dict[str, list[np.ndarray]] = {t: [] for t in joint.outputs}
+    work = joint.chunks(draws)
+    for var, start in _progress(work, len(work), "uncertainty", progress):
+        parts[var].append(joint(tables, var, start))
+    samples = {var: np.concatenate(chunks, axis=0) for var, chunks in parts.items()}
     results = []
     for t in resolved:
         table = samples[t.variable]
