@@ -206,3 +206,19 @@ def test_network_graph_renders(open_page, knee):
     expect(svg).to_be_visible(timeout=TIMEOUT)
     shown = [v for v in knee.network.variables if knee.network[v].role in ("risk_factor", "diagnosis", "mechanism")]
     expect(svg.locator("g.node")).to_have_count(len(shown), timeout=TIMEOUT)
+
+
+def test_bad_network_upload_keeps_the_case(open_page, knee, tmp_path):
+    page = open_page("?knee_pain=present")
+    expected = pct(knee.query({"knee_pain": "present"}).knee_pain_source["knee"])
+    expect(metric(page, "Knee")).to_have_text(expected, timeout=TIMEOUT)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("format: bn-network/1\nnetwork: {id: x, title: x, version: 1.0.0}\nvariables:\n"
+                      "  - {id: a, states: [{id: s}], cpt: {table: {parents: [b], rows: []}}}\n")
+    page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text="Load another network").locator(
+        "summary").click()
+    page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(broken))
+    expect(page.get_by_text("Could not load that network; nothing changed")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text("broken.yaml: variable 'a'").first).to_be_visible(timeout=TIMEOUT)
+    expect(metric(page, "Knee")).to_have_text(expected, timeout=TIMEOUT)
+    expect(radio(page, "Knee pain").locator("label:has(input:checked)")).to_have_text("Present")
