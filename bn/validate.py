@@ -1206,7 +1206,9 @@ def _charts(run: ValidationRun, out: Path) -> dict[str, str]:
     ax.invert_yaxis()
     if any(r.item.measure in ("lr_positive", "lr_negative") for r in rows):
         ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlabel("published (grey dot, interval) vs implied (diamond: green inside, red outside, orange no interval)")
+    ax.set_xlim(left=0)
+    ax.set_xlabel("grey: published value and interval; diamond: implied\n"
+                  "(green inside, red outside, orange no interval)")
     ax.set_title(f"Literature concordance\n{title}", fontsize=9)
     charts["concordance"] = _save(fig, out / "concordance.png")
 
