@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bn.errors import BNError
+from bn.validate_cli import add_parser as add_validate_parser
 
 DISCLAIMER = "Educational decision-support tool, not a medical device."
 
@@ -96,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("networks", help="list the published networks and their versions")
     ls.set_defaults(func=_cmd_networks)
+
+    add_validate_parser(sub)
     return p
 
 
