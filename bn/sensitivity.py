@@ -29,8 +29,8 @@ Four questions, one module (the command line is :mod:`bn.sensitivity_cli`, files
 
 3. **Second-order uncertainty** (:func:`uncertainty`). Every parameter is drawn jointly (a Beta per
    probability, a Dirichlet per row of a variable with more than two states) centred on its value
-   (mean = value) with a concentration chosen so that the 5th and 95th percentiles match its plausible
-   range as closely as possible on the log-odds scale; the posterior of each target is recomputed for
+   (mean = value) with a concentration chosen so that its spread on the log-odds scale matches its plausible
+   range read as a 90% interval; the posterior of each target is recomputed for
    every draw by one batched exact contraction. Seeded and reproducible.
 
 4. **Across cases** (:func:`sweep`): one-way analysis of every case in a folder, aggregated per parameter.
@@ -71,8 +71,7 @@ from bn.netfile import noisy_or_table
 from bn.target import Target, positive_state, resolve_target
 
 DEFAULT_LOG_ODDS_HALF_WIDTH = 1.0  # default plausible range: logit(value) +/- 1 (odds x/÷ e)
-RANGE_COVERAGE = (0.05, 0.95)  # a plausible range is read as the 5th-95th percentiles of the parameter
-MAX_CONCENTRATION = 1e6  # Beta/Dirichlet concentration cap: beyond this a parameter is effectively fixed
+RANGE_LEVEL = 0.90  # a plausible range is read as a 90% interval (on the log-odds scale)
 FLIP_NUDGE = 1e-6  # a required new value is moved this far past the exact boundary, so applying it flips
 DEFAULT_DRAWS = 1000
 
@@ -906,22 +905,25 @@ def _solve(p: SensitivityParameter, pe: _Linear, events: dict[Target, _Linear], 
 
 # -- 3. second-order uncertainty --------------------------------------------------------------------------------
 
-_KAPPA_GRID = np.logspace(0.0, 8.0, 321)  # candidate Beta/Dirichlet concentrations (1 ... 1e8)
+_KAPPA_BOUNDS = (1.0, 1e8)  # Beta/Dirichlet concentrations considered: from flat-ish to effectively fixed
+_Z95 = 1.6448536269514722  # the standard normal's 95th percentile
 
 
 def concentrations(values: Sequence[float], ranges: Sequence[tuple[float, float]]) -> np.ndarray:
     """Beta concentrations ``kappa`` (``Beta(kappa t, kappa (1 - t))``, mean ``t``) matching plausible ranges.
 
-    ``kappa`` is chosen on a grid so that the Beta's 5th and 95th percentiles are as close as possible to the
-    range's ends on the log-odds scale (a range need not be symmetric, so the match is a compromise).
-    ``inf`` means "fixed": a value of 0 or 1, or an empty range.
+    A range is read as a 90% interval on the log-odds scale: its width is ``2 * 1.645`` standard deviations.
+    The log-odds of a ``Beta(a, b)`` variable has variance ``trigamma(a) + trigamma(b)`` exactly, so ``kappa``
+    solves ``trigamma(kappa t) + trigamma(kappa (1 - t)) = (width / 3.29)^2`` (bisection, all at once).
+    A range need not be symmetric around its value; only its width is matched. ``inf`` means "fixed": a value
+    of 0 or 1, or an empty range.
 
     >>> k = concentrations([0.2], [(0.1, 0.35)])[0]
     >>> from scipy.special import betaincinv
     >>> [round(float(betaincinv(k * 0.2, k * 0.8, q)), 2) for q in (0.05, 0.95)]
     [0.09, 0.33]
     """
-    from scipy.special import betaincinv
+    from scipy.special import polygamma
 
     t = np.asarray(values, dtype=float)
     lo = np.array([r[0] for r in ranges], dtype=float)
@@ -931,20 +933,23 @@ def concentrations(values: Sequence[float], ranges: Sequence[tuple[float, float]
     free = ~fixed
     if not free.any():
         return out
-    tf = t[free][:, None]
-    k = _KAPPA_GRID[None, :]
-    eps = 1e-9  # ranges may touch 0 or 1; compare log-odds a hair inside
+    eps = 1e-9  # ranges may touch 0 or 1, where the log-odds is infinite: measure a hair inside
 
-    def logit(x):
+    def logit(x: np.ndarray) -> np.ndarray:
         x = np.clip(x, eps, 1.0 - eps)
         return np.log(x / (1.0 - x))
 
-    with np.errstate(all="ignore"):
-        q_lo = betaincinv(k * tf, k * (1.0 - tf), RANGE_COVERAGE[0])
-        q_hi = betaincinv(k * tf, k * (1.0 - tf), RANGE_COVERAGE[1])
-        loss = (logit(q_lo) - logit(lo[free][:, None])) ** 2 + (logit(q_hi) - logit(hi[free][:, None])) ** 2
-    loss = np.where(np.isfinite(loss), loss, np.inf)
-    out[free] = _KAPPA_GRID[np.argmin(loss, axis=1)]
+    tf = t[free]
+    target = ((logit(hi[free]) - logit(lo[free])) / (2.0 * _Z95)) ** 2
+    low = np.full(tf.shape, math.log(_KAPPA_BOUNDS[0]))
+    high = np.full(tf.shape, math.log(_KAPPA_BOUNDS[1]))
+    for _ in range(60):  # the log-odds variance falls as kappa grows: bisect on log kappa
+        mid = (low + high) / 2.0
+        k = np.exp(mid)
+        too_wide = polygamma(1, k * tf) + polygamma(1, k * (1.0 - tf)) > target
+        low = np.where(too_wide, mid, low)
+        high = np.where(too_wide, high, mid)
+    out[free] = np.exp((low + high) / 2.0)
     return out
 
 
