@@ -584,10 +584,11 @@ class OneWayResult:
 
 
 def one_way(net: BayesNet, findings=None, target: str | Target | None = None,
-            parameters_: Iterable[str] | None = None, progress: bool = False) -> OneWayResult:
-    """Exact one-way sensitivity of ``P(target | findings)`` to every parameter (or to those named).
+            only: Iterable[str] | None = None, progress: bool = False) -> OneWayResult:
+    """Exact one-way sensitivity of ``P(target | findings)`` to every parameter (or to those in ``only``).
 
-    ``target`` is ``VAR=STATE``, ``VAR`` or a knee-pain source key (default: ``l4l5_spine``).
+    ``target`` is ``VAR=STATE``, ``VAR`` or a knee-pain source key (default: ``l4l5_spine``); ``only`` lists
+    parameter ids or variable ids (all of that variable's parameters).
 
     >>> import bn
     >>> r = one_way(bn.load("l4l5_knee"), {"knee_pain": "present"}, "disc_herniation", ["disc_herniation"])
@@ -596,7 +597,7 @@ def one_way(net: BayesNet, findings=None, target: str | Target | None = None,
     """
     ev, (tgt,) = _prepare(net, findings, [target])
     network = net.network
-    params = find_parameters(network, parameters_) if parameters_ is not None else parameters(network)
+    params = find_parameters(network, only) if only is not None else parameters(network)
     coefficients = _Coefficients(net, ev, [tgt])
     posterior = coefficients._event_total(tgt) / coefficients.p_e
     rows = []
@@ -829,7 +830,7 @@ def _name(t: Target) -> str:
 
 
 def flip(net: BayesNet, findings=None, constraint: Constraint | str | None = None,
-         parameters_: Iterable[str] | None = None, progress: bool = False) -> FlipResult:
+         only: Iterable[str] | None = None, progress: bool = False) -> FlipResult:
     """Every single-parameter change that makes ``constraint`` hold (SamIam's sensitivity query).
 
     ``constraint`` defaults to "the leading knee-pain source changes". Solved exactly from the sensitivity
@@ -852,7 +853,7 @@ def flip(net: BayesNet, findings=None, constraint: Constraint | str | None = Non
     holds_now = any(f.satisfied(now) for f in forms)
     leader_now = constraint.leader(now) if isinstance(constraint, LeaderChanges) else None
     names = {t: name for name, t in constraint.candidates} if isinstance(constraint, LeaderChanges) else {}
-    params = find_parameters(network, parameters_) if parameters_ is not None else parameters(network)
+    params = find_parameters(network, only) if only is not None else parameters(network)
     if isinstance(constraint, LeaderChanges):
         def achieved(probs: dict) -> bool:
             return constraint.leader(probs) != leader_now

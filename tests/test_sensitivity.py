@@ -396,7 +396,7 @@ def test_sweep_errors(knee, tmp_path):
 
 def test_bad_input_raises_one_clear_error(knee):
     with pytest.raises(UnknownParameterError, match="did you mean"):
-        one_way(knee, CASE, parameters_=["back_pain leak x"])
+        one_way(knee, CASE, only=["back_pain leak x"])
     with pytest.raises(EvidenceError, match="not a state"):
         one_way(knee, CASE, "disc_herniation=maybe")
     with pytest.raises(EvidenceError, match="itself a finding"):
