@@ -51,6 +51,22 @@ class Explanation:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """One possible result of a finding not yet observed: its probability and the target's posterior after it."""
+
+    probability: float  # P(finding = this state | evidence)
+    posterior: dict[str, dict[str, float]] | None  # {target: {state: P(target = state | evidence, this)}}
+
+
+@dataclass(frozen=True)
+class BatchMarginals:
+    """Marginals of many cases: ``marginals[variable]`` has shape (cases, states); log P(evidence) per case."""
+
+    marginals: dict[str, np.ndarray]
+    log_probability_of_evidence: np.ndarray
+
+
+@dataclass(frozen=True)
 class QueryResult:
     """Posteriors for a case, with priors beside them, and everything needed to reproduce it."""
 
@@ -130,10 +146,32 @@ class BayesNet:
         return evidence.likelihoods(self.network)
 
     # -- core questions ---------------------------------------------------------------------------
+    @property
+    def _compiled(self) -> bool:
+        return bool(getattr(self.engine, "compiled", False))
+
     def probability_of_evidence(self, findings: Findings = None, soft=None) -> float:
         """P(findings): the probability the model gives to the findings (with soft findings as likelihoods)."""
         ev = self.evidence(findings, soft)
+        if self._compiled:
+            return math.exp(self._log_evidence(self._likelihoods(ev)))
         return float(self.engine.joint((), self._likelihoods(ev)))
+
+    def log_probability_of_evidence(self, findings: Findings = None, soft=None) -> float:
+        """log P(findings), exact even where P(findings) underflows to 0.0; ``-inf`` for impossible findings.
+
+        >>> import bn
+        >>> net = bn.load("l4l5_knee")
+        >>> net.log_probability_of_evidence({"knee_pain": "present"}) < 0
+        True
+        """
+        return self._log_evidence(self._likelihoods(self.evidence(findings, soft)))
+
+    def _log_evidence(self, likelihoods: Mapping[str, np.ndarray]) -> float:
+        if self._compiled:
+            return float(self.engine.log_probability_of_evidence(likelihoods)[0])
+        p = float(self.engine.joint((), likelihoods))
+        return math.log(p) if p > 0.0 else -math.inf
 
     def joint(self, variables: Sequence[str], findings: Findings = None, soft=None) -> np.ndarray:
         """P(variables | findings) as an array with one axis per variable (in the order given)."""
@@ -143,6 +181,18 @@ class BayesNet:
         return table / table.sum()
 
     def _joint(self, outputs: tuple[str, ...], ev: Evidence) -> np.ndarray:
+        """P(outputs, e) up to a constant (normalised for the compiled engine, so tiny P(e) cannot underflow)."""
+        if self._compiled:
+            lik = self._likelihoods(ev)
+            if not outputs:
+                log_p = self._log_evidence(lik)
+                if log_p == -math.inf:
+                    self._raise_impossible(ev)
+                return np.asarray(math.exp(log_p))
+            table, log_z = self.engine.posterior(outputs, lik)
+            if log_z[0] == -math.inf:
+                self._raise_impossible(ev)
+            return np.asarray(table[0])
         table = self.engine.joint(outputs, self._likelihoods(ev))
         if not float(table.sum()) > 0.0:
             self._raise_impossible(ev)
@@ -165,14 +215,63 @@ class BayesNet:
         variables = list(self.network.variables) if variables is None else list(variables)
         self._check_variables(variables)
         ev = self.evidence(findings, soft)
+        if self._compiled:
+            return self._all_marginals(variables, ev)[0]
         if ev:
             self._joint((), ev)  # report impossible evidence once, before any marginal
         return {v: self._marginal(v, ev) for v in variables}
 
+    def _all_marginals(self, variables: Sequence[str], ev: Evidence) -> tuple[dict[str, dict[str, float]], float]:
+        """Marginals of ``variables`` and log P(e) in one junction-tree pass (compiled engine)."""
+        post, log_z = self.engine.marginals(self._likelihoods(ev), list(variables))
+        if log_z[0] == -math.inf:
+            self._raise_impossible(ev)
+        return ({v: dict(zip(self.network[v].state_ids, post[v][0].tolist())) for v in variables},
+                float(log_z[0]))
+
     @cached_property
     def _priors(self) -> dict[str, dict[str, float]]:
         empty = Evidence()
+        if self._compiled:
+            return self._all_marginals(list(self.network.variables), empty)[0]
         return {v: self._marginal(v, empty) for v in self.network.variables}
+
+    def batch_marginals(self, cases: Sequence[Findings], variables: Sequence[str] | None = None
+                        ) -> BatchMarginals:
+        """Marginals of ``variables`` (default: all) for many cases in one vectorised pass.
+
+        ``cases`` are findings mappings or :class:`~bn.evidence.Evidence`. Impossible cases get NaN
+        marginals and ``-inf`` log probability instead of an error, so one bad case does not stop a batch.
+
+        >>> import bn
+        >>> net = bn.load("l4l5_knee")
+        >>> out = net.batch_marginals([{}, {"knee_pain": "present"}], ["knee_pain"])
+        >>> out.marginals["knee_pain"].shape, round(float(out.marginals["knee_pain"][1, 1]), 6)
+        ((2, 2), 1.0)
+        """
+        variables = list(self.network.variables) if variables is None else list(variables)
+        self._check_variables(variables)
+        evs = [self.evidence(c) for c in cases]
+        if not evs:
+            return BatchMarginals({v: np.zeros((0, self.network[v].card)) for v in variables}, np.zeros(0))
+        lik: dict[str, np.ndarray] = {}
+        for k, ev in enumerate(evs):
+            for var, vec in self._likelihoods(ev).items():
+                if var not in lik:
+                    lik[var] = np.ones((len(evs), self.network[var].card))
+                lik[var][k] = vec
+        if self._compiled:
+            post, log_z = self.engine.marginals(lik, variables)
+            return BatchMarginals({v: np.asarray(post[v]) for v in variables}, np.asarray(log_z))
+        out = {v: np.full((len(evs), self.network[v].card), np.nan) for v in variables}
+        logs = np.full(len(evs), -np.inf)
+        for k, ev in enumerate(evs):
+            logs[k] = self._log_evidence(self._likelihoods(ev))
+            if logs[k] > -np.inf:
+                for v in variables:
+                    table = self.engine.joint((v,), self._likelihoods(ev))
+                    out[v][k] = table / table.sum()
+        return BatchMarginals(out, logs)
 
     def priors(self, variables: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
         """Marginals with no findings."""
@@ -219,21 +318,30 @@ class BayesNet:
         ev = self.evidence(findings, soft)
         variables = self.default_query_variables() if variables is None else list(variables)
         self._check_variables(variables)
-        p_e = float(self._joint((), ev)) if ev else 1.0
-        posteriors = {v: self._marginal(v, ev) for v in variables}
+        if self._compiled:
+            wanted = list(dict.fromkeys([*variables, *self.network.knee_pain_sources.values()]))
+            computed, log_p = self._all_marginals(wanted, ev)
+            log_p = log_p if ev else 0.0
+            p_e = math.exp(log_p)
+            posteriors = {v: computed[v] for v in variables}
+        else:
+            p_e = float(self._joint((), ev)) if ev else 1.0
+            log_p = math.log(p_e)
+            posteriors = {v: self._marginal(v, ev) for v in variables}
+            computed = posteriors
         priors = {v: self._priors[v] for v in variables}
         sources = prior_sources = None
         if self.network.knee_pain_sources:
             sources, prior_sources = {}, {}
             for key, var in self.network.knee_pain_sources.items():
-                sources[key] = (posteriors.get(var) or self._marginal(var, ev))[self.network[var].state_ids[-1]]
+                sources[key] = (computed.get(var) or self._marginal(var, ev))[self.network[var].state_ids[-1]]
                 prior_sources[key] = self._priors[var][self.network[var].state_ids[-1]]
         mpe = None
         if explain and self.network.has_roles and self.network.by_role("diagnosis"):
             mpe = self.most_probable_explanation(findings=ev)
         return QueryResult(
             network=self.info, evidence=ev, posteriors=posteriors, priors=priors,
-            probability_of_evidence=p_e, log_probability_of_evidence=math.log(p_e),
+            probability_of_evidence=p_e, log_probability_of_evidence=log_p,
             knee_pain_source=sources, knee_pain_source_prior=prior_sources, alerts=self.alerts(ev),
             most_probable_explanation=mpe, engine=self.engine.name,
         )
@@ -277,14 +385,81 @@ class BayesNet:
         """A smallest-by-deletion set of findings that is impossible together (empty if P(e) > 0)."""
         ev = self.evidence(findings, soft)
         likelihoods = self._likelihoods(ev)
-        if float(self.engine.joint((), likelihoods)) > 0.0:
+        if self._log_evidence(likelihoods) > -math.inf:
             return []
         kept = list(likelihoods)
         for var in list(kept):
             trial = [v for v in kept if v != var]
-            if float(self.engine.joint((), {v: likelihoods[v] for v in trial})) == 0.0:
+            if self._log_evidence({v: likelihoods[v] for v in trial}) == -math.inf:
                 kept = trial
         return kept
+
+    # -- what would the next finding tell? ---------------------------------------------------------------
+    def outcome_posteriors(self, target: str | Sequence[str], candidates: Sequence[str] | None = None,
+                           findings: Findings = None, soft=None) -> dict[str, dict[str, Outcome]]:
+        """For each unobserved finding and each of its states: P(finding = state | e) and P(target | e, it).
+
+        ``target`` is a variable or a list of variables; ``candidates`` default to every unobserved
+        finding and red flag (every unobserved non-target variable in networks without roles). All
+        outcomes are answered in one vectorised pass, which is what next-best-test ranking needs.
+        An outcome with probability 0 has ``posterior`` None.
+
+        >>> import bn
+        >>> net = bn.load("l4l5_knee")
+        >>> out = net.outcome_posteriors("disc_herniation", ["straight_leg_raise"], {"knee_pain": "present"})
+        >>> slr = out["straight_leg_raise"]
+        >>> round(sum(o.probability for o in slr.values()), 12)
+        1.0
+        >>> after = {s: o.posterior["disc_herniation"]["present"] for s, o in slr.items()}
+        >>> after["positive"] > after["negative"]
+        True
+        """
+        targets = [target] if isinstance(target, str) else list(target)
+        self._check_variables(targets)
+        ev = self.evidence(findings, soft)
+        if candidates is None:
+            network = self.network
+            pool = network.by_role("finding", "red_flag") if network.has_roles else list(network.variables)
+            candidates = [v for v in pool if v not in ev.findings and v not in ev.soft_findings and v not in targets]
+        candidates = list(candidates)
+        self._check_variables(candidates)
+        lik = self._likelihoods(ev)
+        if self._log_evidence(lik) == -math.inf:
+            self._raise_impossible(ev)
+        out: dict[str, dict[str, Outcome]] = {}
+        if self._compiled:
+            p_outcome, posteriors = self.engine.outcome_posteriors(targets, candidates, lik)
+        else:
+            p_outcome, posteriors = self._outcome_posteriors_slow(targets, candidates, lik)
+        for f in candidates:
+            states = self.network[f].state_ids
+            out[f] = {}
+            for i, s in enumerate(states):
+                p = float(p_outcome[f][i])
+                post = None
+                if p > 0.0:
+                    post = {t: dict(zip(self.network[t].state_ids, posteriors[f][t][i].tolist())) for t in targets}
+                out[f][s] = Outcome(p, post)
+        return out
+
+    def _outcome_posteriors_slow(self, targets, candidates, lik):
+        log_e = self._log_evidence(lik)
+        p_outcome, posteriors = {}, {}
+        for f in candidates:
+            card = self.network[f].card
+            p_outcome[f] = np.zeros(card)
+            posteriors[f] = {t: np.full((card, self.network[t].card), np.nan) for t in targets}
+            for i in range(card):
+                vec = np.zeros(card)
+                vec[i] = 1.0
+                trial = {**lik, f: vec * lik[f] if f in lik else vec}
+                log_f = self._log_evidence(trial)
+                p_outcome[f][i] = math.exp(log_f - log_e) if log_f > -math.inf else 0.0
+                if log_f > -math.inf:
+                    for t in targets:
+                        table = self.engine.joint((t,), trial)
+                        posteriors[f][t][i] = table / table.sum()
+        return p_outcome, posteriors
 
 
 def _describe(ev: Evidence, var: str) -> str:

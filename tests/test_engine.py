@@ -1,0 +1,271 @@
+"""The compiled junction-tree engine against independent oracles.
+
+- pyAgrum's LazyPropagation (C++) on the standard networks, with random hard and soft evidence, for a batch
+  of cases answered in one call;
+- pgmpy's VariableElimination (the reference engine) on a few networks;
+- brute-force enumeration (conftest) for joint queries and next-finding outcomes;
+- closed-form answers on a long chain whose P(evidence) underflows a float64.
+
+The large networks (pathfinder, andes, pigs, munin) are parsed by pyAgrum's C++ reader, which takes a
+second where pgmpy's BIF reader takes ten or more; both engines then see the same float64 tables.
+link is left out: pyAgrum's LazyPropagation does not finish on it within two minutes here, and neither does
+pgmpy, so no oracle is available (our engine answers it; see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import zlib
+
+import numpy as np
+import pyagrum as gum
+import pytest
+from conftest import bench_network, bench_path, brute_force_joint, brute_force_marginals
+from test_inference_oracles import _sanitised, random_evidence, to_pyagrum
+
+import bn
+from bn.engine import CompiledEngine, NetworkTooLargeError, PgmpyEngine, plan_junction_tree
+from bn.model import Network, NetworkInfo, State, Variable
+
+TOL = 1e-9
+
+
+def network_from_pyagrum(model: gum.BayesNet, name: str) -> Network:
+    """Our Network with pyAgrum's tables (row-renormalised float64), variables in topological order."""
+    variables = {}
+    for node in model.topologicalOrder():
+        var = model.variable(node)
+        cpt = model.cpt(node)
+        axes = list(reversed(cpt.names))  # pyAgrum's toarray() puts the first name last
+        parents = tuple(n for n in axes if n != var.name())
+        table = np.transpose(np.asarray(cpt.toarray(), dtype=float), [axes.index(n) for n in (*parents, var.name())])
+        table = table / table.sum(axis=-1, keepdims=True)
+        states = tuple(State(label, label) for label in var.labels())
+        variables[var.name()] = Variable(var.name(), states, parents, table)
+    return Network(NetworkInfo(name, "bench", "0"), variables, source_format="bif")
+
+
+_LARGE: dict[str, tuple[Network, gum.BayesNet]] = {}
+
+
+def large_network(name: str, tmp_path_factory) -> tuple[Network, gum.BayesNet]:
+    if name not in _LARGE:
+        path = bench_path(name)
+        if path.suffix == ".gz":
+            plain = tmp_path_factory.mktemp(name) / f"{name}.bif"
+            plain.write_bytes(gzip.decompress(path.read_bytes()))
+            path = plain
+        model = gum.loadBN(str(path))
+        network = network_from_pyagrum(model, name)
+        # Put the renormalised float64 tables back so that pyAgrum answers for exactly the same model.
+        for vid, v in network.variables.items():
+            cpt = model.cpt(vid)
+            axes = list(reversed(cpt.names))
+            order = [*v.parents, vid]
+            cpt.fillWith(np.transpose(v.cpt, [order.index(n) for n in axes]).ravel().tolist())
+        _LARGE[name] = (network, model)
+    return _LARGE[name]
+
+
+def batch_of(network: Network, cases: list[bn.Evidence]) -> dict[str, np.ndarray]:
+    """Stack validated cases into one ``{variable: (N, card)}`` likelihood batch (ones where unobserved)."""
+    out: dict[str, np.ndarray] = {}
+    for k, ev in enumerate(cases):
+        for var, vec in ev.likelihoods(network).items():
+            out.setdefault(var, np.ones((len(cases), network[var].card)))[k] = vec
+    return out
+
+
+def pyagrum_case(model: gum.BayesNet, network: Network, ev: bn.Evidence, variables=None):
+    """(P(e), {variable: posterior}) from LazyPropagation, or (0, None) when pyAgrum finds e impossible."""
+    variables = list(network.variables) if variables is None else variables
+    ie = gum.LazyPropagation(model)
+    try:
+        for var, state in ev.findings.items():
+            ie.addEvidence(var, network[var].state_index(state))
+        for var, lik in ev.soft_findings.items():
+            ie.addEvidence(var, [lik[s] for s in network[var].state_ids])
+        ie.makeInference()
+        return ie.evidenceProbability(), {v: np.asarray(ie.posterior(v).toarray()) for v in variables}
+    except gum.IncompatibleEvidence:
+        return 0.0, None
+
+
+def check_batch_against_pyagrum(network: Network, model: gum.BayesNet, cases: list[bn.Evidence],
+                                variables: list[str] | None = None) -> int:
+    engine = CompiledEngine(network)
+    post, log_z = engine.marginals(batch_of(network, cases), variables)
+    assert log_z.shape == (len(cases),)
+    checked = 0
+    for k, ev in enumerate(cases):
+        their_p, theirs = pyagrum_case(model, network, ev, variables)
+        if theirs is None or their_p == 0.0:
+            assert log_z[k] == -math.inf, f"case {k}: pyAgrum finds the evidence impossible, we do not"
+            continue
+        assert math.exp(log_z[k]) == pytest.approx(their_p, rel=1e-9)
+        for var in variables or network.variables:
+            np.testing.assert_allclose(post[var][k], theirs[var], atol=TOL, rtol=0, err_msg=f"case {k}: {var}")
+        checked += 1
+    return checked
+
+
+def random_cases(network: Network, seed: int, n: int) -> list[bn.Evidence]:
+    rng = np.random.default_rng(seed)
+    return [random_evidence(network, rng, n_hard=1 + 2 * k, n_soft=k % 3).validate(network) for k in range(n)]
+
+
+@pytest.mark.parametrize("name", ["asia", "child", "insurance", "alarm", "hepar2", "win95pts"])
+def test_batch_marginals_match_pyagrum(name, tmp_path):
+    network = _sanitised(bench_network(name))
+    model = to_pyagrum(network, tmp_path)
+    cases = random_cases(network, zlib.crc32(name.encode()), 6)
+    assert check_batch_against_pyagrum(network, model, cases) >= 3
+
+
+@pytest.mark.parametrize("name, n_cases", [("pathfinder", 3), ("andes", 3), ("pigs", 2), ("munin", 1)])
+def test_large_networks_match_pyagrum(name, n_cases, tmp_path_factory):
+    network, model = large_network(name, tmp_path_factory)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    cases = [random_evidence(network, rng, n_hard=3 + 4 * k, n_soft=2).validate(network) for k in range(n_cases)]
+    # munin's single inference takes pyAgrum seconds per case; the marginals of 60 variables are enough there.
+    variables = None if name != "munin" else list(network.variables)[::17]
+    assert check_batch_against_pyagrum(network, model, cases, variables) >= 1
+
+
+@pytest.mark.parametrize("name", ["alarm", "insurance"])
+def test_posteriors_and_evidence_match_pgmpy(name):
+    network = bench_network(name)
+    ours, ref = CompiledEngine(network), PgmpyEngine(network)
+    rng = np.random.default_rng(5)
+    for trial in range(2):
+        ev = random_evidence(network, rng, n_hard=2 + trial, n_soft=1).validate(network)
+        lik = ev.likelihoods(network)
+        p_ref = float(ref.joint((), lik))
+        assert math.exp(ours.log_probability_of_evidence(lik)[0]) == pytest.approx(p_ref, rel=1e-9)
+        targets = [v for v in network.variables if v not in lik][:4]
+        for var in targets:
+            expected = ref.joint((var,), lik)
+            np.testing.assert_allclose(ours.joint((var,), lik), expected, atol=1e-12, rtol=1e-9)
+        pair = (targets[0], targets[-1])  # usually not in one clique: exercises the extra-clique plan
+        np.testing.assert_allclose(ours.joint(pair, lik), ref.joint(pair, lik), atol=1e-12, rtol=1e-9)
+
+
+def test_joint_of_variables_in_different_cliques_matches_brute_force():
+    network = bench_network("asia")
+    engine = CompiledEngine(network)
+    lik = bn.Evidence({"dysp": "yes"}, {"xray": {"yes": 0.8, "no": 0.3}}).validate(network).likelihoods(network)
+    outputs = ["asia", "bronc", "either", "smoke"]
+    order = list(network.variables)
+    expected = np.zeros([network[v].card for v in outputs])
+    for config, p in brute_force_joint(network, lik).items():
+        expected[tuple(config[order.index(v)] for v in outputs)] += p
+    table, log_z = engine.posterior(outputs, lik)
+    np.testing.assert_allclose(table[0], expected / expected.sum(), atol=1e-14)
+    assert math.exp(log_z[0]) == pytest.approx(expected.sum(), rel=1e-12)
+
+
+def test_outcome_posteriors_match_brute_force():
+    network = bench_network("asia")
+    net = bn.load(network)
+    ev = bn.Evidence({"smoke": "yes"}, {"dysp": {"yes": 0.9, "no": 0.4}}).validate(network)
+    lik = ev.likelihoods(network)
+    p_e, _ = brute_force_marginals(network, lik)
+    out = net.outcome_posteriors(["lung", "tub"], ["xray", "asia", "either"], ev)
+    assert list(out) == ["xray", "asia", "either"]
+    for finding, outcomes in out.items():
+        for state, outcome in outcomes.items():
+            vec = np.zeros(network[finding].card)
+            vec[network[finding].state_index(state)] = 1.0
+            p_f, marg = brute_force_marginals(network, {**lik, finding: vec})
+            assert outcome.probability == pytest.approx(p_f / p_e, abs=1e-14)
+            for target in ("lung", "tub"):
+                got = [outcome.posterior[target][s] for s in network[target].state_ids]
+                np.testing.assert_allclose(got, marg[target], atol=1e-13)
+
+
+def test_outcome_posteriors_default_candidates_on_l4l5(knee):
+    case = {"knee_pain": "present", "straight_leg_raise": "positive"}
+    out = knee.outcome_posteriors("disc_herniation", findings=case)
+    findings = knee.network.by_role("finding", "red_flag")
+    assert set(out) == set(findings) - {"knee_pain", "straight_leg_raise"}
+    # Averaging the posterior over the outcomes gives back today's posterior (the law of total probability).
+    today = knee.posterior("disc_herniation", case)
+    for outcomes in out.values():
+        mixed = sum(o.probability * o.posterior["disc_herniation"]["present"] for o in outcomes.values() if o.posterior)
+        assert mixed == pytest.approx(today["present"], abs=1e-12)
+
+
+def chain(n: int, p_first: float = 0.3, stay: float = 0.7) -> Network:
+    """A binary Markov chain x0 -> x1 -> ... with P(x_{i+1} = x_i) = stay."""
+    states = (State("a", "a"), State("b", "b"))
+    variables = {"x0": Variable("x0", states, (), np.array([1 - p_first, p_first]))}
+    for i in range(1, n):
+        variables[f"x{i}"] = Variable(f"x{i}", states, (f"x{i - 1}",), np.array([[stay, 1 - stay], [1 - stay, stay]]))
+    return Network(NetworkInfo("chain", "1", "0"), variables)
+
+
+def test_log_evidence_is_exact_where_probability_underflows():
+    n, stay = 1500, 0.7
+    network = chain(n, stay=stay)
+    rng = np.random.default_rng(1)
+    x = rng.integers(2, size=n)
+    hidden = 700  # leave one variable unobserved and ask for it
+    findings = {f"x{i}": "ab"[x[i]] for i in range(n) if i != hidden}
+    net = bn.load(network)
+    # Closed form: the chain rule over the observed path, with x_hidden summed out.
+    log_p = math.log([0.7, 0.3][x[0]])
+    for i in range(1, n):
+        if i in (hidden, hidden + 1):
+            continue
+        log_p += math.log(stay if x[i] == x[i - 1] else 1 - stay)
+    trans = np.array([[stay, 1 - stay], [1 - stay, stay]])
+    through = trans[x[hidden - 1], :] * trans[:, x[hidden + 1]]
+    log_p += math.log(through.sum())
+    assert log_p < -1000  # far below the smallest float64
+    assert net.log_probability_of_evidence(findings) == pytest.approx(log_p, rel=1e-12)
+    assert net.probability_of_evidence(findings) == 0.0  # underflows, as a float must
+    post = net.posterior(f"x{hidden}", findings)
+    np.testing.assert_allclose([post["a"], post["b"]], through / through.sum(), atol=1e-14)
+    result = net.query(findings, variables=[f"x{hidden}"], explain=False)
+    assert result.log_probability_of_evidence == pytest.approx(log_p, rel=1e-12)
+
+
+def test_impossible_evidence_gives_minus_infinity_without_nan():
+    network = bench_network("asia")
+    engine = CompiledEngine(network)
+    ev = bn.Evidence({"tub": "yes", "either": "no"}).validate(network)
+    log_z = engine.log_probability_of_evidence(ev.likelihoods(network))
+    assert log_z[0] == -math.inf
+    net = bn.load(network)
+    with pytest.raises(bn.ImpossibleEvidenceError) as info:
+        net.marginals(findings=ev)
+    assert set(info.value.conflict) == {"tub", "either"}
+    # In a batch an impossible case is marked, not raised, and the other cases are unaffected.
+    batch = net.batch_marginals([ev, {"tub": "yes"}], ["lung"])
+    assert batch.log_probability_of_evidence[0] == -math.inf and np.isnan(batch.marginals["lung"][0]).all()
+    assert batch.log_probability_of_evidence[1] == pytest.approx(math.log(0.0104), rel=1e-9)
+
+
+def test_network_too_large_names_the_treewidth():
+    cards = [2] * 31
+    families = [[i] for i in range(30)] + [list(range(31))]  # one variable with 30 binary parents
+    with pytest.raises(NetworkTooLargeError, match=r"treewidth 30"):
+        plan_junction_tree(cards, families, name="wide")
+
+
+def test_plan_round_trips_through_json_and_covers_every_family():
+    network = bench_network("alarm")
+    engine = CompiledEngine(network)
+    plan = engine.plan
+    again = type(plan).from_json(plan.to_json())
+    assert again == plan
+    index = {v: i for i, v in enumerate(network.variables)}
+    for vid, var in network.variables.items():
+        family = {index[vid], *(index[p] for p in var.parents)}
+        assert family <= set(plan.cliques[plan.assign[index[vid]]])
+    # Running intersection: every variable's cliques form a connected subtree.
+    for v in range(len(index)):
+        holding = {c for c, members in enumerate(plan.cliques) if v in members}
+        roots = [c for c in holding if plan.parent[c] not in holding]
+        assert len(roots) == 1
