@@ -7,6 +7,7 @@ command line's syntax (``?knee_pain=present&straight_leg_raise=positive:0.7``), 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import altair as alt
@@ -36,6 +37,7 @@ VIEWS = ["Why", "What next", "Compare", "Network", "Educator", "Case", "About"]
 MAX_CASE_UPLOAD = 1024 * 1024
 
 st.set_page_config(page_title="L4-L5, knee or hip? A Bayesian reasoner", layout="wide")
+started = time.perf_counter()
 
 
 @st.cache_resource(show_spinner="Compiling the network...")
@@ -442,4 +444,6 @@ elif view == "About":
                                    for r in network.references.values()]), hide_index=True, key="references")
 
 st.divider()
-st.caption(f"Network {info.id} {info.version} · sha256 {info.sha256[:16]}… · {DISCLAIMER}")
+st.session_state["render_ms"] = 1000 * (time.perf_counter() - started)  # read by bench/app_rerun.py
+st.caption(f"Network {info.id} {info.version} · sha256 {info.sha256[:16]}… · page computed in "
+           f"{st.session_state['render_ms']:.0f} ms · {DISCLAIMER}")
