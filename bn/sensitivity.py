@@ -59,13 +59,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from bn.errors import BNError, EvidenceError
 from bn.evidence import Evidence, read_case
-from bn.inference import BayesNet
+from bn.inference import BayesNet, Findings
 from bn.model import Network, Parameter, Variable
 from bn.netfile import noisy_or_table
 from bn.target import Target, positive_state, resolve_target
@@ -74,6 +74,8 @@ DEFAULT_LOG_ODDS_HALF_WIDTH = 1.0  # default plausible range: logit(value) +/- 1
 RANGE_LEVEL = 0.90  # a plausible range is read as a 90% interval (on the log-odds scale)
 FLIP_NUDGE = 1e-6  # a required new value is moved this far past the exact boundary, so applying it flips
 DEFAULT_DRAWS = 1000
+
+_T = TypeVar("_T")
 
 
 class SensitivityError(BNError):
@@ -477,7 +479,7 @@ class _Coefficients:
         return self._totals[event]
 
 
-def _progress(iterable, total: int, desc: str, enabled: bool):
+def _progress(iterable: Iterable[_T], total: int, desc: str, enabled: bool) -> Iterable[_T]:
     """A tqdm bar on stderr that appears only if the loop runs longer than a second."""
     if not enabled:
         return iterable
@@ -494,7 +496,8 @@ def _group(params: Sequence[SensitivityParameter]) -> dict[str, list[Sensitivity
     return groups
 
 
-def _prepare(net: BayesNet, findings, targets: Sequence[str | Target | None]) -> tuple[Evidence, list[Target]]:
+def _prepare(net: BayesNet, findings: Findings, targets: Sequence[str | Target | None]
+             ) -> tuple[Evidence, list[Target]]:
     ev = net.evidence(findings)
     resolved = []
     for t in targets:
@@ -583,7 +586,7 @@ class OneWayResult:
         return pd.DataFrame(rows)
 
 
-def one_way(net: BayesNet, findings=None, target: str | Target | None = None,
+def one_way(net: BayesNet, findings: Findings = None, target: str | Target | None = None,
             only: Iterable[str] | None = None, progress: bool = False) -> OneWayResult:
     """Exact one-way sensitivity of ``P(target | findings)`` to every parameter (or to those in ``only``).
 
@@ -829,7 +832,7 @@ def _name(t: Target) -> str:
     return f"{t.variable}={t.state}"
 
 
-def flip(net: BayesNet, findings=None, constraint: Constraint | str | None = None,
+def flip(net: BayesNet, findings: Findings = None, constraint: Constraint | str | None = None,
          only: Iterable[str] | None = None, progress: bool = False) -> FlipResult:
     """Every single-parameter change that makes ``constraint`` hold (SamIam's sensitivity query).
 
@@ -1161,7 +1164,7 @@ class UncertaintyResult:
         return pd.DataFrame(rows)
 
 
-def uncertainty(net: BayesNet, findings=None, targets: Sequence[str | Target] | str | Target | None = None,
+def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str | Target] | str | Target | None = None,
                 draws: int = DEFAULT_DRAWS, seed: int = 0, range_scale: float = 1.0,
                 progress: bool = False) -> UncertaintyResult:
     """The posterior of each target when all parameters are drawn jointly from their plausible ranges.
