@@ -238,8 +238,9 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
              + (f", ranges scaled by {result.range_scale:g}" if result.range_scale != 1 else ""), ""]
     lines += [f"  {t.sentence()}" for t in result.targets]
     if result.leaders:
-        lines += ["", f"leading knee-pain source now: {result.leader_now}; leads in "
-                      + ", ".join(f"{k} {_pct(v)}" for k, v in result.leaders.items()) + " of the draws"]
+        shares = sorted(result.leaders.items(), key=lambda kv: -kv[1])
+        lines += ["", f"leading knee-pain source now: {result.leader_now}; share of the draws in which each "
+                      "source leads: " + ", ".join(f"{k} {_pct(v)}" for k, v in shares)]
     lines += [*_files_lines(files), "", DISCLAIMER]
     print("\n".join(lines))
     return 0
