@@ -40,7 +40,7 @@ Plausible ranges are the ``range`` written in the network file; a parameter with
 wide range because unranged numbers are usually the least certain ones.
 
 >>> import bn
->>> net = bn.load("l4l5_knee")
+>>> net = bn.load("l4l5_knee@1.0.0")
 >>> case = {"knee_pain": "present", "age_group": "65_plus", "neurogenic_claudication": "present"}
 >>> result = one_way(net, case, "l4l5_spine")
 >>> row = result.rows[0]                                    # the parameter with the widest posterior swing
@@ -201,7 +201,7 @@ def parameters(network: Network) -> list[SensitivityParameter]:
     parameter with the default range (one per row for binary variables: the "present"/"yes" state).
 
     >>> import bn
-    >>> ps = parameters(bn.load("l4l5_knee").network)
+    >>> ps = parameters(bn.load("l4l5_knee@1.0.0").network)
     >>> [p.id for p in ps if p.variable == "back_pain"][:2]
     ['back_pain <- leak', 'back_pain <- disc_herniation=present']
     """
@@ -263,7 +263,7 @@ def find_parameters(network: Network, names: Iterable[str]) -> list[SensitivityP
     Raises UnknownParameterError naming the closest ids.
 
     >>> import bn
-    >>> [p.id for p in find_parameters(bn.load("l4l5_knee").network, ["sex"])]
+    >>> [p.id for p in find_parameters(bn.load("l4l5_knee@1.0.0").network, ["sex"])]
     ['sex=male']
     """
     every = parameters(network)
@@ -300,7 +300,7 @@ def table_at(network: Network, parameter: SensitivityParameter, t: float) -> np.
     (equally, when they were all zero). Noisy-OR tables are recompiled from the links and the leak.
 
     >>> import bn
-    >>> n = bn.load("l4l5_knee").network
+    >>> n = bn.load("l4l5_knee@1.0.0").network
     >>> p = find_parameters(n, ["age_group=65_plus"])[0]
     >>> table_at(n, p, 0.5).round(4).tolist()      # under_40 : 40_to_64 keep their ratio
     [0.2083, 0.2917, 0.5]
@@ -343,7 +343,7 @@ def with_parameter(network: Network, parameter: SensitivityParameter | str, valu
     Its version is marked ``+what-if`` so that no result computed from it passes for the published network.
 
     >>> import bn
-    >>> n = bn.load("l4l5_knee").network
+    >>> n = bn.load("l4l5_knee@1.0.0").network
     >>> changed = with_parameter(n, "back_pain <- leak", 0.3)
     >>> changed.version, round(float(changed["back_pain"].cpt[(0, 0, 0, 0, 1)]), 12)
     ('1.0.0+what-if', 0.3)
@@ -594,7 +594,7 @@ def one_way(net: BayesNet, findings: Findings = None, target: str | Target | Non
     parameter ids or variable ids (all of that variable's parameters).
 
     >>> import bn
-    >>> r = one_way(bn.load("l4l5_knee"), {"knee_pain": "present"}, "disc_herniation", ["disc_herniation"])
+    >>> r = one_way(bn.load("l4l5_knee@1.0.0"), {"knee_pain": "present"}, "disc_herniation", ["disc_herniation"])
     >>> [x.parameter.id for x in r.rows][0]
     'disc_herniation=present | age_group=40_to_64'
     """
@@ -725,7 +725,7 @@ def parse_constraint(network: Network, text: str) -> Constraint:
     written ``P(...)``.
 
     >>> import bn
-    >>> n = bn.load("l4l5_knee").network
+    >>> n = bn.load("l4l5_knee@1.0.0").network
     >>> parse_constraint(n, "P(disc_herniation) >= 0.5").describe()
     'P(disc_herniation=present | e) >= 0.5'
     >>> parse_constraint(n, "knee - l4l5_spine >= 0.1").describe()
@@ -840,7 +840,7 @@ def flip(net: BayesNet, findings: Findings = None, constraint: Constraint | str 
     functions: each constraint is one or more linear inequalities in the parameter.
 
     >>> import bn
-    >>> r = flip(bn.load("l4l5_knee"), {"knee_pain": "present"}, "disc_herniation >= 0.5")
+    >>> r = flip(bn.load("l4l5_knee@1.0.0"), {"knee_pain": "present"}, "disc_herniation >= 0.5")
     >>> r.holds_now, all(c.new_value != c.parameter.value for c in r.changes)
     (False, True)
     """
@@ -1175,7 +1175,7 @@ def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str 
     on the log-odds scale. Targets default to the knee-pain sources (else the default target).
 
     >>> import bn
-    >>> r = uncertainty(bn.load("l4l5_knee"), {"knee_pain": "present"}, "l4l5_spine", draws=200, seed=1)
+    >>> r = uncertainty(bn.load("l4l5_knee@1.0.0"), {"knee_pain": "present"}, "l4l5_spine", draws=200, seed=1)
     >>> t = r.targets[0]
     >>> t.interval()[0] < t.median < t.interval()[1]
     True
@@ -1322,7 +1322,7 @@ def sweep(net: BayesNet, cases: str | Path | Mapping[str, Any], target: str | Ta
     ``skipped`` with the reason; if no case is left, SensitivityError.
 
     >>> import bn
-    >>> r = sweep(bn.load("l4l5_knee"), {"a": {"knee_pain": "present"}, "b": {"back_pain": "present"}},
+    >>> r = sweep(bn.load("l4l5_knee@1.0.0"), {"a": {"knee_pain": "present"}, "b": {"back_pain": "present"}},
     ...           flips=False)
     >>> len(r.cases), r.parameters[0].mean_swing >= r.parameters[-1].mean_swing
     (2, True)
