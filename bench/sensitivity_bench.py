@@ -1,6 +1,6 @@
 """Benchmark of sensitivity analysis on l4l5_knee (not a timed test; results go in docs/sensitivity.md).
 
-    .venv/bin/python bench/sensitivity_bench.py [--repeats 7] [--json]
+    .venv/bin/python bench/sensitivity_bench.py [--network l4l5_knee@1.0.0] [--repeats 7] [--json]
 
 Measures, as medians over repeats:
 
@@ -45,13 +45,14 @@ def timed(fn, repeats: int) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--network", default="l4l5_knee", help="network reference (default: the latest l4l5_knee)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    network = bn.read_network("l4l5_knee")
+    network = bn.read_network(args.network)
     net = bn.load(network)
     n_params = len(parameters(network))
     one_way(net, CASE)  # warm imports and the engine's first-use caches
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"l4l5_knee {network.version} sha256 {network.info.sha256[:16]}..., {n_params} parameters, "
+    print(f"{network.id} {network.version} sha256 {network.info.sha256[:16]}..., {n_params} parameters, "
           f"{os.cpu_count()} CPUs, load average {report['machine']['load_average_1min']:.1f}")
     labels = {"one_way_cold": f"one-way, all {n_params} parameters (fresh engine)",
               "one_way_warm": f"one-way, all {n_params} parameters (same engine)",
