@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bn import sensitivity_cli
 from bn.errors import BNError
 from bn.validate_cli import add_parser as add_validate_parser
 
@@ -99,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=_cmd_networks)
 
     add_validate_parser(sub)
+    sensitivity_cli.add_parser(sub)
     return p
 
 
