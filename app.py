@@ -22,6 +22,7 @@ from bn.graph import to_dot
 from bn.interop import parse_standard
 from bn.model import NetworkInfo
 from bn.netfile import MAX_FILE_BYTES, parse_network_text
+from bn.sensitivity import flip, one_way, uncertainty
 from bn.target import SOURCE_LABELS, SOURCE_SHORT, positive_state
 from bn.teaching import compare_scenarios, example_cases, trajectory_frame, walkthrough
 from bn.voi import DIAGNOSES, next_best
@@ -33,7 +34,7 @@ GROUPS = [("Patient", ("risk_factor", None)), ("History", ("finding", "history")
           ("Examination", ("finding", "exam")), ("Imaging", ("finding", "imaging")), ("Red flags", ("red_flag", None))]
 UNKNOWN, UNCERTAIN = "unknown", "uncertain"
 UPLOADED = "uploaded file"
-VIEWS = ["Why", "What next", "Compare", "Network", "Educator", "Case", "About"]
+VIEWS = ["Why", "What next", "Sensitivity", "Compare", "Network", "Educator", "Case", "About"]
 MAX_CASE_UPLOAD = 1024 * 1024
 
 st.set_page_config(page_title="L4-L5, knee or hip? A Bayesian reasoner", layout="wide")
@@ -329,6 +330,41 @@ elif view == "What next":
                 col.button(f"If {state} (p={o.probability:.2f}) → {shown}".strip(" →"),
                            key=f"apply_{cand.finding}_{state}", on_click=apply_finding,
                            args=(cand.finding, state), disabled=o.probability == 0)
+
+elif view == "Sensitivity":
+    c1, c2 = st.columns([2, 1])
+    target = c1.selectbox("How much does this probability depend on the numbers?", target_choices,
+                          key="sens_target", format_func=target_label)
+    top = c2.slider("Parameters shown", 5, 30, 12, key="sens_top")
+    analysis = one_way(net, evidence, target)
+    st.markdown(f"**{sentence_case(analysis.target_label)}** is {pct(analysis.posterior)} with the network's "
+                "numbers. Each bar shows where it would move if one number swept its plausible range.")
+    frame = analysis.to_frame().head(top)
+    bars = frame.melt(id_vars=["label"], value_vars=["posterior_at_low", "posterior_at_high"], var_name="end",
+                      value_name="posterior").dropna()
+    bars["end"] = bars["end"].map({"posterior_at_low": "parameter at its low end",
+                                   "posterior_at_high": "parameter at its high end"})
+    bars["now"] = analysis.posterior
+    order = list(frame["label"])
+    tornado = alt.Chart(bars).mark_bar().encode(
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=420)),
+        x=alt.X("posterior:Q", axis=alt.Axis(format="%"), title="probability"), x2="now:Q",
+        color=alt.Color("end:N", scale=alt.Scale(range=["#4c78a8", "#f58518"])),
+        tooltip=["label", "end", alt.Tooltip("posterior:Q", format=".1%")])
+    rule = alt.Chart(pd.DataFrame({"now": [analysis.posterior]})).mark_rule(color="black").encode(x="now:Q")
+    st.altair_chart(tornado + rule, width="stretch")
+    table = frame[["label", "value", "range_low", "range_high", "posterior_at_low", "posterior_at_high",
+                   "provenance", "source"]]
+    st.dataframe(table, hide_index=True, key="sens_table", column_config={
+        "posterior_at_low": st.column_config.NumberColumn("at low end", format="percent"),
+        "posterior_at_high": st.column_config.NumberColumn("at high end", format="percent")})
+    if st.toggle("Also check what would change the conclusion, and all numbers uncertain at once", key="sens_more"):
+        if network.knee_pain_sources:
+            st.markdown("**Would a single number change the leading knee-pain source?** "
+                        + flip(net, evidence).headline)
+        draws = uncertainty(net, evidence, [target], draws=500, seed=0)
+        st.markdown("**With every number uncertain at once** (500 seeded draws from the plausible ranges): "
+                    + draws.targets[0].sentence() + ".")
 
 elif view == "Compare":
     st.button("Pin the current case as a scenario", on_click=pin_scenario, args=(evidence,))

@@ -171,3 +171,19 @@ def test_about_panel(app, knee):
     assert "not a medical device" in text.lower()
     assert len(frame(app, "citation")) == len(knee.network.references)
 
+
+
+def test_sensitivity_panel_equals_bn(app, knee):
+    from bn.sensitivity import flip, one_way, uncertainty
+
+    enter(app, {"knee_pain": "present"})
+    show(app, "Sensitivity")
+    expected = one_way(knee, {"knee_pain": "present"}, "l4l5_spine").to_frame().head(12)
+    table = frame(app, "range_low")
+    assert list(table["label"]) == list(expected["label"])
+    assert table["posterior_at_high"].tolist() == pytest.approx(expected["posterior_at_high"].tolist(), abs=1e-12)
+    app.toggle(key="sens_more").set_value(True).run()
+    text = "\n".join(m.value for m in app.markdown)
+    assert flip(knee, {"knee_pain": "present"}).headline in text
+    draws = uncertainty(knee, {"knee_pain": "present"}, ["l4l5_spine"], draws=500, seed=0)
+    assert draws.targets[0].sentence() in text
