@@ -340,8 +340,8 @@ elif view == "Sensitivity":
     st.markdown(f"**{sentence_case(analysis.target_label)}** is {pct(analysis.posterior)} with the network's "
                 "numbers. Each bar shows where it would move if one number swept its plausible range.")
     frame = analysis.to_frame().head(top)
-    bars = frame.melt(id_vars=["label"], value_vars=["posterior_at_low", "posterior_at_high"], var_name="end",
-                      value_name="posterior").dropna()
+    bars = frame[["label", "posterior_at_low", "posterior_at_high"]].melt(
+        id_vars=["label"], var_name="end", value_name="posterior").dropna()
     bars["end"] = bars["end"].map({"posterior_at_low": "parameter at its low end",
                                    "posterior_at_high": "parameter at its high end"})
     bars["now"] = analysis.posterior
