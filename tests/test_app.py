@@ -155,19 +155,20 @@ def test_educator_walkthrough_and_load(app, knee):
         assert app.radio(key=var).value == state
 
 
-def test_case_panel_shows_equivalent_command(app):
+def test_case_panel_shows_equivalent_command(app, knee):
     enter(app, {"knee_pain": "present"})
     show(app, "Case")
     code = [c.value for c in app.code]
-    assert "bn query l4l5_knee@1.0.0 -e knee_pain=present" in code
-    assert "?network=l4l5_knee@1.0.0&knee_pain=present&view=Case" in code
+    latest = f"l4l5_knee@{knee.info.version}"
+    assert f"bn query {latest} -e knee_pain=present" in code
+    assert f"?network={latest}&knee_pain=present&view=Case" in code
     assert app.get("download_button")
 
 
 def test_about_panel(app, knee):
     show(app, "About")
     text = "\n".join(m.value for m in app.markdown)
-    assert knee.info.sha256 in text and "**1.0.0**" in text
+    assert knee.info.sha256 in text and f"**{knee.info.version}**" in text
     assert "not a medical device" in text.lower()
     assert len(frame(app, "citation")) == len(knee.network.references)
 

@@ -81,7 +81,7 @@ def test_case_file(capsys, tmp_path):
     (["query", "l4l5_knee", "--soft", "straight_leg_raise=positive:-1"], "must be a number >= 0"),
     (["query", "l4l5_knee", "-e", "knee_pain=present", "-e", "knee_pain=absent"], "given more than once"),
     (["query", "no_such_net"], "unknown network 'no_such_net'; published networks: l4l5_knee"),
-    (["query", "l4l5_knee@9.9.9"], "has no version 9.9.9; published versions: 1.0.0"),
+    (["query", "l4l5_knee@9.9.9"], "has no version 9.9.9; published versions: 1.0.0, 1.1.0"),
     (["query", "l4l5_knee", "--case", "/nonexistent/case.json"], "cannot read case file"),
     (["info", "missing/file.yaml"], "no network file at 'missing/file.yaml'"),
 ])
@@ -110,8 +110,9 @@ def test_impossible_findings_are_reported(capsys, tmp_path, write_network):
 
 
 def test_check_valid_and_invalid(capsys, write_network):
-    code, out, _ = run(capsys, "check", str(ROOT / "networks" / "l4l5_knee" / "1.0.0.yaml"))
-    assert code == 0 and out.startswith("OK ") and "0 uncited" in out
+    for version in ("1.0.0", "1.1.0"):
+        code, out, _ = run(capsys, "check", str(ROOT / "networks" / "l4l5_knee" / f"{version}.yaml"))
+        assert code == 0 and out.startswith("OK ") and "0 uncited" in out
     doc = small_network_doc()
     doc["variables"][1]["cpt"]["table"]["parents"] = ["nothing"]
     doc["variables"][0]["cpt"]["table"]["rows"][0]["source"] = "nobody"

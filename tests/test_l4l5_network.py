@@ -12,14 +12,20 @@ import bn
 BASE = {"knee_pain": "present"}
 
 
+@pytest.fixture(scope="module", params=bn.published()["l4l5_knee"])
+def version(request) -> bn.BayesNet:
+    """Every published version must keep the vocabulary contract and full provenance."""
+    return bn.load(f"l4l5_knee@{request.param}")
+
+
 def p(knee, var, findings, state=None):
     post = knee.posterior(var, findings)
     return post[state or knee.network[var].state_ids[-1]]
 
 
-def test_every_vocabulary_variable_with_its_states_in_order(knee):
+def test_every_vocabulary_variable_with_its_states_in_order(version):
     vocab = yaml.safe_load(VOCABULARY.read_text())
-    network = knee.network
+    network = version.network
     for vid, spec in vocab["variables"].items():
         assert vid in network, f"vocabulary variable {vid} missing"
         v = network[vid]
@@ -30,46 +36,46 @@ def test_every_vocabulary_variable_with_its_states_in_order(knee):
     assert set(network.knee_pain_sources) == set(vocab["knee_pain_sources"])
 
 
-def test_every_parameter_has_provenance(knee):
-    uncited = [(p.variable, p.key) for p in knee.network.parameters if p.provenance == "uncited"]
+def test_every_parameter_has_provenance(version):
+    uncited = [(p.variable, p.key) for p in version.network.parameters if p.provenance == "uncited"]
     assert uncited == []
-    assert knee.network.provenance_counts()["cited"] > 0
+    assert version.network.provenance_counts()["cited"] > 0
 
 
-def test_every_cited_source_has_a_full_reference(knee):
-    for param in knee.network.parameters:
+def test_every_cited_source_has_a_full_reference(version):
+    for param in version.network.parameters:
         if param.source:
-            ref = knee.network.references[param.source]
+            ref = version.network.references[param.source]
             assert ref.citation and ref.measured, param.source
 
 
-def test_metadata_complete(knee):
-    meta = knee.network.meta
+def test_metadata_complete(version):
+    meta = version.network.meta
     for key in ("id", "title", "version", "date", "authors", "license", "population", "description",
                 "disclaimer", "changelog"):
         assert meta.get(key), key
     assert "not a medical device" in meta["disclaimer"].lower()
 
 
-def test_red_flags_have_alert_messages(knee):
-    for vid in knee.network.by_role("red_flag"):
-        assert knee.network[vid].alert
+def test_red_flags_have_alert_messages(version):
+    for vid in version.network.by_role("red_flag"):
+        assert version.network[vid].alert
 
 
-def test_no_finding_combination_is_impossible(knee):
+def test_no_finding_combination_is_impossible(version):
     # Only the deterministic OR nodes may contain zeros; every finding state has positive probability
     # given any single other finding.
     import numpy as np
 
-    for v in knee.network.variables.values():
+    for v in version.network.variables.values():
         if v.form != "deterministic_or":
             assert (v.cpt > 0).all() and (v.cpt < 1).all(), v.id
-    findings = knee.network.by_role("finding", "red_flag")
-    everything_positive = {f: knee.network[f].state_ids[-1] for f in findings}
-    assert knee.probability_of_evidence(everything_positive) > 0
-    everything_negative = {f: knee.network[f].state_ids[0] for f in findings}
-    assert knee.probability_of_evidence(everything_negative) > 0
-    assert np.isfinite(knee.query(everything_positive).log_probability_of_evidence)
+    findings = version.network.by_role("finding", "red_flag")
+    everything_positive = {f: version.network[f].state_ids[-1] for f in findings}
+    assert version.probability_of_evidence(everything_positive) > 0
+    everything_negative = {f: version.network[f].state_ids[0] for f in findings}
+    assert version.probability_of_evidence(everything_negative) > 0
+    assert np.isfinite(version.query(everything_positive).log_probability_of_evidence)
 
 
 # -- clinical sanity checks -----------------------------------------------------------------------------
