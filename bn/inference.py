@@ -3,8 +3,8 @@
 >>> import bn
 >>> net = bn.load("l4l5_knee")
 >>> result = net.query({"knee_pain": "present", "straight_leg_raise": "positive"})
->>> result.network.id, result.network.version
-('l4l5_knee', '1.0.0')
+>>> result.network.id, result.network.version == bn.published()["l4l5_knee"][-1]
+('l4l5_knee', True)
 >>> result.posteriors["disc_herniation"]["present"] > result.priors["disc_herniation"]["present"]
 True
 >>> sorted(result.knee_pain_source)
@@ -119,11 +119,15 @@ class BayesNet:
     :class:`~bn.evidence.Evidence` (which also carries soft findings).
     """
 
-    def __init__(self, network: Network, engine: str = "einsum"):
+    def __init__(self, network: Network, engine: str = "einsum", plan=None, extra_plans=None):
         from bn.engine import make_engine
 
         self.network = network
-        self.engine = make_engine(network, engine)
+        # ``plan``, ``extra_plans``: precompiled junction trees (from bn.cache) for the default engine.
+        if plan is not None:
+            self.engine = make_engine(network, engine, plan, extra_plans)
+        else:
+            self.engine = make_engine(network, engine)
 
     def __repr__(self) -> str:
         info = self.network.info

@@ -1,0 +1,334 @@
+"""Benchmark: the compiled engine against pgmpy's VariableElimination and pyAgrum, in one run.
+
+Usage::
+
+    .venv/bin/python -m bench.run            # the full run recorded in docs/benchmarks.md
+    .venv/bin/python -m bench.run --quick    # a small, fast run (also what the smoke test runs)
+    .venv/bin/python -m bench.run --networks alarm,hepar2 --repeats 30 --json results.json
+
+For each network, over the same random evidence sets (hard findings with positive probability): compile
+time, one target posterior, all single-variable marginals, the next-best-finding loop (for each candidate
+finding and each of its states, the target's posterior), batch throughput at batch sizes 1, 100 and 10,000
+(all marginals per case; the baselines have no batch axis, so their throughput is one case at a time), and
+peak memory (tracemalloc: numpy and Python allocations; pyAgrum's C++ heap is not visible to it).
+Times are medians; ratios are baseline time / our time from the same run, so >1 means we are faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+NETWORKS = ["l4l5_knee", "asia", "alarm", "insurance", "hepar2", "win95pts", "pathfinder", "andes"]
+QUICK = ["l4l5_knee", "asia", "alarm"]
+# Beyond one case, keep one clique-by-batch array under about 32 MB.
+BATCH_BUDGET = 4_000_000
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def load(name: str):
+    """(our Network, pyAgrum BayesNet) with identical float64 tables."""
+    import pyagrum as gum
+
+    import bn
+    from bn.interop import export
+    from bn.model import Network, NetworkInfo, State, Variable
+
+    tmp = Path(tempfile.mkdtemp(prefix="bnbench"))
+    if name == "l4l5_knee":
+        network = bn.load("l4l5_knee").network
+        path = tmp / "l4l5_knee.bif"
+        path.write_text(export(network, "bif"))
+        model = gum.loadBN(str(path))
+    else:
+        src = next(p for p in (ROOT / "bench" / "networks" / f"{name}.bif",
+                               ROOT / "bench" / "networks" / f"{name}.bif.gz") if p.exists())
+        path = tmp / f"{name}.bif"
+        path.write_bytes(gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes())
+        # pyAgrum's C++ reader: pgmpy's takes 5-15 s on the larger files and parsing is not what is measured.
+        model = gum.loadBN(str(path))
+        variables = {}
+        for node in model.topologicalOrder():
+            var, cpt = model.variable(node), model.cpt(node)
+            axes = list(reversed(cpt.names))
+            parents = tuple(n for n in axes if n != var.name())
+            table = np.transpose(np.asarray(cpt.toarray(), dtype=float),
+                                 [axes.index(n) for n in (*parents, var.name())])
+            table = table / table.sum(axis=-1, keepdims=True)
+            variables[var.name()] = Variable(var.name(), tuple(State(s, s) for s in var.labels()), parents, table)
+        network = Network(NetworkInfo(name, "bench", "0"), variables, source_format="bif")
+    for vid, v in network.variables.items():
+        cpt = model.cpt(vid)
+        axes = list(reversed(cpt.names))
+        order = [*v.parents, vid]
+        cpt.fillWith(np.transpose(v.cpt, [order.index(n) for n in axes]).ravel().tolist())
+    return network, model
+
+
+def evidence_sets(network, engine, rng, count: int, n_hard: int) -> list[dict[str, str]]:
+    roles = [v for v in network.variables if network[v].role in ("finding", "red_flag", "risk_factor")]
+    pool = roles or list(network.variables)
+    out = []
+    for _ in range(count * 20):
+        picked = rng.choice(len(pool), size=min(n_hard, len(pool)), replace=False)
+        ev = {pool[i]: network[pool[i]].state_ids[int(rng.integers(network[pool[i]].card))] for i in picked}
+        if network.has_roles:
+            ev["knee_pain"] = "present"
+        if engine.log_probability_of_evidence(likelihoods(network, ev))[0] > -math.inf:
+            out.append(ev)
+        if len(out) == count:
+            break
+    return out
+
+
+def likelihoods(network, ev: dict[str, str]) -> dict[str, np.ndarray]:
+    out = {}
+    for var, state in ev.items():
+        vec = np.zeros(network[var].card)
+        vec[network[var].state_index(state)] = 1.0
+        out[var] = vec
+    return out
+
+
+def pick_target(network) -> str:
+    diagnoses = network.by_role("diagnosis")
+    if diagnoses:
+        return "disc_herniation" if "disc_herniation" in network else diagnoses[0]
+    parents = {p for v in network.variables.values() for p in v.parents}
+    roots = [v for v in network.variables if not network[v].parents and v in parents]
+    return roots[0] if roots else next(iter(network.variables))
+
+
+def candidates_for(network, ev: dict[str, str], target: str, limit: int) -> list[str]:
+    if network.has_roles:
+        pool = network.by_role("finding", "red_flag")
+    else:
+        parents = {p for v in network.variables.values() for p in v.parents}
+        pool = [v for v in network.variables if v not in parents]  # leaves: the observable end of a network
+    return [v for v in pool if v not in ev and v != target][:limit]
+
+
+def bench_network(name: str, repeats: int, batch_sizes: list[int], candidates_limit: int,
+                  baseline_repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
+    import pyagrum as gum
+    from pgmpy.inference import VariableElimination
+
+    from bn.compile import to_pgmpy
+    from bn.engine import CompiledEngine
+
+    network, model = load(name)
+    variables = list(network.variables)
+    res: dict[str, Any] = {"network": name, "variables": len(variables)}
+
+    res["compile_ours"] = median_time(lambda: CompiledEngine(network), max(1, min(repeats, 5)))
+    ours = CompiledEngine(network)
+    sizes = ours.plan.sizes(ours.cards)
+    res["largest_clique"], res["total_clique_states"] = max(sizes), sum(sizes)
+    res["compile_pgmpy"] = median_time(lambda: VariableElimination(to_pgmpy(network)), max(1, min(repeats, 3)))
+    ve = VariableElimination(to_pgmpy(network))
+
+    def agrum_compile():
+        ie = gum.LazyPropagation(model)
+        ie.makeInference()
+    res["compile_pyagrum"] = median_time(agrum_compile, max(1, min(repeats, 5)))
+
+    rng = np.random.default_rng(2024)
+    n_hard = 8 if network.has_roles else max(2, len(variables) // 10)
+    sets = evidence_sets(network, ours, rng, repeats, n_hard)
+    target = pick_target(network)
+    res["target"], res["evidence_sets"], res["findings_per_set"] = target, len(sets), n_hard
+    lazy, shafer = gum.LazyPropagation(model), gum.ShaferShenoyInference(model)
+
+    def agrum(ie, ev, wanted):
+        ie.eraseAllEvidence()
+        ie.setEvidence(ev)
+        ie.makeInference()
+        return [ie.posterior(v) for v in wanted]
+
+    def timed(fn, evs):
+        times = []
+        for ev in evs:
+            t = time.perf_counter()
+            fn(ev)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    few = sets[:baseline_repeats]
+    # One target posterior.
+    res["one_ours"] = timed(lambda ev: ours.posterior((target,), likelihoods(network, ev)), sets)
+    res["one_pgmpy"] = timed(lambda ev: ve.query([target], evidence=ev, show_progress=False), few)
+    res["one_pyagrum"] = timed(lambda ev: agrum(lazy, ev, [target]), sets)
+    res["one_shafer"] = timed(lambda ev: agrum(shafer, ev, [target]), sets)
+    # All single-variable marginals.
+    res["all_ours"] = timed(lambda ev: ours.marginals(likelihoods(network, ev)), sets)
+    res["all_pgmpy"] = timed(lambda ev: [ve.query([v], evidence=ev, show_progress=False)
+                                         for v in variables if v not in ev], few[:max(1, len(few) // 2)])
+    res["all_pyagrum"] = timed(lambda ev: agrum(lazy, ev, variables), sets)
+    res["all_shafer"] = timed(lambda ev: agrum(shafer, ev, variables), sets)
+    log(f"  {name}: one/all marginals done")
+    # Next-best-finding loop: P(target | e, F = f) for every candidate F and state f.
+    cands = {id(ev): candidates_for(network, ev, target, candidates_limit) for ev in sets}
+    res["candidates"] = len(cands[id(sets[0])])
+
+    def nbf_ours(ev):
+        ours.outcome_posteriors([target], cands[id(ev)], likelihoods(network, ev))
+
+    def nbf_pgmpy(ev):
+        for f in cands[id(ev)]:
+            for s in network[f].state_ids:
+                with contextlib.suppress(ValueError, ZeroDivisionError, IndexError):  # an impossible outcome
+                    ve.query([target], evidence={**ev, f: s}, show_progress=False)
+
+    def nbf_agrum(ev):
+        for f in cands[id(ev)]:
+            for s in network[f].state_ids:
+                with contextlib.suppress(gum.IncompatibleEvidence):
+                    agrum(lazy, {**ev, f: s}, [target])
+
+    res["nbf_ours"] = timed(nbf_ours, sets)
+    res["nbf_pgmpy"] = timed(nbf_pgmpy, few[:max(1, len(few) // 2)])
+    res["nbf_pyagrum"] = timed(nbf_agrum, sets[:max(3, len(sets) // 3)])
+    log(f"  {name}: next-best-finding loop done")
+    # Batch throughput, all marginals per case.
+    for size in batch_sizes:
+        lik = batch_likelihoods(network, [sets[k % len(sets)] for k in range(size)])
+        chunk = max(1, min(size, BATCH_BUDGET // max(res["largest_clique"], 1)))
+
+        def run(lik=lik, size=size, chunk=chunk):
+            for s in range(0, size, chunk):
+                ours.marginals({v: a[s:s + chunk] for v, a in lik.items()})
+        reps = max(1, min(repeats, 10 if size <= 100 else 2))
+        res[f"batch{size}_ours"] = size / median_time(run, reps)
+        if size == max(batch_sizes):
+            tracemalloc.start()
+            run()
+            res["peak_mb_ours"] = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
+    res["batch_pyagrum"] = 1.0 / res["all_pyagrum"]
+    res["batch_pgmpy"] = 1.0 / res["all_pgmpy"]
+    tracemalloc.start()
+    for v in [v for v in variables if v not in sets[0]][:50]:
+        ve.query([v], evidence=sets[0], show_progress=False)
+    res["peak_mb_pgmpy"] = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    log(f"  {name}: batch done")
+    return res
+
+
+def batch_likelihoods(network, cases: list[dict[str, str]]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for k, ev in enumerate(cases):
+        for var, state in ev.items():
+            vec = out.setdefault(var, np.ones((len(cases), network[var].card)))
+            vec[k] = 0.0
+            vec[k, network[var].state_index(state)] = 1.0
+    return out
+
+
+def warm_query_seconds(repeats: int) -> dict[str, float]:
+    """Whole-process time of a warm `bn query` through the compiled-network cache, and of `import bn.cli`."""
+    import os
+    import subprocess
+
+    script = ("import sys, bn, bn.cache\nbn.load = bn.cache.load\nfrom bn.cli import main\n"
+              "sys.exit(main(['query', 'l4l5_knee', '-e', 'knee_pain=present']))\n")
+    env = {**os.environ, "BN_CACHE_DIR": tempfile.mkdtemp(prefix="bncache")}
+
+    def run(code):
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env, cwd=ROOT)
+    run(script)  # fills the cache
+    return {"warm_query": median_time(lambda: run(script), repeats),
+            "import_only": median_time(lambda: run("import bn, bn.cli"), repeats)}
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def table(results: list[dict[str, Any]], batch_sizes: list[int]) -> str:
+    lines = ["| network | vars | largest clique | compile: ours / pgmpy / pyAgrum | one posterior: ours / pgmpy / "
+             "pyAgrum LP (ratios) | all marginals: ours / pgmpy / LP / SS (ratios) | next-best loop: ours / pgmpy "
+             "/ LP (ratios) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        def trio(key, extra=(), r=r):
+            ours = r[f"{key}_ours"]
+            parts = [fmt_time(ours)] + [fmt_time(r[f"{key}_{b}"]) for b in ("pgmpy", "pyagrum", *extra)]
+            ratios = [f"{r[f'{key}_{b}'] / ours:.1f}x" for b in ("pgmpy", "pyagrum", *extra)]
+            return f"{' / '.join(parts)} ({' / '.join(ratios)})"
+        lines.append(f"| {r['network']} | {r['variables']} | {r['largest_clique']:,} | "
+                     f"{fmt_time(r['compile_ours'])} / {fmt_time(r['compile_pgmpy'])} / "
+                     f"{fmt_time(r['compile_pyagrum'])} | {trio('one')} | {trio('all', ('shafer',))} | "
+                     f"{trio('nbf')} ({r['candidates']} candidates) |")
+    lines += ["", "| network | " + " | ".join(f"ours, batch {b:,} (cases/s)" for b in batch_sizes)
+              + " | pyAgrum LP (cases/s) | pgmpy VE (cases/s) | ours at largest batch vs LP | peak MB: ours "
+                "(largest batch) / pgmpy |",
+              "|---|" + "---|" * (len(batch_sizes) + 4)]
+    for r in results:
+        cells = " | ".join(f"{r[f'batch{b}_ours']:,.0f}" for b in batch_sizes)
+        top = r[f"batch{max(batch_sizes)}_ours"]
+        lines.append(f"| {r['network']} | {cells} | {r['batch_pyagrum']:,.0f} | {r['batch_pgmpy']:,.1f} | "
+                     f"{top / r['batch_pyagrum']:.0f}x | {r['peak_mb_ours']:.1f} / {r['peak_mb_pgmpy']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="three small networks, few repeats, batches up to 100")
+    p.add_argument("--networks", help=f"comma-separated (default: {','.join(NETWORKS)})")
+    p.add_argument("--repeats", type=int, help="random evidence sets per network (default 25; quick 4)")
+    p.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
+    args = p.parse_args(argv)
+    names = args.networks.split(",") if args.networks else (QUICK if args.quick else NETWORKS)
+    repeats = args.repeats or (4 if args.quick else 25)
+    batch_sizes = [1, 100] if args.quick else [1, 100, 10_000]
+    baseline_repeats = 2 if args.quick else 8
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    results = []
+    for name in names:
+        log(f"benchmarking {name} ...")
+        results.append(bench_network(name, repeats, batch_sizes, 8 if args.quick else 30, baseline_repeats, log))
+    warm = warm_query_seconds(2 if args.quick else 10)
+    print(table(results, batch_sizes))
+    print(f"\nwarm `bn query l4l5_knee -e knee_pain=present` through the cache, whole process: "
+          f"{fmt_time(warm['warm_query'])} (of which `import bn, bn.cli` alone: {fmt_time(warm['import_only'])})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"results": results, "warm": warm, "batch_sizes": batch_sizes},
+                                              indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
