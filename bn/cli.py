@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bn import sensitivity_cli
+from bn import batch_cli, sensitivity_cli
 from bn.errors import BNError
 from bn.validate_cli import add_parser as add_validate_parser
 
@@ -101,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_validate_parser(sub)
     sensitivity_cli.add_parser(sub)
+    batch_cli.add_parser(sub)
     return p
 
 
