@@ -87,9 +87,9 @@ def load(name: str):
     return network, model
 
 
-def evidence_sets(network, engine, rng, count: int, n_hard: int) -> list[dict[str, str]]:
+def evidence_sets(network, engine, rng, count: int, n_hard: int, target: str) -> list[dict[str, str]]:
     roles = [v for v in network.variables if network[v].role in ("finding", "red_flag", "risk_factor")]
-    pool = roles or list(network.variables)
+    pool = [v for v in roles or network.variables if v != target]
     out = []
     for _ in range(count * 20):
         picked = rng.choice(len(pool), size=min(n_hard, len(pool)), replace=False)
@@ -156,8 +156,8 @@ def bench_network(name: str, repeats: int, batch_sizes: list[int], candidates_li
 
     rng = np.random.default_rng(2024)
     n_hard = 8 if network.has_roles else max(2, len(variables) // 10)
-    sets = evidence_sets(network, ours, rng, repeats, n_hard)
     target = pick_target(network)
+    sets = evidence_sets(network, ours, rng, repeats, n_hard, target)
     res["target"], res["evidence_sets"], res["findings_per_set"] = target, len(sets), n_hard
     lazy, shafer = gum.LazyPropagation(model), gum.ShaferShenoyInference(model)
 
