@@ -39,7 +39,11 @@ def load(reference: str | Network = "l4l5_knee", engine: str = "einsum") -> Baye
     """Load, validate and compile a network for inference.
 
     ``reference`` is a network id (latest version), ``id@version``, a file path (YAML, BIF, XMLBIF) or an
-    already-read :class:`Network`. ``engine`` is ``"einsum"`` (fast, default) or ``"pgmpy"`` (reference).
+    already-read :class:`Network`. ``engine`` is ``"einsum"`` (the compiled junction tree, default),
+    ``"contract"`` (tensor contraction) or ``"pgmpy"`` (VariableElimination, the reference).
+    A file already seen is not re-read: its validated, compiled form is kept in the cache (:mod:`bn.cache`),
+    keyed by the sha256 of the file's bytes.
     """
-    network = reference if isinstance(reference, Network) else read_network(reference)
-    return BayesNet(network, engine=engine)
+    from bn.cache import load as cached_load
+
+    return cached_load(reference, engine)

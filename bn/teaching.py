@@ -6,8 +6,8 @@
 >>> [s.revealed for s in steps]
 [None, 'knee_pain', 'straight_leg_raise']
 >>> frame = trajectory_frame(net, steps)
->>> sorted(frame.columns)[:3]
-['label', 'probability', 'step']
+>>> list(frame.columns)
+['step', 'revealed', 'kind', 'label', 'probability']
 """
 
 from __future__ import annotations
