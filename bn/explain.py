@@ -107,15 +107,24 @@ def explain(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
     ev = net.evidence(findings, soft)
     tgt = target if isinstance(target, Target) else resolve_target(network, target)
     label = tgt.label(network)
-    posterior = net.posterior(tgt.variable, ev)[tgt.state]
     prior = net.priors([tgt.variable])[tgt.variable][tgt.state]
-    lik = ev.likelihoods(network)
-    log_p = _log2_probability(net, lik)
-    singles = {var: _log2_probability(net, {var: lik[var]}) for var in lik}
+    names = ev.variables
+    # One batched pass answers every question: the case itself, the case without each finding (the
+    # retraction), and each finding alone (for the conflict measure).
+    cases = [ev, *(_without(ev, var) for var in names), *(_only(ev, var) for var in names)]
+    batch = net.batch_marginals(cases, [tgt.variable])
+    k = network[tgt.variable].state_index(tgt.state)
+    post = batch.marginals[tgt.variable][:, k]
+    log2 = batch.log_probability_of_evidence / math.log(2)
+    if log2[0] == -math.inf:
+        net._raise_impossible(ev)
+    n = len(names)
+    posterior = float(post[0])
     weights = []
     conflict_without: dict[str, float] = {}
-    for var in ev.variables:
-        without = net.posterior(tgt.variable, _without(ev, var))[tgt.state]
+    singles = {var: float(log2[1 + n + i]) for i, var in enumerate(names)}
+    for i, var in enumerate(names):
+        without = float(post[1 + i])
         a, b = _odds_db(posterior), _odds_db(without)
         weight = a - b if a is not None and b is not None else None
         state = ev.findings.get(var)
@@ -123,18 +132,18 @@ def explain(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
             finding=var, state=state, likelihood=dict(ev.soft_findings[var]) if state is None else None,
             weight_db=weight, posterior_without=without, posterior_with=posterior,
             sentence=_sentence(network, var, state, label, without, posterior, weight)))
-        rest = {k: v for k, v in lik.items() if k != var}
-        conflict_without[var] = sum(s for k, s in singles.items() if k != var) - _log2_probability(net, rest)
-    score = sum(singles.values()) - log_p
+        conflict_without[var] = sum(s for key, s in singles.items() if key != var) - float(log2[1 + i])
+    score = sum(singles.values()) - float(log2[0]) if n else 0.0
     flagged = score > conflict_threshold
     # Drivers: the findings whose retraction lowers the conflict most.
-    drivers = sorted((v for v in ev.variables if conflict_without[v] < score - 1e-12), key=conflict_without.get)
+    drivers = sorted((v for v in names if conflict_without[v] < score - 1e-12), key=conflict_without.get)
     conflict = Conflict(score=score, flagged=flagged, drivers=drivers[:3] if flagged else [])
     return Explanation(net.info.to_dict(), tgt, label, prior, posterior, weights, conflict)
 
 
-def _log2_probability(net: BayesNet, likelihoods) -> float:
-    return math.log2(float(net.engine.joint((), likelihoods))) if likelihoods else 0.0
+def _only(ev: Evidence, var: str) -> Evidence:
+    return Evidence({k: v for k, v in ev.findings.items() if k == var},
+                    {k: v for k, v in ev.soft_findings.items() if k == var})
 
 
 def _without(ev: Evidence, var: str) -> Evidence:

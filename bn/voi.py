@@ -138,16 +138,32 @@ def next_best(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
             raise EvidenceError(f"{c} is already observed")
         if c in outputs:
             raise EvidenceError(f"{c} is the target itself")
-    ranked = [_candidate(net, ev, tgt, outputs, c, measure, cost_weight, costs or {}) for c in pool]
+    if isinstance(tgt, Target):
+        # All candidates' outcomes in one vectorised pass; the joint P(T, F | e) is P(f | e) P(T | e, f).
+        outcomes = net.outcome_posteriors(tgt.variable, pool, ev) if pool else {}
+        card = network[tgt.variable].card
+        joints = {}
+        for c in pool:
+            states = network[c].state_ids
+            joint = np.zeros((card, len(states)))
+            for j, s in enumerate(states):
+                o = outcomes[c][s]
+                if o.posterior is not None:
+                    joint[:, j] = o.probability * np.array(
+                        [o.posterior[tgt.variable][t] for t in network[tgt.variable].state_ids])
+            joints[c] = joint
+    else:
+        joints = {c: net.joint([*outputs, c], ev) for c in pool}  # P(diagnoses..., F | e), F last
+    ranked = [_candidate(net, tgt, outputs, c, joints[c], measure, cost_weight, costs or {}) for c in pool]
     ranked.sort(key=lambda c: (-c.score, c.finding))
     return Ranking(net.info.to_dict(), tgt, label, current, measure, cost_weight,
                    ranked[:top] if top else ranked)
 
 
-def _candidate(net: BayesNet, ev: Evidence, tgt, outputs: list[str], finding: str, measure: str,
+def _candidate(net: BayesNet, tgt, outputs: list[str], finding: str, joint: np.ndarray, measure: str,
                cost_weight: float, costs: Mapping[str, float]) -> Candidate:
+    """Score one candidate from the normalised joint ``P(T..., F | e)`` (F on the last axis)."""
     network = net.network
-    joint = net.joint([*outputs, finding], ev)  # P(T..., F | e), F last
     p_f = joint.reshape(-1, joint.shape[-1]).sum(axis=0)
     p_t = joint.sum(axis=-1)
     states = network[finding].state_ids
