@@ -246,29 +246,18 @@ for var in diagnoses:
                  "posterior": result.posteriors[var][state]})
 differential = pd.DataFrame(rows).sort_values("posterior", ascending=False, ignore_index=True)
 st.subheader("Differential" if network.has_roles else "Posteriors")
-left, right = st.columns([3, 2])
-with left:
-    long = differential.melt(id_vars=["diagnosis"], value_vars=["prior", "posterior"], var_name="when",
-                             value_name="probability")
-    chart = alt.Chart(long).mark_bar().encode(
-        y=alt.Y("diagnosis:N", sort=list(differential["diagnosis"]), title=None, axis=alt.Axis(labelLimit=260)),
-        x=alt.X("probability:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        yOffset=alt.YOffset("when:N", sort=["prior", "posterior"]),
-        color=alt.Color("when:N", sort=["prior", "posterior"],
-                        scale=alt.Scale(domain=["prior", "posterior"], range=["#b0b0b0", "#1f77b4"])),
-        tooltip=["diagnosis", "when", alt.Tooltip("probability:Q", format=".1%")])
-    text = chart.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".0%"))
-    st.altair_chart(chart + text, width="stretch")
-with right:
-    shown_columns = ["diagnosis", "prior", "posterior"] if network.has_roles else list(differential.columns)
-    st.dataframe(differential[shown_columns], hide_index=True, key="differential", column_config={
-        "prior": st.column_config.NumberColumn("Prior", format="percent"),
-        "posterior": st.column_config.NumberColumn("Posterior", format="percent")})
-    if result.most_probable_explanation:
-        present = [network[v].display_label for v, s in result.most_probable_explanation.states.items()
-                   if s == network[v].state_ids[-1]]
-        st.caption(f"Most probable combination (p = {pct(result.most_probable_explanation.probability)}): "
-                   + ("; ".join(present) or "no diagnosis present"))
+st.caption("Each condition's probability before any finding (prior) and given the findings (posterior), "
+           "most likely first. Conditions can coexist, so they need not add up to 100%.")
+shown_columns = ["diagnosis", "prior", "posterior"] if network.has_roles else list(differential.columns)
+st.dataframe(differential[shown_columns], hide_index=True, key="differential", width="stretch", column_config={
+    "diagnosis": st.column_config.TextColumn("Condition", width="large"),
+    "prior": st.column_config.ProgressColumn("Prior", format="percent", min_value=0.0, max_value=1.0),
+    "posterior": st.column_config.ProgressColumn("Posterior", format="percent", min_value=0.0, max_value=1.0)})
+if result.most_probable_explanation:
+    present = [network[v].display_label for v, s in result.most_probable_explanation.states.items()
+               if s == network[v].state_ids[-1]]
+    st.caption(f"Most probable combination (p = {pct(result.most_probable_explanation.probability)}): "
+               + ("; ".join(present) or "no diagnosis present"))
 
 # -- the panels (only the chosen one is computed) ------------------------------------------------------------
 
@@ -441,10 +430,9 @@ elif view == "Educator":
             x=alt.X("step:O", title="findings revealed"), y=alt.Y("probability:Q", axis=alt.Axis(format="%")),
             color="label:N", strokeDash="kind:N",
             tooltip=["revealed", "label", alt.Tooltip("probability:Q", format=".1%")]), width="stretch")
-        if shown.result.knee_pain_source:
+        if shown.knee_pain_source:
             st.markdown("At this step: " + ", ".join(
-                f"{SOURCE_SHORT.get(k, k)} {pct(p)}"
-                for k, p in shown.result.knee_pain_source.items()))
+                f"{SOURCE_SHORT.get(k, k)} {pct(p)}" for k, p in shown.knee_pain_source.items()))
         st.button("Load this case into the findings", key="edu_load",
                   on_click=load_example, args=(network, case, entry_variables))
 

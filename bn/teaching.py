@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bn.evidence import Case, Evidence, read_case
-from bn.inference import BayesNet, QueryResult
+from bn.inference import BayesNet
 
 
 @dataclass(frozen=True)
@@ -25,30 +25,42 @@ class Step:
     number: int
     revealed: str | None  # the finding revealed at this step (None for the starting point)
     evidence: Evidence
-    result: QueryResult
+    posteriors: dict[str, dict[str, float]]  # diagnoses and knee-pain source variables
+    knee_pain_source: dict[str, float] | None
 
 
 def walkthrough(net: BayesNet, evidence: Evidence, order: Sequence[str] | None = None) -> list[Step]:
-    """The posteriors before any finding and after each finding is revealed, in ``order`` (default: as entered)."""
+    """The posteriors before any finding and after each finding is revealed, in ``order`` (default: as entered).
+
+    All steps are answered in one batched pass.
+    """
+    network = net.network
     ev = net.evidence(evidence)
     order = list(order) if order is not None else ev.variables
     if sorted(order) != sorted(ev.variables):
         raise ValueError("order must list each finding of the case once")
-    steps = [Step(0, None, Evidence(), net.query(Evidence(), explain=False))]
-    hard: dict[str, str] = {}
-    soft: dict[str, Mapping[str, float]] = {}
-    for i, var in enumerate(order, start=1):
-        if var in ev.findings:
-            hard[var] = ev.findings[var]
-        else:
-            soft[var] = ev.soft_findings[var]
-        current = Evidence(dict(hard), dict(soft))
-        steps.append(Step(i, var, current, net.query(current, explain=False)))
+    prefixes = [Evidence()]
+    for i in range(1, len(order) + 1):
+        shown = order[:i]
+        prefixes.append(Evidence({k: v for k, v in ev.findings.items() if k in shown},
+                                 {k: v for k, v in ev.soft_findings.items() if k in shown}))
+    variables = list(dict.fromkeys([*network.by_role("diagnosis"), *network.knee_pain_sources.values()]))
+    variables = variables or net.default_query_variables()
+    batch = net.batch_marginals(prefixes, variables)
+    if not (batch.log_probability_of_evidence > -float("inf")).all():
+        net._raise_impossible(ev)
+    steps = []
+    for i, prefix in enumerate(prefixes):
+        posteriors = {v: dict(zip(network[v].state_ids, batch.marginals[v][i].tolist(), strict=True))
+                      for v in variables}
+        sources = ({key: posteriors[var][network[var].state_ids[-1]] for key, var in network.knee_pain_sources.items()}
+                   if network.knee_pain_sources else None)
+        steps.append(Step(i, order[i - 1] if i else None, prefix, posteriors, sources))
     return steps
 
 
 def trajectory_frame(net: BayesNet, steps: Sequence[Step]):
-    """Long table (step, revealed, label, probability) of each diagnosis and knee-pain source along the steps."""
+    """Long table (step, revealed, kind, label, probability) of each diagnosis and knee-pain source."""
     import pandas as pd
 
     from bn.target import SOURCE_LABELS
@@ -56,15 +68,13 @@ def trajectory_frame(net: BayesNet, steps: Sequence[Step]):
     network = net.network
     rows = []
     for step in steps:
-        result = step.result
-        for key, p in (result.knee_pain_source or {}).items():
+        for key, p in (step.knee_pain_source or {}).items():
             rows.append({"step": step.number, "revealed": step.revealed or "(start)", "kind": "source",
                          "label": SOURCE_LABELS.get(key, key), "probability": p})
         for var in network.by_role("diagnosis"):
-            if var in result.posteriors:
-                rows.append({"step": step.number, "revealed": step.revealed or "(start)", "kind": "diagnosis",
-                             "label": network[var].display_label,
-                             "probability": result.posteriors[var][network[var].state_ids[-1]]})
+            rows.append({"step": step.number, "revealed": step.revealed or "(start)", "kind": "diagnosis",
+                         "label": network[var].display_label,
+                         "probability": step.posteriors[var][network[var].state_ids[-1]]})
     return pd.DataFrame(rows)
 
 
