@@ -17,7 +17,7 @@ from pathlib import Path
 import bn
 
 ROOT = Path(__file__).resolve().parent.parent
-PANELS = ["Why", "What next", "Compare", "Network", "Educator", "Case", "About"]
+PANELS = ["Why", "What next", "Sensitivity", "Compare", "Network", "Educator", "Case", "About"]
 TOGGLE = ("straight_leg_raise", ["positive", "negative"])
 
 
