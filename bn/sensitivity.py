@@ -142,7 +142,8 @@ class SensitivityParameter:
                 "expert_estimate": self.expert_estimate}
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
+    """log(p / (1 - p)), infinite at 0 and 1."""
     if p <= 0.0:
         return -math.inf
     if p >= 1.0:
@@ -168,7 +169,7 @@ def default_range(value: float, half_width: float = DEFAULT_LOG_ODDS_HALF_WIDTH)
     """
     if value <= 0.0 or value >= 1.0:
         return (value, value)
-    z = _logit(value)
+    z = logit(value)
     return (_expit(z - half_width), _expit(z + half_width))
 
 
@@ -766,7 +767,7 @@ class FlipChange:
 
     @property
     def log_odds_change(self) -> float:
-        return _logit(self.new_value) - _logit(self.parameter.value)
+        return logit(self.new_value) - logit(self.parameter.value)
 
     def to_dict(self) -> dict[str, Any]:
         return {"parameter": self.parameter.id, "label": self.parameter.label, "value": self.parameter.value,
@@ -961,8 +962,8 @@ def _scaled_range(value: float, rng: tuple[float, float], scale: float) -> tuple
     """The plausible range with its distances from the value scaled by ``scale`` on the log-odds scale."""
     if scale == 1.0 or not 0.0 < value < 1.0:
         return rng
-    z = _logit(value)
-    return tuple(_expit(z + scale * (_logit(x) - z)) if x != value else x for x in rng)  # type: ignore[return-value]
+    z = logit(value)
+    return tuple(_expit(z + scale * (logit(x) - z)) if x != value else x for x in rng)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

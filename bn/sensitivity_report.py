@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bn.errors import BNError
-from bn.sensitivity import FlipResult, OneWayResult, SweepResult, UncertaintyResult
+from bn.sensitivity import FlipResult, OneWayResult, SweepResult, UncertaintyResult, logit
 
 DISCLAIMER = "Educational decision-support tool, not a medical device."
 LOW_COLOUR = "#3b75af"  # the parameter at the low end of its range
@@ -153,8 +153,8 @@ def flip_figure(result: FlipResult, top: int = 15):
     ax = fig.add_subplot()
     for y, c in enumerate(rows):
         p = c.parameter
-        z0 = _logit(p.value)
-        lo, hi = (_logit(p.range[0]) - z0, _logit(p.range[1]) - z0) if math.isfinite(z0) else (0.0, 0.0)
+        z0 = logit(p.value)
+        lo, hi = (logit(p.range[0]) - z0, logit(p.range[1]) - z0) if math.isfinite(z0) else (0.0, 0.0)
         ax.barh(y, hi - lo, left=lo, color="#dddddd", height=0.8)
         change = max(min(c.log_odds_change, 12.0), -12.0)  # a change to 0 or 1 is infinite in log-odds
         ax.barh(y, change, color="#2e8b57" if c.within_range else "#b22222", height=0.45)
@@ -169,14 +169,6 @@ def flip_figure(result: FlipResult, top: int = 15):
                 ha="center", va="center", transform=ax.transAxes)
     _footer(fig, result.network, "findings: " + _findings(result.evidence))
     return fig
-
-
-def _logit(p: float) -> float:
-    if p <= 0.0:
-        return -math.inf
-    if p >= 1.0:
-        return math.inf
-    return math.log(p / (1.0 - p))
 
 
 def flip_markdown(result: FlipResult, top: int = 25, files: Sequence[str] = ()) -> str:
