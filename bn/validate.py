@@ -5,7 +5,9 @@ Five checks, each usable on its own and all run by ``bn validate``:
 1. **Case suite** (:func:`load_cases`, :func:`run_cases`): published case reports, teaching cases and
    plainly marked textbook archetypes (``validation/cases/*.yaml``) with the findings as reported, the
    established diagnosis and the knee-pain source it implies. Per case: the rank and posterior of the
-   established diagnosis and source, pass/fail. Summary: top-1 / top-2 accuracy, Brier score, log score.
+   established diagnosis and source, pass/fail, and whether the call is stable under parameter
+   uncertainty (:func:`parameter_stability`, from :mod:`bn.sensitivity`). Summary: top-1 / top-2 accuracy,
+   Brier score, log score, number of stable calls.
 2. **Literature concordance** (:func:`load_concordance`, :func:`run_concordance`): for every published
    sensitivity, specificity, likelihood ratio or prevalence in ``validation/concordance.yaml`` (taken from
    the shared evidence table), the value the network implies in the study's population, marginalising over
@@ -58,6 +60,10 @@ MAX_VALIDATION_FILE_BYTES = 1024 * 1024
 # The knee-pain source keys every l4l5_knee version answers with (the public vocabulary's contract).
 SOURCE_KEYS = ("l4l5_spine", "knee", "hip", "other")
 NO_SOURCE = "none"  # a case whose report gives no knee pain: it is scored on its diagnosis only
+# A knee-pain source call is "stable" when the leading source stays the leader in at least this share of the
+# joint parameter draws (bn.sensitivity.uncertainty). Documented in validation/README.md.
+STABLE_SHARE = 0.90
+DEFAULT_STABILITY_DRAWS = 300  # joint parameter draws per case in the full run (--fast skips stability)
 
 
 class ValidationError(BNError):
@@ -314,6 +320,7 @@ class CaseResult:
     source_rank: int | None
     source_probability: float | None
     alerts: tuple[str, ...]
+    stability: ParameterStability | None = None  # None: not computed, or no knee-pain source to call
 
     @property
     def leading_diagnosis(self) -> str:
@@ -339,7 +346,91 @@ class CaseResult:
             "passed_top1": self.passed(1), "passed_top2": self.passed(2),
             "diagnosis_posteriors": self.diagnosis_posteriors, "source_posteriors": self.source_posteriors,
             "alerts": list(self.alerts),
+            "parameter_stability": self.stability.to_dict() if self.stability else None,
         }
+
+
+@dataclass(frozen=True)
+class ParameterStability:
+    """Whether a case's knee-pain source call survives uncertainty in the network's numbers.
+
+    From :func:`bn.sensitivity.uncertainty` (all parameters drawn jointly from their plausible ranges,
+    ``draws`` draws, ``seed``) and :func:`bn.sensitivity.flip` (the leading source changes, one parameter at
+    a time, exactly). ``leader`` is the leading source with the network's own numbers; ``leader_share`` the
+    share of draws in which it still leads; ``established_*`` describe the source the case report
+    established (its median posterior, 90% interval and the share of draws in which it leads).
+    """
+
+    draws: int
+    seed: int
+    leader: str
+    leader_share: float
+    established: str
+    established_point: float
+    established_median: float
+    established_interval: tuple[float, float]
+    established_share: float
+    leaders: dict[str, float]  # share of draws in which each source leads
+    flip_within_range: int  # single-parameter changes within their plausible range that change the leader
+    flip_changes: int  # such changes of any size
+    flip_smallest: dict[str, Any] | None  # the smallest within-range change (else None)
+    flip_headline: str
+
+    @property
+    def stable(self) -> bool:
+        """The leader stays the leader in at least :data:`STABLE_SHARE` of the draws."""
+        return self.leader_share >= STABLE_SHARE
+
+    @property
+    def flippable(self) -> bool:
+        """A single parameter within its plausible range can change the leading source."""
+        return self.flip_within_range > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"draws": self.draws, "seed": self.seed, "stable_share_threshold": STABLE_SHARE,
+                "leader": self.leader, "leader_share": self.leader_share, "stable": self.stable,
+                "established": self.established, "established_point": self.established_point,
+                "established_median": self.established_median,
+                "established_interval_90": list(self.established_interval),
+                "established_share": self.established_share, "leaders": self.leaders,
+                "flip_within_range": self.flip_within_range, "flip_changes": self.flip_changes,
+                "flippable": self.flippable, "flip_smallest": self.flip_smallest,
+                "flip_headline": self.flip_headline}
+
+
+def parameter_stability(net: BayesNet, case: ValidationCase, draws: int = DEFAULT_STABILITY_DRAWS,
+                        seed: int = 0) -> ParameterStability | None:
+    """Stability of the case's knee-pain source call under parameter uncertainty (None without a source).
+
+    One :func:`bn.sensitivity.uncertainty` run over the four knee-pain sources (``draws`` joint draws,
+    ``seed``; every case uses the same seed, so the draws are the same parameter sets across cases) and one
+    :func:`bn.sensitivity.flip` for "the leading source changes".
+    """
+    from bn.sensitivity import flip, uncertainty
+
+    if case.knee_pain_source is None:
+        return None
+    if not isinstance(draws, int) or draws < 1:
+        raise ValidationError(f"stability needs at least one parameter draw (got {draws!r})")
+    network = net.network
+    u = uncertainty(net, case.evidence, draws=draws, seed=seed)
+    if u.leaders is None or u.leader_now is None:
+        raise ValidationError(f"network {network.id} has no knee-pain sources to call")
+    established = next(t for t in u.targets if t.target.variable == network.knee_pain_sources[case.knee_pain_source])
+    f = flip(net, case.evidence)
+    inside = f.within_range
+    smallest = None
+    if inside:
+        c = inside[0]
+        smallest = {"parameter": c.parameter.id, "value": c.parameter.value, "new_value": c.new_value,
+                    "range": list(c.parameter.range), "new_leader": c.outcome}
+    return ParameterStability(
+        draws=draws, seed=seed, leader=u.leader_now, leader_share=u.leaders[u.leader_now],
+        established=case.knee_pain_source, established_point=established.point,
+        established_median=established.median, established_interval=established.interval(0.90),
+        established_share=u.leaders[case.knee_pain_source], leaders=dict(u.leaders),
+        flip_within_range=len(inside), flip_changes=len(f.changes), flip_smallest=smallest,
+        flip_headline=f.headline)
 
 
 def _rank(scores: Mapping[str, float], targets: Sequence[str]) -> tuple[int, float]:
@@ -356,8 +447,11 @@ def _rank(scores: Mapping[str, float], targets: Sequence[str]) -> tuple[int, flo
     return best_rank, best_p
 
 
-def score_case(net: BayesNet, case: ValidationCase) -> CaseResult:
-    """Posteriors of the diagnoses and knee-pain sources for one case, and the ranks of what was established."""
+def score_case(net: BayesNet, case: ValidationCase, stability_draws: int = 0, seed: int = 0) -> CaseResult:
+    """Posteriors of the diagnoses and knee-pain sources for one case, and the ranks of what was established.
+
+    With ``stability_draws`` > 0, also the call's :func:`parameter_stability` (``seed`` for the draws).
+    """
     network = net.network
     candidates = list(dict.fromkeys([*rankable_diagnoses(network), *case.diagnoses]))
     sources = {k: v for k, v in network.knee_pain_sources.items() if k in SOURCE_KEYS}
@@ -370,7 +464,8 @@ def score_case(net: BayesNet, case: ValidationCase) -> CaseResult:
     if case.knee_pain_source:
         src_rank, src_p = _rank(src, [case.knee_pain_source])
     alerts = tuple(a.id for a in net.alerts(case.evidence))
-    return CaseResult(case, dx, src, dx_rank, dx_p, src_rank, src_p, alerts)
+    stability = parameter_stability(net, case, stability_draws, seed) if stability_draws else None
+    return CaseResult(case, dx, src, dx_rank, dx_p, src_rank, src_p, alerts, stability)
 
 
 @dataclass(frozen=True)
@@ -383,8 +478,13 @@ class CaseSuite:
         return {"network": self.network, "summary": self.summary, "cases": [r.to_dict() for r in self.results]}
 
 
-def run_cases(net: BayesNet, cases: Sequence[ValidationCase]) -> CaseSuite:
+def run_cases(net: BayesNet, cases: Sequence[ValidationCase], stability_draws: int = 0, seed: int = 0) -> CaseSuite:
     """Score every case; summary metrics as defined in ``validation/README.md``.
+
+    ``stability_draws`` > 0 adds each call's stability under parameter uncertainty (:func:`parameter_stability`,
+    the same ``seed`` for every case) and the summary keys ``stability_cases`` (cases with a knee-pain source
+    call), ``stable_cases`` (leader kept in >= ``STABLE_SHARE`` of the draws), ``unstable`` and ``flippable``
+    (ids of the cases that are not stable / whose call one parameter within its range can change).
 
     - ``top1_accuracy`` / ``top2_accuracy``: share of cases whose established diagnosis *and* source (where
       given) are ranked first (within the first two);
@@ -396,7 +496,9 @@ def run_cases(net: BayesNet, cases: Sequence[ValidationCase]) -> CaseSuite:
     """
     if not cases:
         raise ValidationError("no cases to run")
-    results = [score_case(net, c) for c in cases]
+    if not isinstance(stability_draws, int) or stability_draws < 0:
+        raise ValidationError(f"stability draws must be a non-negative integer (got {stability_draws!r})")
+    results = [score_case(net, c, stability_draws, seed) for c in cases]
     with_dx = [r for r in results if r.diagnosis_rank is not None]
     with_src = [r for r in results if r.source_rank is not None]
     probs, outcomes = [], []
@@ -418,6 +520,15 @@ def run_cases(net: BayesNet, cases: Sequence[ValidationCase]) -> CaseSuite:
         "log_score_source": log_score([r.source_probability for r in with_src]) if with_src else float("nan"),
         "log_score_diagnosis": log_score([r.diagnosis_probability for r in with_dx]) if with_dx else float("nan"),
     }
+    if stability_draws:
+        with_stab = [r for r in results if r.stability is not None]
+        summary.update({
+            "stability_draws": stability_draws, "stability_seed": seed, "stable_share_threshold": STABLE_SHARE,
+            "stability_cases": len(with_stab),
+            "stable_cases": sum(1 for r in with_stab if r.stability.stable),
+            "unstable": [r.case.id for r in with_stab if not r.stability.stable],
+            "flippable": [r.case.id for r in with_stab if r.stability.flippable],
+        })
     return CaseSuite(net.info.to_dict(), results, summary)
 
 
@@ -933,14 +1044,20 @@ class ValidationRun:
 
 def run_all(net: BayesNet, cases_dir: str | Path = CASES_DIR, concordance_file: str | Path = CONCORDANCE_FILE,
             samples: int = 2000, recovery_sizes: Sequence[int] = (200, 1000, 5000, 20000), seed: int = 0,
-            fast: bool = False) -> ValidationRun:
-    """Everything ``bn validate`` reports; ``fast`` runs only the case suite and the concordance check (CI)."""
+            fast: bool = False, stability_draws: int | None = None) -> ValidationRun:
+    """Everything ``bn validate`` reports; ``fast`` runs only the case suite and the concordance check (CI).
+
+    ``stability_draws``: joint parameter draws per case for the stability columns (default
+    ``DEFAULT_STABILITY_DRAWS``, or 0 = skipped with ``fast``); ``seed`` seeds them.
+    """
     import time
 
+    if stability_draws is None:
+        stability_draws = 0 if fast else DEFAULT_STABILITY_DRAWS
     timings = {}
     t = time.perf_counter()
-    suite = run_cases(net, load_cases(net.network, cases_dir))
-    timings["cases"] = time.perf_counter() - t
+    suite = run_cases(net, load_cases(net.network, cases_dir), stability_draws=stability_draws, seed=seed)
+    timings["cases"] = time.perf_counter() - t  # with stability when stability_draws > 0
     t = time.perf_counter()
     concordance = run_concordance(net, load_concordance(net.network, concordance_file))
     timings["concordance"] = time.perf_counter() - t
@@ -1047,6 +1164,14 @@ def _summary_section(run: ValidationRun) -> list[str]:
            f"{_fmt(s['log_score_diagnosis'], 3)} |",
            f"| concordance: inside published interval | {c['inside']} of {c['with_interval']} "
            f"({c['items']} figures in all) |"]
+    if "stable_cases" in s:
+        unstable = ", ".join(s["unstable"]) or "none"
+        flippable = ", ".join(s["flippable"]) or "none"
+        out += [f"| knee-pain source calls stable under parameter uncertainty (leader kept in >= "
+                f"{s['stable_share_threshold']:.0%} of {s['stability_draws']} joint draws) | "
+                f"{s['stable_cases']} of {s['stability_cases']} (not stable: {unstable}) |",
+                f"| calls one parameter within its plausible range can change | {len(s['flippable'])} of "
+                f"{s['stability_cases']} ({flippable}) |"]
     if run.simulation:
         sim = run.simulation
         aucs = [m["auc"] for m in sim["sources"].values()]
@@ -1061,22 +1186,62 @@ def _cases_section(run: ValidationRun, charts: Mapping[str, str]) -> list[str]:
            "network's leading call). Diagnoses ranked: every diagnosis except intrinsic_knee_disease (the OR of "
            "the three knee diagnoses). Cases marked *archetype* are textbook archetypes, not published cases.", "",
            "| case | expected diagnosis | rank | P | expected source | rank | P | leading (dx / source) | "
-           "top-1 | alerts |", "|---|---|---|---|---|---|---|---|---|---|"]
+           "top-1 | stable call (leader kept) | alerts |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in run.suite.results:
         c = r.case
         name = f"{c.id}{' *(archetype)*' if c.archetype else ''}"
+        st = r.stability
+        stable = "-" if st is None else f"{'yes' if st.stable else '**no**'} ({st.leader_share:.0%})"
         out.append(f"| {name} | {', '.join(c.diagnoses) or '(none modelled)'} | {r.diagnosis_rank or '-'} | "
                    f"{_fmt(r.diagnosis_probability)} | {c.knee_pain_source or '(no knee pain)'} | "
                    f"{r.source_rank or '-'} | {_fmt(r.source_probability)} | {r.leading_diagnosis} / "
                    f"{r.leading_source if 'knee_pain' in c.evidence.findings else '-'} | "
-                   f"{'pass' if r.passed(1) else 'FAIL'} | {', '.join(r.alerts) or ''} |")
-    out += ["", "Stability of each call under parameter uncertainty is not reported yet: it needs the sensitivity "
-            "module (issue on sensitivity analysis).", ""]
+                   f"{'pass' if r.passed(1) else 'FAIL'} | {stable} | {', '.join(r.alerts) or ''} |")
+    out += [""]
+    out += _stability_section(run)
     if "cases" in charts:
         out += [f"![Per-case posteriors]({charts['cases']})", ""]
     out += ["### Sources of the cases", ""]
     out += [f"- **{r.case.id}**: {r.case.title}. {_md_escape(r.case.source)}" for r in run.suite.results]
     return [*out, ""]
+
+
+def _stability_section(run: ValidationRun) -> list[str]:
+    s = run.suite.summary
+    if "stable_cases" not in s:
+        return ["Stability of each call under parameter uncertainty was not computed in this run (`--fast` skips "
+                "it; `--stability-draws N` computes it).", ""]
+    out = ["### Stability of the knee-pain source call under parameter uncertainty", "",
+           f"Every parameter drawn jointly from its plausible range ({s['stability_draws']} draws, seed "
+           f"{s['stability_seed']}, the same draws for every case; `bn.sensitivity.uncertainty`) and one parameter "
+           "at a time, exactly (`bn.sensitivity.flip`, 'the leading source changes'). *established source*: the "
+           "posterior of the source the report established, with the network's numbers, and its median and "
+           "90% interval over the draws. *leader kept*: share of draws in which the network's leading source "
+           f"still leads; the call is **stable** when this is at least {s['stable_share_threshold']:.0%}. "
+           "*one-parameter flip*: can a single parameter within its plausible range change the leading source? "
+           "(Stability is about the network's call, right or wrong: a stable call on a FAIL case is stably wrong.) "
+           "Cases without knee pain have no source call.", "",
+           "| case | leading source | established source: P, median (90% interval) | established leads in | "
+           "leader kept in | stable? | one-parameter flip |", "|---|---|---|---|---|---|---|"]
+    for r in run.suite.results:
+        st = r.stability
+        if st is None:
+            continue
+        lo, hi = st.established_interval
+        if st.flip_smallest:
+            fs = st.flip_smallest
+            flip_text = (f"yes, {st.flip_within_range}: smallest {_md_escape(fs['parameter'])} {fs['value']:g} -> "
+                         f"{fs['new_value']:.3g} (new leader {fs['new_leader']})")
+        else:
+            flip_text = "no"  # changes outside the ranges are in results.json (flip_changes, flip_headline)
+        out.append(f"| {r.case.id} | {st.leader} | {st.established}: {_fmt(st.established_point)}, "
+                   f"{_fmt(st.established_median)} ({_fmt(lo)}-{_fmt(hi)}) | {st.established_share:.0%} | "
+                   f"{st.leader_share:.0%} | {'stable' if st.stable else '**not stable**'} | {flip_text} |")
+    out += ["", f"{s['stable_cases']} of {s['stability_cases']} knee-pain source calls are stable; not stable: "
+            f"{', '.join(s['unstable']) or 'none'}. A single parameter within its plausible range can change the "
+            f"call in {len(s['flippable'])} case(s){': ' + ', '.join(s['flippable']) if s['flippable'] else ''}.",
+            ""]
+    return out
 
 
 def _concordance_section(run: ValidationRun, charts: Mapping[str, str]) -> list[str]:
@@ -1184,6 +1349,13 @@ def _charts(run: ValidationRun, out: Path) -> dict[str, str]:
     ys = np.arange(len(results))
     ax.barh(ys - 0.18, [r.diagnosis_probability or 0 for r in results], height=0.35, label="established diagnosis")
     ax.barh(ys + 0.18, [r.source_probability or 0 for r in results], height=0.35, label="established source")
+    stab = [(y, r.stability) for y, r in zip(ys, results) if r.stability is not None]
+    if stab:
+        med = np.array([st.established_median for _, st in stab])
+        lo = np.array([st.established_interval[0] for _, st in stab])
+        hi = np.array([st.established_interval[1] for _, st in stab])
+        ax.errorbar(med, [y + 0.18 for y, _ in stab], xerr=[med - lo, hi - med], fmt="o", color="black", ms=3,
+                    lw=1, capsize=2, label="source: median and 90% interval under parameter uncertainty")
     ax.set_yticks(ys, [r.case.id for r in results], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)

@@ -2,7 +2,7 @@
 
 Registered by :func:`add_parser` (``bn/cli.py`` calls it). Examples::
 
-    bn validate l4l5_knee                          # everything; writes validation/report/
+    bn validate l4l5_knee                          # everything (with stability); writes validation/report/
     bn validate l4l5_knee --fast --check-baseline  # CI: cases + concordance, fail on regression
     bn validate --compare l4l5_knee@1.0.0 l4l5_knee@1.1.0 --out /tmp/cmp
 
@@ -41,8 +41,12 @@ def add_parser(subparsers) -> None:
     v.add_argument("--samples", type=int, default=2000, metavar="N", help="simulated cases (default 2000)")
     v.add_argument("--recovery", default="200,1000,5000,20000", metavar="N1,N2,...",
                    help="sample sizes for parameter recovery ('' to skip)")
-    v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--fast", action="store_true", help="cases and concordance only (what CI runs)")
+    v.add_argument("--seed", type=int, default=0, help="seed for the simulation, recovery and stability draws")
+    v.add_argument("--stability-draws", type=int, default=None, metavar="N",
+                   help="joint parameter draws per case for the stability of each call (default 300; "
+                        "0 with --fast, 0 skips)")
+    v.add_argument("--fast", action="store_true",
+                   help="cases and concordance only, no stability unless --stability-draws (what CI runs)")
     v.add_argument("--compare", nargs=2, metavar=("A", "B"),
                    help="compare two networks (e.g. l4l5_knee@1.0.0 l4l5_knee@1.1.0) on the cases")
     v.add_argument("--check-baseline", action="store_true",
@@ -74,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.samples < 10:
         raise V.ValidationError(f"--samples must be at least 10 (got {args.samples})")
+    if args.stability_draws is not None and args.stability_draws < 0:
+        raise V.ValidationError(f"--stability-draws must be 0 or more (got {args.stability_draws})")
     if args.compare and args.network:
         raise V.ValidationError("give either NETWORK or --compare A B, not both")
     baseline_path = Path(args.baseline) if args.baseline else V.BASELINE_FILE
@@ -90,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     net = bn.load(args.network or "l4l5_knee")
     result = V.run_all(net, args.cases, args.concordance, samples=args.samples,
-                       recovery_sizes=_sizes(args.recovery), seed=args.seed, fast=args.fast)
+                       recovery_sizes=_sizes(args.recovery), seed=args.seed, fast=args.fast,
+                       stability_draws=args.stability_draws)
     path = V.write_report(result, args.out)
     gate = result.gate
     if args.json:
@@ -105,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
               f"{s['brier_source']:.3f}")
         print(f"concordance: {c['inside']} of {c['with_interval']} figures inside their published interval "
               f"({c['items']} in all)")
+        if "stable_cases" in s:
+            print(f"stability: {s['stable_cases']} of {s['stability_cases']} knee-pain source calls stable "
+                  f"(leader kept in >= {s['stable_share_threshold']:.0%} of {s['stability_draws']} draws; not "
+                  f"stable: {', '.join(s['unstable']) or 'none'}); one parameter can change "
+                  f"{len(s['flippable'])}")
         print(f"report: {path}")
     if args.write_baseline:
         V.write_baseline(gate, result.network, baseline_path)

@@ -197,6 +197,113 @@ def test_case_files_are_ordinary_case_files(knee):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Stability of each call under parameter uncertainty (bn.sensitivity)
+# ---------------------------------------------------------------------------------------------------------
+
+# a hip call near the threshold, the one unstable call on 1.1.0, a FAIL case, and a case without knee pain
+STABILITY_CASES = ("a05_hard_hip_oa_knee_pain_only", "a14_patellofemoral_pain_young",
+                   "p02_dorje2019_patellofemoral_disuse_atrophy", "p03_ciftci2010_incomplete_ces")
+STABILITY_DRAWS, STABILITY_SEED = 80, 7
+
+
+@pytest.fixture(scope="module")
+def stability_suite(knee):
+    cases = [c for c in V.load_cases(knee.network) if c.id in STABILITY_CASES]
+    assert len(cases) == len(STABILITY_CASES)
+    return V.run_cases(knee, cases, stability_draws=STABILITY_DRAWS, seed=STABILITY_SEED)
+
+
+def test_stability_equals_independent_sensitivity_calls(knee, stability_suite):
+    from bn.sensitivity import flip, uncertainty
+
+    network = knee.network
+    checked = 0
+    for r in stability_suite.results:
+        st = r.stability
+        if r.case.knee_pain_source is None:
+            assert st is None and r.to_dict()["parameter_stability"] is None
+            continue
+        u = uncertainty(knee, r.case.evidence, draws=STABILITY_DRAWS, seed=STABILITY_SEED)
+        assert st.draws == STABILITY_DRAWS and st.seed == STABILITY_SEED
+        assert st.leader == u.leader_now == r.leading_source
+        assert st.leader_share == u.leaders[u.leader_now]
+        assert st.established_share == u.leaders[r.case.knee_pain_source]
+        assert st.leaders == u.leaders
+        target = next(t for t in u.targets if t.target.variable == network.knee_pain_sources[r.case.knee_pain_source])
+        assert st.established_median == target.median
+        assert st.established_interval == target.interval(0.90)
+        assert st.established_point == pytest.approx(r.source_probability, abs=1e-12)
+        # the leader share from the draws themselves: argmax over the four sources, draw by draw
+        frame = u.to_frame()
+        cols = [f"{network.knee_pain_sources[k]}={network[network.knee_pain_sources[k]].state_ids[-1]}"
+                for k in u.leaders]
+        winners = np.argmax(frame[cols].to_numpy(), axis=1)
+        assert st.leader_share == pytest.approx(np.mean(winners == list(u.leaders).index(st.leader)), abs=1e-12)
+        assert st.stable == (st.leader_share >= V.STABLE_SHARE)
+        f = flip(knee, r.case.evidence)
+        assert st.flip_headline == f.headline
+        assert st.flip_within_range == len(f.within_range) and st.flip_changes == len(f.changes)
+        assert st.flippable == bool(f.within_range)
+        if f.within_range:
+            assert st.flip_smallest["parameter"] == f.within_range[0].parameter.id
+        checked += 1
+    assert checked == 3
+
+
+def test_stability_summary_and_reproducible(knee, stability_suite):
+    s = stability_suite.summary
+    with_st = [r for r in stability_suite.results if r.stability]
+    assert s["stability_cases"] == len(with_st) == 3
+    assert s["stable_cases"] == sum(r.stability.stable for r in with_st)
+    assert s["unstable"] == [r.case.id for r in with_st if not r.stability.stable]
+    assert s["stability_draws"] == STABILITY_DRAWS and s["stable_share_threshold"] == 0.9
+    cases = [r.case for r in stability_suite.results]
+    again = V.run_cases(knee, cases[:2], stability_draws=STABILITY_DRAWS, seed=STABILITY_SEED)
+    for a, b in zip(again.results, stability_suite.results):
+        assert a.stability.to_dict() == b.stability.to_dict()
+    other = V.run_cases(knee, cases[:1], stability_draws=STABILITY_DRAWS, seed=STABILITY_SEED + 1)
+    assert other.results[0].stability.established_median != stability_suite.results[0].stability.established_median
+    # the gated metrics do not depend on the stability columns
+    plain = V.run_cases(knee, cases)
+    for key in ("top1_accuracy", "brier_source", "log_score_source"):
+        assert plain.summary[key] == stability_suite.summary[key]
+    assert "stable_cases" not in plain.summary and all(r.stability is None for r in plain.results)
+
+
+def test_stable_threshold_is_inclusive():
+    base = dict(draws=10, seed=0, leader="knee", established="knee", established_point=0.8, established_median=0.8,
+                established_interval=(0.6, 0.9), established_share=0.9, leaders={"knee": 0.9, "hip": 0.1},
+                flip_within_range=0, flip_changes=0, flip_smallest=None, flip_headline="")
+    assert V.ParameterStability(leader_share=0.9, **base).stable
+    assert not V.ParameterStability(leader_share=0.89, **base).stable
+
+
+def test_report_has_stability_columns(knee, stability_suite, concordance, tmp_path):
+    run = V.ValidationRun(knee.info.to_dict(), stability_suite, concordance)
+    text = V.write_report(run, tmp_path).read_text()
+    assert "stable call (leader kept)" in text and "### Stability of the knee-pain source call" in text
+    assert "| established leads in | leader kept in | stable? | one-parameter flip |" in text
+    assert f"leader kept in >= 90% of {STABILITY_DRAWS} joint draws" in text
+    for r in stability_suite.results:
+        st = r.stability
+        if st is None:
+            continue
+        lo, hi = st.established_interval
+        row = next(line for line in text.splitlines() if line.startswith(f"| {r.case.id} | {st.leader} |"))
+        assert f"{st.established_median:.2f} ({lo:.2f}-{hi:.2f})" in row and f"{st.leader_share:.0%}" in row
+        assert ("not stable" in row) != st.stable
+    results = json.loads((tmp_path / "results.json").read_text())
+    by_id = {c["id"]: c for c in results["cases"]["cases"]}
+    for r in stability_suite.results:
+        got = by_id[r.case.id]["parameter_stability"]
+        assert (got is None) == (r.stability is None)
+        if got:
+            assert got["leader_share"] == r.stability.leader_share and got["stable"] == r.stability.stable
+            assert got["established_interval_90"] == list(r.stability.established_interval)
+    assert results["cases"]["summary"]["stable_cases"] == stability_suite.summary["stable_cases"]
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Concordance
 # ---------------------------------------------------------------------------------------------------------
 
@@ -269,6 +376,8 @@ def test_no_regression_against_recorded_baseline(knee, suite, concordance):
 def test_committed_report_names_the_shipped_network(knee):
     report = (V.REPORT_DIR / "report.md").read_text()
     assert knee.info.sha256 in report and f"version **{knee.info.version}**" in report
+    # the committed report is a full run: it carries the stability of every call
+    assert "### Stability of the knee-pain source call" in report and "knee-pain source calls stable" in report
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -372,6 +481,22 @@ def test_cli_fast_writes_stamped_report_and_checks_baseline(tmp_path, knee, caps
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["network"]["sha256"] == knee.info.sha256
     assert "top-1" in capsys.readouterr().out
+    # --fast skips the stability draws (CI stays fast) and says so
+    assert "was not computed in this run" in report
+    assert all(c["parameter_stability"] is None for c in results["cases"]["cases"])
+
+
+def test_cli_fast_with_stability_draws(tmp_path, capsys):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for name in ("a05_hard_hip_oa_knee_pain_only", "p03_ciftci2010_incomplete_ces"):
+        shutil.copy(V.CASES_DIR / f"{name}.yaml", cases)
+    assert _cli(["validate", "--fast", "--stability-draws", "20", "--cases", str(cases),
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "stability: " in capsys.readouterr().out
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["cases"]["summary"]["stability_draws"] == 20
+    assert results["cases"]["summary"]["stability_cases"] == 1
 
 
 def test_cli_regression_exits_1(tmp_path, knee):
@@ -395,6 +520,7 @@ def test_cli_compare(changed_version, tmp_path, capsys):
     (["validate", "--fast", "--samples", "3"], "at least 10"),
     (["validate", "--recovery", "10,x"], "comma-separated"),
     (["validate", "--fast", "--cases", "/nonexistent/cases"], "does not exist"),
+    (["validate", "--fast", "--stability-draws", "-1"], "stability-draws"),
 ])
 def test_cli_bad_input_is_a_bn_error(argv, message, tmp_path):
     from bn.errors import BNError
