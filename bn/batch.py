@@ -96,18 +96,21 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
     lik: dict[str, np.ndarray] = {}
     for col in findings:
         var = network[col]
-        raw = frame[col]
-        present = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
-        text = raw.astype(str).str.strip()
-        codes = text.map({s: i for i, s in enumerate(var.state_ids)}).to_numpy(dtype=float, na_value=np.nan)
-        invalid = present & np.isnan(codes)
-        for k in np.flatnonzero(invalid):
-            bad.setdefault(k, f"'{text.iloc[k]}' is not a state of {col}; valid states: {', '.join(var.state_ids)}")
-        observed = np.flatnonzero(present & ~invalid)
+        # Factorise first and read the few distinct cells: string methods and .map over every row of every
+        # column took more time than the inference (30 of 50 s for 1,000,000 rows of 12 findings).
+        codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
+        texts = [str(u).strip() for u in uniques]
+        index = {s: i for i, s in enumerate(var.state_ids)}
+        # -1: not known (missing or blank), -2: not a state of the variable; the last entry is for NaN (-1 codes).
+        lookup = np.array([index.get(t, -2) if t else -1 for t in texts] + [-1], dtype=np.intp)
+        state = lookup[codes]
+        for k in np.flatnonzero(state == -2):
+            bad.setdefault(k, f"'{texts[codes[k]]}' is not a state of {col}; valid states: {', '.join(var.state_ids)}")
+        observed = np.flatnonzero(state >= 0)
         if observed.size:
             vec = np.ones((n, var.card))
             vec[observed] = 0.0
-            vec[observed, codes[observed].astype(int)] = 1.0
+            vec[observed, state[observed]] = 1.0
             lik[col] = vec
     sources = dict(network.knee_pain_sources)
     wanted = list(dict.fromkeys([*targets, *sources.values()]))
