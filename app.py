@@ -249,10 +249,12 @@ st.subheader("Differential" if network.has_roles else "Posteriors")
 st.caption("Each condition's probability before any finding (prior) and given the findings (posterior), "
            "most likely first. Conditions can coexist, so they need not add up to 100%.")
 shown_columns = ["diagnosis", "prior", "posterior"] if network.has_roles else list(differential.columns)
-st.dataframe(differential[shown_columns], hide_index=True, key="differential", width="stretch", column_config={
+as_percent = differential[shown_columns].assign(prior=differential["prior"] * 100,
+                                               posterior=differential["posterior"] * 100)
+st.dataframe(as_percent, hide_index=True, key="differential", width="stretch", column_config={
     "diagnosis": st.column_config.TextColumn("Condition", width="large"),
-    "prior": st.column_config.ProgressColumn("Prior", format="percent", min_value=0.0, max_value=1.0),
-    "posterior": st.column_config.ProgressColumn("Posterior", format="percent", min_value=0.0, max_value=1.0)})
+    "prior": st.column_config.ProgressColumn("Prior", format="%.1f%%", min_value=0.0, max_value=100.0),
+    "posterior": st.column_config.ProgressColumn("Posterior", format="%.1f%%", min_value=0.0, max_value=100.0)})
 if result.most_probable_explanation:
     present = [network[v].display_label for v, s in result.most_probable_explanation.states.items()
                if s == network[v].state_ids[-1]]

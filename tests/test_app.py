@@ -67,9 +67,9 @@ def test_answer_at_a_glance_equals_bn(app, knee):
     diagnoses = knee.network.by_role("diagnosis")
     expected = sorted(diagnoses, key=lambda v: -result.posteriors[v]["present"])
     assert list(table["diagnosis"]) == [knee.network[v].display_label for v in expected]
-    for row, var in zip(table.itertuples(), expected, strict=True):
-        assert row.posterior == pytest.approx(result.posteriors[var]["present"], abs=1e-12)
-        assert row.prior == pytest.approx(result.priors[var]["present"], abs=1e-12)
+    for row, var in zip(table.itertuples(), expected, strict=True):  # shown in percent
+        assert row.posterior == pytest.approx(100 * result.posteriors[var]["present"], abs=1e-10)
+        assert row.prior == pytest.approx(100 * result.priors[var]["present"], abs=1e-10)
 
 
 def test_soft_finding(app, knee):
