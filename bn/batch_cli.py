@@ -39,7 +39,9 @@ def add_parser(subparsers) -> None:
     b.add_argument("--dask", metavar="local|ADDRESS",
                    help="score partitions on a Dask cluster: 'local' starts one on this machine, or give the "
                         "scheduler address (tcp://host:8786); results are identical to a local run")
-    b.add_argument("--chunk-size", type=int, default=2_000, metavar="N", help="cases per vectorised chunk")
+    from bn.batch import CHUNK_SIZE
+
+    b.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, metavar="N", help="cases per vectorised chunk")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.set_defaults(func=run)
 
