@@ -18,6 +18,7 @@ import streamlit as st
 import bn
 from bn.evidence import Case, Evidence, from_query_params, parse_case, to_query_params
 from bn.explain import explain
+from bn.explain import percent as pct
 from bn.graph import to_dot
 from bn.interop import parse_standard
 from bn.model import NetworkInfo
@@ -60,12 +61,6 @@ def load_uploaded(name: str, data: bytes) -> bn.BayesNet:
 
 def sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def pct(p: float) -> str:
-    if 0 < p < 0.01 or 0.99 < p < 1:
-        return f"{p:.1%}"
-    return f"{p:.0%}"
 
 
 # -- state changes (callbacks run before the script, so they may set widget values) ------------------------

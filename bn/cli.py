@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bn import batch_cli, sensitivity_cli
 from bn.errors import BNError
+from bn.target import SOURCE_SHORT, positive_state
 from bn.validate_cli import add_parser as add_validate_parser
 
 DISCLAIMER = "Educational decision-support tool, not a medical device."
@@ -189,11 +190,9 @@ def format_result(net, result) -> str:
     width = max([len(_label(network, v)) for v in result.posteriors] + [36])
     if result.knee_pain_source:
         lines += ["", f"{'Where does the knee pain come from?':<{width}}   prior -> posterior"]
-        names = {"l4l5_spine": "L4-L5 spine (nerve roots / facets)", "knee": "the knee itself",
-                 "hip": "the hip", "other": "other causes"}
         for key, p in sorted(result.knee_pain_source.items(), key=lambda kv: -kv[1]):
             prior = result.knee_pain_source_prior[key]
-            lines.append(f"  {names.get(key, key):<{width - 2}} {_pct(prior):>7} -> {_pct(p):>7}")
+            lines.append(f"  {SOURCE_SHORT.get(key, key):<{width - 2}} {_pct(prior):>7} -> {_pct(p):>7}")
     groups: dict[str, list[str]] = {}
     for var in result.posteriors:
         role = network[var].role or "variables"
@@ -209,7 +208,7 @@ def format_result(net, result) -> str:
             post, prior = result.posteriors[var], result.priors[var]
             states = network[var].state_ids
             if len(states) == 2:
-                s = _positive_state(states)
+                s = positive_state(states)
                 flag = "  (observed)" if var in ev.findings else ""
                 lines.append(f"  {_label(network, var):<{width - 2}} {_pct(prior[s]):>7} -> {_pct(post[s]):>7}"
                              f"  P({s}){flag}")
@@ -224,14 +223,6 @@ def format_result(net, result) -> str:
                       + (", ".join(present) if present else "none present")]
     lines += ["", DISCLAIMER]
     return "\n".join(lines)
-
-
-_POSITIVE = ("present", "positive", "yes", "true", "reduced", "abnormal")
-
-
-def _positive_state(states: Sequence[str]) -> str:
-    # Binary variables show one number: P(the "positive" state); BIF files often list "yes" first.
-    return next((s for s in states if s.lower() in _POSITIVE), states[-1])
 
 
 def _label(network, var: str) -> str:

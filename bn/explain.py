@@ -92,10 +92,9 @@ def _odds_db(p: float) -> float | None:
     return 10.0 * math.log10(p / (1.0 - p))
 
 
-def _pct(p: float) -> str:
-    if 0 < p < 0.01:
-        return f"{p:.1%}"
-    if 0.99 < p < 1:
+def percent(p: float) -> str:
+    """A probability as a whole percentage, with one decimal near 0 and 1 (``0.4%``, not ``0%``)."""
+    if 0 < p < 0.01 or 0.99 < p < 1:
         return f"{p:.1%}"
     return f"{p:.0%}"
 
@@ -162,11 +161,11 @@ def _sentence(network, var: str, state: str | None, target_label: str, without: 
         what = f"{v.display_label} = {state}"
     if weight is None:
         effect = "settles" if abs(with_ - without) > 1e-12 else "leaves"
-        return f"{what}: {effect} {target_label} at {_pct(with_)} (from {_pct(without)}; decisive)"
+        return f"{what}: {effect} {target_label} at {percent(with_)} (from {percent(without)}; decisive)"
     if abs(weight) < 0.05:
-        return f"{what}: leaves {target_label} at {_pct(with_)} (weight {weight:+.1f} dB)"
+        return f"{what}: leaves {target_label} at {percent(with_)} (weight {weight:+.1f} dB)"
     verb = "raises" if weight > 0 else "lowers"
-    return f"{what}: {verb} {target_label} from {_pct(without)} to {_pct(with_)} (weight {weight:+.1f} dB)"
+    return f"{what}: {verb} {target_label} from {percent(without)} to {percent(with_)} (weight {weight:+.1f} dB)"
 
 
 __all__ = ["Conflict", "Explanation", "FindingWeight", "explain", "positive_state"]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from bn.errors import EvidenceError, ImpossibleEvidenceError
-from bn.evidence import Evidence
+from bn.evidence import Evidence, lookup_variable
 from bn.model import Network, NetworkInfo
 
 MAX_MAP_CONFIGURATIONS = 1 << 20
@@ -368,12 +368,7 @@ class BayesNet:
     # -- helpers ----------------------------------------------------------------------------------
     def _check_variables(self, variables: Sequence[str]) -> None:
         for v in variables:
-            if v not in self.network:
-                import difflib
-
-                close = difflib.get_close_matches(v, list(self.network.variables), n=3, cutoff=0.5)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise EvidenceError(f"unknown variable '{v}' in network {self.network.id}{hint}")
+            lookup_variable(self.network, v)
 
     def _raise_impossible(self, ev: Evidence) -> None:
         conflict = self.conflicting_findings(ev)

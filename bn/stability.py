@@ -105,7 +105,7 @@ def default_observation_set(net: BayesNet, ev: Evidence) -> list[str]:
 
 
 class _Decider:
-    """decision(e) as a function of the joint table over the decision variables."""
+    """decision(e) as a function of the posterior marginals of the decision variables."""
 
     def __init__(self, net: BayesNet, target: Target | None, threshold: float | None):
         network = net.network
@@ -121,13 +121,20 @@ class _Decider:
             self.keys = list(network.knee_pain_sources)
             self.variables = [network.knee_pain_sources[k] for k in self.keys]
 
-    def decide(self, table: np.ndarray) -> str:
-        """``table`` is P(decision variables | ...) with one axis per decision variable, normalised."""
+    def decide(self, marginals: Sequence[np.ndarray]) -> str:
+        """``marginals[i]`` is the normalised posterior of ``self.variables[i]``."""
         if self.threshold is not None:
-            return "above" if table[self.index] >= self.threshold else "below"
-        probs = [float(table.sum(axis=tuple(a for a in range(table.ndim) if a != i))[-1])
-                 for i in range(table.ndim)]
-        return self.keys[int(np.argmax(probs))]
+            return "above" if marginals[0][self.index] >= self.threshold else "below"
+        return self.keys[int(np.argmax([float(m[-1]) for m in marginals]))]
+
+    def decide_all(self, net: BayesNet, cases: Sequence[Evidence]) -> list[str]:
+        """The decision for each case, from one batched pass."""
+        batch = net.batch_marginals(cases, self.variables)
+        return [self.decide([batch.marginals[v][k] for v in self.variables]) for k in range(len(cases))]
+
+
+def _axis_marginals(table: np.ndarray) -> list[np.ndarray]:
+    return [table.sum(axis=tuple(a for a in range(table.ndim) if a != i)) for i in range(table.ndim)]
 
 
 def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
@@ -151,7 +158,7 @@ def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evide
             raise EvidenceError(f"{v} is already observed")
         if v in decider.variables:
             raise EvidenceError(f"{v} is a decision variable and cannot be in the observation set")
-    current = decider.decide(net.joint(decider.variables, ev))
+    current = decider.decide(_axis_marginals(net.joint(decider.variables, ev)))
     if not observe:
         return SameDecision(current, 1.0, "exact", 0.0, [], outcomes={current: 1.0})
     size = math.prod(network[v].card for v in observe)
@@ -163,7 +170,7 @@ def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evide
         for row in flat:
             p_u = float(row.sum())
             if p_u > 0.0:
-                d = decider.decide(row / p_u)
+                d = decider.decide(_axis_marginals(row / p_u))
                 outcomes[d] = outcomes.get(d, 0.0) + p_u
         return SameDecision(current, outcomes.get(current, 0.0), "exact", 0.0, observe, outcomes=outcomes)
     rng = np.random.default_rng(seed)
@@ -172,10 +179,9 @@ def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evide
         net._raise_impossible(ev)
     columns = [list(network.variables).index(v) for v in observe]
     patterns, inverse = np.unique(states[:, columns], axis=0, return_inverse=True)
-    decided = []
-    for pattern in patterns:
-        extra = {v: network[v].state_ids[int(i)] for v, i in zip(observe, pattern, strict=True)}
-        decided.append(decider.decide(net.joint(decider.variables, ev.merged(Evidence(extra)))))
+    cases = [ev.merged(Evidence({v: network[v].state_ids[int(i)] for v, i in zip(observe, pattern, strict=True)}))
+             for pattern in patterns]
+    decided = decider.decide_all(net, cases)
     w = weights / weights.sum()
     outcomes = {}
     for idx, d in enumerate(decided):
