@@ -2,12 +2,14 @@
 
 :class:`CompiledEngine` (the default, named ``"einsum"`` for the command line's ``--engine`` choice) compiles
 the network once into a junction tree: a greedy triangulation of the moral graph, cliques, and a fixed
-message-passing plan over numpy arrays whose first axis is a *batch* of cases. Hard and soft evidence
-enter the same way, as one likelihood vector per variable (an indicator for a hard finding), with shape
-``(card,)`` for one case or ``(N, card)`` for N cases. One collect pass gives the posterior of any set of
-variables that share a clique; a collect and a distribute pass (Hugin) give every single-variable marginal.
-Messages are rescaled as they are passed and the scales summed in log space, so ``log P(evidence)`` is exact
-even where ``P(evidence)`` underflows a float64.
+message-passing plan over one flat table of every clique's states, ordered level by level from the tree's
+centre, with a last axis for a *batch* of cases. Hard and soft evidence enter the same way, as one likelihood
+vector per variable (an indicator for a hard finding), with shape ``(card,)`` for one case or ``(N, card)``
+for N cases. A collect pass to the centre and a distribute pass (Hugin) back to the cliques a query needs give
+the posterior of any set of variables that share a clique, or every single-variable marginal. One case on a
+small network passes each level's messages with a few whole-level numpy calls; batches and large networks work
+clique by clique, by broadcasting. Messages are rescaled where needed and the scales summed in log space, so
+``log P(evidence)`` is exact even where ``P(evidence)`` underflows a float64.
 
 The plan (:class:`TreePlan`) is plain data (lists of integers) so that :mod:`bn.cache` can store it as JSON;
 importing this module costs only numpy.
@@ -219,8 +221,66 @@ def network_plan(network: Network, extra: Iterable[str] = ()) -> TreePlan:
 
 # -- the runtime tree --------------------------------------------------------------------------------------------
 
+@dataclass
+class _Level:
+    """One level of the tree (depth d >= 1): its cliques, and for one case its messages as index arrays.
+
+    The level's separator states, over all its cliques, are its message *entries*: ``key`` gives each clique
+    state's entry, so summing the level onto its messages is ``bincount(key, table[rows])``.
+    ``into_gather``/``into_starts`` list, for every state of the level above, the entries it is multiplied by
+    (the extra entry ``entries``, always 1, where there are none): one ``np.multiply.reduceat``. ``owner``
+    and ``owner_starts`` group entries by message, for rescaling. Index arrays exist only on small tables.
+    """
+
+    cliques: list[int]
+    rows: slice
+    parent_rows: slice
+    spans: list[tuple[int, int]]   # each clique's entries
+    entries: int
+    key: np.ndarray | None = None
+    into_gather: np.ndarray | None = None
+    into_starts: np.ndarray | None = None
+    owner: np.ndarray | None = None
+    owner_starts: np.ndarray | None = None
+
+
+@dataclass
+class _Down:
+    """The distribute step of one case into (some of) the cliques of one level, as index arrays."""
+
+    gather: np.ndarray             # parent clique states...
+    keys: np.ndarray               # ...and the message entry each sums into
+    size: int
+    old: np.ndarray | None         # which upward message entries these are (None: all of them, in order)
+    owner: np.ndarray
+    owner_starts: np.ndarray
+    rows: slice | np.ndarray       # the child clique states multiplied...
+    key: np.ndarray                # ...and the message entry each one takes
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """A clique and its parent, for broadcasting: the axes summed out of each and the separator's shape
+    laid over each."""
+
+    parent: int
+    up_axes: tuple[int, ...]
+    over_parent: tuple[int, ...]
+    down_axes: tuple[int, ...]
+    over_child: tuple[int, ...]
+
+
 class _Tree:
-    """A plan turned into arrays and precomputed axis bookkeeping; evaluation is a fixed list of numpy ops."""
+    """A plan laid out as one flat ``(clique states, N)`` table and evaluated one tree level at a time.
+
+    Every clique table lives in one array, ordered by depth from the centre of the tree, so that each level
+    is a contiguous block. On a small table one case passes all of a level's messages with a few whole-level
+    numpy calls (``bincount``, ``multiply.reduceat``): the cost is per level (5 on l4l5_knee), not per clique
+    (50), which is what a case costs when tables are small. Batches, and large tables, work clique by clique
+    on views of the table, summing with ``np.add.reduce`` over axes and multiplying by broadcasting; the batch
+    axis is last, so every row is a contiguous vector of N cases. Messages out of subtrees without evidence
+    do not depend on the case: the batch path computes them once and reuses them.
+    """
 
     def __init__(self, plan: TreePlan, network: Network):
         self.plan = plan
@@ -230,193 +290,311 @@ class _Tree:
         self.cliques = plan.cliques
         self.shapes = [tuple(cards[v] for v in c) for c in plan.cliques]
         self.sizes = [math.prod(s) for s in self.shapes]
-        # Cases per pass for large batches: all clique tables of a chunk in about 4 MB (256 cases on l4l5_knee).
-        self.chunk = max(64, min(4096, (1 << 19) // max(sum(self.sizes), 1)))
-        self._marginal_P: dict[int, np.ndarray | None] = {}
+        self.cards = cards
+        n = len(plan.cliques)
+        neighbours: list[list[int]] = [[] for _ in range(n)]
+        for c, p in enumerate(plan.parent):
+            if p >= 0:
+                neighbours[c].append(p)
+                neighbours[p].append(c)
+        self.up = [-1] * n
+        levels = [_centres(neighbours)]
+        depth = [-1] * n
+        for r in levels[0]:
+            depth[r] = 0
+        while True:
+            nxt = []
+            for c in levels[-1]:
+                for nb in neighbours[c]:
+                    if depth[nb] < 0:
+                        depth[nb], self.up[nb] = depth[c] + 1, c
+                        nxt.append(nb)
+            if not nxt:
+                break
+            levels.append(nxt)
+        self.offset = [0] * n
+        pos, bounds = 0, []
+        for lvl in levels:
+            bounds.append(pos)
+            for c in lvl:
+                self.offset[c] = pos
+                pos += self.sizes[c]
+        bounds.append(pos)
+        self.total = pos
+        self.roots = levels[0]
+        self.root_rows = slice(0, bounds[1])
+        self.root_starts = [self.offset[r] for r in self.roots]
+        # Cases per pass for large batches: the whole table of a chunk in about 4 MB (256 cases on l4l5_knee).
+        self.chunk = max(64, min(4096, (1 << 19) // max(self.total, 1)))
         base = [np.ones(s) for s in self.shapes]
         for vid, var in network.variables.items():
             c = plan.assign[index[vid]]
             family = [index[p] for p in var.parents] + [index[vid]]
             base[c] = base[c] * _broadcast(np.asarray(var.cpt, dtype=float), family, plan.cliques[c], cards)
-        # The batch axis is last: every operation then runs over contiguous vectors of N cases, where a leading
-        # batch axis would make numpy reduce runs of 2 or 3 numbers at a time (ten times slower at N = 10,000).
-        self.base = [b[..., None] for b in base]
-        self.evidence_shape = []
-        for v in range(len(order)):
-            c = plan.home[v]  # evidence goes to the smallest clique holding v: fewer numbers to multiply
-            self.evidence_shape.append(tuple(cards[u] if u == v else 1 for u in plan.cliques[c]))
-        neighbours: list[list[int]] = [[] for _ in plan.cliques]
-        for c, p in enumerate(plan.parent):
+        self.base = np.concatenate([base[c].ravel() for lvl in levels for c in lvl])
+        self.evidence_shape = [tuple(cards[u] if u == v else 1 for u in plan.cliques[plan.home[v]])
+                               for v in range(len(order))]
+        self.edges: list[_Edge | None] = [None] * n
+        for c, p in enumerate(self.up):
             if p >= 0:
-                neighbours[c].append(p)
-                neighbours[p].append(c)
-        self.neighbours = neighbours
-        self.roots = [c for c, p in enumerate(plan.parent) if p < 0]
-        self._edges: dict[tuple[int, int], tuple[Any, ...]] = {}
-        self._schedules: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}
-        self._components: list[int] | None = None
-        self._prior_messages: dict[tuple[int, int], np.ndarray] = {}
-        self.marginal_axes = []
-        for v in range(len(order)):
-            c = plan.home[v]
-            self.marginal_axes.append(tuple(k for k, u in enumerate(plan.cliques[c]) if u != v))
+                sep = set(self.cliques[c]) & set(self.cliques[p])
+                self.edges[c] = _Edge(
+                    p, tuple(k for k, u in enumerate(self.cliques[c]) if u not in sep),
+                    tuple(s if u in sep else 1 for u, s in zip(self.cliques[p], self.shapes[p])),
+                    tuple(k for k, u in enumerate(self.cliques[p]) if u not in sep),
+                    tuple(s if u in sep else 1 for u, s in zip(self.cliques[c], self.shapes[c])))
+        self.marginal_axes = [tuple(k for k, u in enumerate(plan.cliques[plan.home[v]]) if u != v)
+                              for v in range(len(order))]
+        self.levels = []
+        for d, lvl in enumerate(levels[1:], start=1):
+            spans, start = [], 0
+            for c in lvl:
+                sep = math.prod(s for s in self.edges[c].over_parent)
+                spans.append((start, start + sep))
+                start += sep
+            self.levels.append(_Level(lvl, slice(bounds[d], bounds[d + 1]), slice(bounds[d - 1], bounds[d]),
+                                      spans, start))
+        # One case on a small table goes level by level; on a large one the arithmetic on big cliques dominates,
+        # and broadcasting does that best.
+        self.fused = self.total <= _FUSED_LIMIT
+        if self.fused:
+            self._index_levels(len(order))
+        self._downs: dict[frozenset[int] | None, list[_Down | None]] = {}
+        self._readers: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._prior: dict[int, np.ndarray] = {}
 
-    def edge(self, a: int, b: int):
-        """How a message a -> b is made: ``(P, idx, axes, shape, sep)``.
+    def _separator(self, a: int, b: int) -> np.ndarray:
+        """For each state of clique a, the index of its state on the separator with clique b."""
+        sep = set(self.cliques[a]) & set(self.cliques[b])
+        return _gather_index(self.shapes[a], [u in sep for u in self.cliques[a]])
 
-        Messages are ``(separator states, N)`` arrays. Between small cliques (all of l4l5_knee) the message is
-        one matrix product ``P @ clique a`` and is laid over clique b by one gather ``message[idx]``: numpy's
-        ``sum(axis=...)`` over a tuple of axes costs several microseconds of Python-side dispatch per call, which
-        across ~50 cliques and two passes was most of a single case's time. Large cliques (andes, pathfinder)
-        would need huge dense ``P`` and keep the axis sum (``P`` is None) and a broadcast multiply.
+    def _index_levels(self, n_variables: int) -> None:
+        # Evidence for one case: one likelihood entry per variable state (1 = unobserved) and a last entry 1;
+        # each table row is multiplied by the entries of the variables whose home is its clique.
+        self.lik_offset = np.cumsum([0, *self.cards]).tolist()
+        rows, entries = [], []
+        for v in range(n_variables):
+            h = self.plan.home[v]
+            rows.append(self.offset[h] + np.arange(self.sizes[h]))
+            entries.append(self.lik_offset[v] + _gather_index(self.shapes[h], [u == v for u in self.cliques[h]]))
+        self.evidence_gather, self.evidence_starts = _grouped(np.concatenate(rows), np.concatenate(entries),
+                                                              range(self.total), self.lik_offset[-1])
+        for level in self.levels:
+            keys, into_rows, into_entries = [], [], []
+            for c, (start, _) in zip(level.cliques, level.spans):
+                p = self.up[c]
+                keys.append(start + self._separator(c, p))
+                into_rows.append(self.offset[p] + np.arange(self.sizes[p]))
+                into_entries.append(start + self._separator(p, c))
+            level.key = np.concatenate(keys)
+            level.into_gather, level.into_starts = _grouped(
+                np.concatenate(into_rows), np.concatenate(into_entries),
+                range(level.parent_rows.start, level.parent_rows.stop), level.entries)
+            level.owner = np.repeat(np.arange(len(level.spans)), [b - a for a, b in level.spans])
+            level.owner_starts = np.array([a for a, _ in level.spans], dtype=np.intp)
+
+    def _wanted(self, needed: Iterable[int] | None) -> frozenset[int] | None:
+        """The cliques on the paths from the centre to the ``needed`` ones (None: all)."""
+        if needed is None:
+            return None
+        wanted: set[int] = set()
+        for c in needed:
+            while c >= 0 and c not in wanted:
+                wanted.add(c)
+                c = self.up[c]
+        return None if len(wanted) == len(self.cliques) else frozenset(wanted)
+
+    def _down(self, level: _Level, wanted: frozenset[int] | None) -> _Down | None:
+        chosen = [i for i, c in enumerate(level.cliques) if wanted is None or c in wanted]
+        if not chosen:
+            return None
+        gather, keys, rows, key, sizes, start = [], [], [], [], [], 0
+        for i in chosen:
+            c = level.cliques[i]
+            p = self.up[c]
+            gather.append(self.offset[p] + np.arange(self.sizes[p]))
+            keys.append(start + self._separator(p, c))
+            rows.append(self.offset[c] + np.arange(self.sizes[c]))
+            key.append(start + self._separator(c, p))
+            sizes.append(level.spans[i][1] - level.spans[i][0])
+            start += sizes[-1]
+        full = len(chosen) == len(level.cliques)
+        old = None if full else np.concatenate([np.arange(*level.spans[i]) for i in chosen])
+        return _Down(np.concatenate(gather), np.concatenate(keys), start, old,
+                     np.repeat(np.arange(len(chosen)), sizes), np.cumsum([0, *sizes[:-1]]).astype(np.intp),
+                     level.rows if full else np.concatenate(rows), np.concatenate(key))
+
+    def _downs_for(self, wanted: frozenset[int] | None) -> list[_Down | None]:
+        if wanted not in self._downs:
+            if len(self._downs) > 256:
+                self._downs.clear()
+            self._downs[wanted] = [self._down(level, wanted) for level in self.levels]
+        return self._downs[wanted]
+
+    def calibrate(self, lik: Mapping[int, np.ndarray], scaled: bool = False, needed: Iterable[int] | None = ()
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Enter evidence, collect to the centre and distribute to the ``needed`` cliques (all when None).
+
+        ``lik`` maps variable index to a ``(n, card)`` likelihood with n = 1 or N. Returns the table, shape
+        ``(states, N)``, in which every needed clique is proportional to P(clique, evidence), and
+        ``log P(evidence)`` per case. With ``scaled`` every message is divided by its largest entry (per
+        case) and the log scales summed, so that tiny probabilities never underflow.
         """
-        key = (a, b)
-        if key not in self._edges:
-            sep = set(self.cliques[a]) & set(self.cliques[b])
-            axes = tuple(k for k, u in enumerate(self.cliques[a]) if u not in sep)
-            shape = tuple(s if u in sep else 1 for u, s in zip(self.cliques[b], self.shapes[b]))
-            sep_size = math.prod(shape)
-            P = idx = None
-            if self.sizes[a] * sep_size <= _DENSE_LIMIT:
-                P = _projection(self.shapes[a], [u in sep for u in self.cliques[a]])
-                idx = _gather_index(self.shapes[b], [u in sep for u in self.cliques[b]])
-            self._edges[key] = (P, idx, axes, shape, sep_size)
-        return self._edges[key]
+        size = max((a.shape[0] for a in lik.values()), default=1)
+        wanted = () if needed == () else self._wanted(needed)
+        if size == 1 and self.fused:
+            pot, log_z = self._calibrate_one({v: a[0] for v, a in lik.items()}, scaled, wanted)
+            return pot[:, None], log_z
+        return self._calibrate_views(lik, size, scaled, wanted)
 
-    def schedule(self, root: int) -> tuple[list[tuple[int, int]], list[int]]:
-        """Collect order (child, parent) with ``root`` as the root of its component, and the roots."""
-        if root not in self._schedules:
-            roots = [root] + [r for r in self.roots if self._component(r) != self._component(root)]
-            edges: list[tuple[int, int]] = []
-            for r in roots:
-                stack, seen, visit = [(r, -1)], {r}, []
-                while stack:
-                    node, up = stack.pop()
-                    visit.append((node, up))
-                    for nb in self.neighbours[node]:
-                        if nb not in seen:
-                            seen.add(nb)
-                            stack.append((nb, node))
-                edges += [(node, up) for node, up in reversed(visit) if up >= 0]
-            self._schedules[root] = (edges, roots)
-        return self._schedules[root]
-
-    def _component(self, c: int) -> int:
-        if self._components is None:
-            self._components = [-1] * len(self.cliques)
-            for r in self.roots:
-                stack = [r]
-                self._components[r] = r
-                while stack:
-                    node = stack.pop()
-                    for nb in self.neighbours[node]:
-                        if self._components[nb] < 0:
-                            self._components[nb] = r
-                            stack.append(nb)
-        return self._components[c]
-
-    def collect(self, lik: Mapping[int, np.ndarray], root: int, scaled: bool = False):
-        """Absorb evidence and pass messages to ``root``: (potentials, messages, log scale, roots).
-
-        Messages out of subtrees without evidence do not depend on the case: they are computed once and
-        reused. With ``scaled`` every message is divided by its largest entry and the log scales summed.
-        """
-        pots = list(self.base)
-        owned: set[int] = set()
-        touched = set()
-        for v, vec in lik.items():
-            c = self.plan.home[v]
-            touched.add(c)
-            _multiply(pots, owned, c, np.ascontiguousarray(vec.T).reshape((*self.evidence_shape[v], vec.shape[0])))
-        edges, roots = self.schedule(root)
-        log_scale = np.zeros(1)
-        messages = {}
-        sizes = self.sizes
-        for child, up in edges:
-            P, idx, axes, shape, sep = self.edge(child, up)
-            if child in touched:
-                touched.add(up)
-                m = _message(pots[child], P, axes, sizes[child], sep)
-                if scaled:
-                    m, log_scale = _rescaled(m, log_scale)
-            else:
-                m = self._prior_messages.get((child, up))
-                if m is None:
-                    m = self._prior_messages[child, up] = _message(pots[child], P, axes, sizes[child], sep)
-            messages[child, up] = m
-            n = m.shape[-1]
-            _multiply(pots, owned, up, m[idx].reshape((*self.shapes[up], n)) if idx is not None and n <= _FEW
-                      else m.reshape((*shape, n)))
-        messages[_OWNED] = owned  # which potentials distribute() may update in place
-        return pots, messages, log_scale, roots
-
-    def distribute(self, pots: list[np.ndarray], messages, root: int, needed: Iterable[int] | None = None,
-                   scaled: bool = False) -> None:
-        """Hugin's distribute pass, in place: clique potentials become proportional to P(clique, e).
-
-        Only the paths from the root to the ``needed`` cliques are updated (all cliques when None).
-        """
-        edges, _ = self.schedule(root)
-        if needed is not None:
-            wanted = set(needed)
-            up_of = {child: up for child, up in edges}
-            for c in list(wanted):
-                while c in up_of and up_of[c] not in wanted:
-                    c = up_of[c]
-                    wanted.add(c)
-        sizes, owned = self.sizes, messages[_OWNED]
-        for child, up in reversed(edges):
-            if needed is not None and child not in wanted:
-                continue
-            P, idx, axes, shape, sep = self.edge(up, child)
-            new = _message(pots[up], P, axes, sizes[up], sep)
-            # Where the upward message is 0 so is the new one (it is a factor of it): 0/0 must give 0, and
-            # flooring the divisor gives that with one operation.
-            ratio = new / np.maximum(messages[child, up], 1e-300)
+    def _calibrate_one(self, lik: Mapping[int, np.ndarray], scaled: bool, wanted) -> tuple[np.ndarray, np.ndarray]:
+        stacked = np.ones(self.lik_offset[-1] + 1)
+        for v, a in lik.items():
+            stacked[self.lik_offset[v]:self.lik_offset[v + 1]] = a
+        pot = self.base * np.multiply.reduceat(stacked[self.evidence_gather], self.evidence_starts)
+        log_scale, messages = 0.0, []
+        for level in reversed(self.levels):
+            m = np.bincount(level.key, pot[level.rows], minlength=level.entries + 1)
+            m[-1] = 1.0
             if scaled:
-                ratio, _ = _rescaled(ratio, None)
-            n = ratio.shape[-1]
-            _multiply(pots, owned, child, ratio[idx].reshape((*self.shapes[child], n))
-                      if idx is not None and n <= _FEW else ratio.reshape((*shape, n)))
-
-    def marginal(self, pots: list[np.ndarray], v: int) -> np.ndarray:
-        """Unnormalised ``(card, N)`` marginal of variable v from its home clique."""
-        c = self.plan.home[v]
-        P = self._marginal_P.get(v)
-        if P is None and v not in self._marginal_P:
-            members = self.cliques[c]
-            P = self._marginal_P[v] = (_projection(self.shapes[c], [u == v for u in members])
-                                       if self.sizes[c] * self.shapes[c][members.index(v)] <= _DENSE_LIMIT
-                                       else None)
-        pot = pots[c]
-        if P is not None and pot.shape[-1] <= _FEW:
-            return P @ pot.reshape(self.sizes[c], pot.shape[-1])
-        axes = self.marginal_axes[v]
-        return np.add.reduce(pot, axis=axes) if axes else pot
-
-    @staticmethod
-    def log_evidence(pots: list[np.ndarray], log_scale: np.ndarray, roots: list[int]) -> np.ndarray:
-        out = log_scale
+                log_scale += float(np.log(_rescale(m[:-1], level.owner, level.owner_starts)).sum())
+            messages.append(m)
+            pot[level.parent_rows] *= np.multiply.reduceat(m[level.into_gather], level.into_starts)
         with np.errstate(divide="ignore"):
-            for r in roots:
-                out = out + np.log(pots[r].reshape(-1, pots[r].shape[-1]).sum(axis=0))
+            log_z = log_scale + np.log(np.add.reduceat(pot[self.root_rows], self.root_starts)).sum(keepdims=True)
+        if wanted != ():
+            for down, old in zip(self._downs_for(wanted), reversed(messages)):
+                if down is not None:
+                    ratio = np.bincount(down.keys, pot[down.gather], minlength=down.size)
+                    # Where the upward message is 0 so is the new one (it is a factor of it): 0/0 must give 0,
+                    # and flooring the divisor gives that with one operation.
+                    ratio /= np.maximum(old[:-1] if down.old is None else old[down.old], 1e-300)
+                    if scaled:
+                        _rescale(ratio, down.owner, down.owner_starts)
+                    pot[down.rows] *= ratio[down.key]
+        return pot, log_z
+
+    def _calibrate_views(self, lik: Mapping[int, np.ndarray], size: int, scaled: bool, wanted
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        pot = np.empty((self.total, size))
+        pot[...] = self.base[:, None]
+        views = [pot[o:o + s].reshape((*shape, size)) for o, s, shape in zip(self.offset, self.sizes, self.shapes)]
+        touched = set()
+        for v, a in lik.items():
+            h = self.plan.home[v]
+            views[h] *= a.T.reshape((*self.evidence_shape[v], a.shape[0]))
+            while h >= 0 and h not in touched:
+                touched.add(h)
+                h = self.up[h]
+        log_scale, messages = np.zeros(size), {}
+        for level in reversed(self.levels):
+            for c in level.cliques:
+                edge = self.edges[c]
+                if c in touched:
+                    m = np.add.reduce(views[c], axis=edge.up_axes) if edge.up_axes else views[c].copy()
+                    if scaled:
+                        m, top = _rescaled(m)
+                        log_scale += np.log(top)
+                else:
+                    m = self._prior.get(c)
+                    if m is None:
+                        m = self._prior[c] = np.add.reduce(views[c][..., :1], axis=edge.up_axes)
+                messages[c] = m
+                views[edge.parent] *= m.reshape((*edge.over_parent, m.shape[-1]))
+        with np.errstate(divide="ignore"):
+            log_z = log_scale + np.log(np.add.reduceat(pot[self.root_rows], self.root_starts, axis=0)).sum(axis=0)
+        if wanted != ():
+            for level in self.levels:
+                for c in level.cliques:
+                    if wanted is None or c in wanted:
+                        edge = self.edges[c]
+                        ratio = np.add.reduce(views[edge.parent], axis=edge.down_axes) if edge.down_axes \
+                            else views[edge.parent].copy()
+                        ratio /= np.maximum(messages[c], 1e-300)
+                        if scaled:
+                            ratio, _ = _rescaled(ratio)
+                        views[c] *= ratio.reshape((*edge.over_child, size))
+        return pot, log_z
+
+    def marginals(self, pot: np.ndarray, variables: tuple[int, ...]) -> list[np.ndarray]:
+        """Normalised ``(card, N)`` marginals of ``variables`` from their home cliques (NaN where P(e) = 0)."""
+        size = pot.shape[1]
+        if size == 1 and self.fused:
+            if variables not in self._readers:
+                if len(self._readers) > 256:
+                    self._readers.clear()
+                gather, keys, start = [], [], 0
+                for v in variables:
+                    h = self.plan.home[v]
+                    gather.append(self.offset[h] + np.arange(self.sizes[h]))
+                    keys.append(start + _gather_index(self.shapes[h], [u == v for u in self.cliques[h]]))
+                    start += self.cards[v]
+                per = np.repeat(np.arange(len(variables)), [self.cards[v] for v in variables])
+                self._readers[variables] = (np.concatenate(gather), np.concatenate(keys), per,
+                                            np.cumsum([self.cards[v] for v in variables])[:-1])
+            gather, keys, per, splits = self._readers[variables]
+            m = np.bincount(keys, pot[gather, 0], minlength=per.size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                m /= np.bincount(per, m)[per]
+            return np.split(m[:, None], splits)
+        out = []
+        for v in variables:
+            h = self.plan.home[v]
+            view = pot[self.offset[h]:self.offset[h] + self.sizes[h]].reshape((*self.shapes[h], size))
+            m = np.add.reduce(view, axis=self.marginal_axes[v]) if self.marginal_axes[v] else view
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.append(m / m.sum(axis=0))
         return out
+
+    def clique_table(self, pot: np.ndarray, c: int) -> np.ndarray:
+        return pot[self.offset[c]:self.offset[c] + self.sizes[c]].reshape((*self.shapes[c], pot.shape[1]))
+
+
+def _centres(neighbours: list[list[int]]) -> list[int]:
+    """A centre (a vertex of least height) of each tree of a forest: the middle of a longest path."""
+    n = len(neighbours)
+
+    def farthest(s: int) -> tuple[int, list[int]]:
+        back, frontier, last = {s: -1}, [s], s
+        while frontier:
+            nxt = []
+            for v in frontier:
+                for nb in neighbours[v]:
+                    if nb not in back:
+                        back[nb] = v
+                        nxt.append(nb)
+            if nxt:
+                last = nxt[0]
+            frontier = nxt
+        path = [last]
+        while back[path[-1]] >= 0:
+            path.append(back[path[-1]])
+        return last, path
+
+    seen, out = [False] * n, []
+    for s in range(n):
+        if not seen[s]:
+            end, _ = farthest(s)
+            _, path = farthest(end)
+            stack = [s]
+            seen[s] = True
+            while stack:
+                for nb in neighbours[stack.pop()]:
+                    if not seen[nb]:
+                        seen[nb] = True
+                        stack.append(nb)
+            out.append(path[len(path) // 2])
+    return out
+
+
+def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts in a sorted array (the ``indices`` of ``np.add.reduceat``)."""
+    return np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
 
 
 _LOG_SAFE = math.log(1e-280)
-_OWNED = (-1, -1)
-# A dense 0/1 projection (a matrix product) beats numpy's axis sum for one case or a few while it is small;
-# for larger matrices or batches it does separator-times more work than the sum (and wakes BLAS threads).
-_DENSE_LIMIT = 1 << 12
-_FEW = 8
-
-
-def _projection(shape: Sequence[int], keep: Sequence[bool]) -> np.ndarray:
-    """0/1 matrix (kept states, all states): ``P @ table.reshape(size, N)`` sums out the axes not kept."""
-    index = _gather_index(shape, keep)
-    out = np.zeros((math.prod(s for s, k in zip(shape, keep) if k), index.size))
-    out[index, np.arange(index.size)] = 1.0
-    return out
+# Tables up to this many states (in all cliques) take the level-by-level path for one case.
+_FUSED_LIMIT = 1 << 15
 
 
 def _gather_index(shape: Sequence[int], keep: Sequence[bool]) -> np.ndarray:
@@ -429,41 +607,37 @@ def _gather_index(shape: Sequence[int], keep: Sequence[bool]) -> np.ndarray:
     return out
 
 
-def _message(pot: np.ndarray, P: np.ndarray | None, axes: tuple[int, ...], size: int, sep: int) -> np.ndarray:
-    """A clique table summed onto a separator, as ``(separator states, N)``."""
-    n = pot.shape[-1]
-    if P is not None and n <= _FEW:
-        return P @ pot.reshape(size, n)
-    # np.add.reduce: ndarray.sum goes through a Python wrapper that costs as much as the sum on small cliques.
-    return (np.add.reduce(pot, axis=axes) if axes else pot.copy()).reshape(sep, n)
+def _rescale(m: np.ndarray, owner: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Divide each message of a level (one case) by its largest entry, 1 where all are 0, in place; the maxima."""
+    top = np.maximum.reduceat(m, starts)
+    top[top <= 0] = 1.0
+    m /= top[owner]
+    return top
 
 
-def _multiply(pots: list[np.ndarray], owned: set[int], c: int, factor: np.ndarray) -> None:
-    """``pots[c] *= factor``, in place once the array is ours and already batch-sized.
+def _rescaled(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A ``(..., N)`` message divided by its largest entry per case (1 where all are 0), and those maxima."""
+    top = m.reshape(-1, m.shape[-1]).max(axis=0)
+    top = np.where(top > 0, top, 1.0)
+    return m / top, top
 
-    Allocating a fresh clique-by-batch array for every factor costs more than the multiplication (page faults
-    on tens of megabytes); the compiled base tables are shared and must never be written to.
+
+def _grouped(rows: np.ndarray, entries: np.ndarray, span: range, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """``entries`` ordered by ``rows`` and where each row's run starts, for a ``ufunc.reduceat`` per row.
+
+    Every row of ``span`` gets a run: rows with no entry get the single entry ``pad``.
     """
-    p = pots[c]
-    if c in owned and (p.shape[-1] == factor.shape[-1] or factor.shape[-1] == 1):
-        p *= factor
-    else:
-        pots[c] = p * factor
-        owned.add(c)
+    present = np.zeros(span.stop - span.start, dtype=bool)
+    present[rows - span.start] = True
+    missing = np.flatnonzero(~present) + span.start
+    rows = np.concatenate([rows, missing])
+    entries = np.concatenate([entries, np.full(missing.size, pad)])
+    order = np.argsort(rows, kind="stable")
+    return entries[order].astype(np.intp), _run_starts(rows[order])
 
 
 def _batched(arr: np.ndarray, size: int) -> np.ndarray:
     return arr if arr.shape[0] == size else np.broadcast_to(arr, (size, *arr.shape[1:]))
-
-
-def _rescaled(m: np.ndarray, log_scale: np.ndarray | None):
-    """``m`` divided by its largest entry per case (kept at 1 where all zero) and the log scale updated."""
-    top = m.reshape(-1, m.shape[-1]).max(axis=0)
-    top = np.where(top > 0, top, 1.0)
-    m = m / top
-    if log_scale is not None:
-        log_scale = log_scale + np.log(top)
-    return m, log_scale
 
 
 def _broadcast(table: np.ndarray, variables: Sequence[int], clique: Sequence[int], cards: Sequence[int]):
@@ -565,22 +739,12 @@ class CompiledEngine:
                                     variables) for s in range(0, size, chunk)]
             return ({v: np.concatenate([p[0][v] for p in parts]) for v in variables},
                     np.concatenate([p[1] for p in parts]))
-        idx = [self.position[v] for v in variables]
-        homes = {tree.plan.home[i] for i in idx}
-        root = next(iter(homes)) if len(homes) == 1 else (tree.roots[0] if tree.roots else 0)
+        idx = tuple(self.position[v] for v in variables)
+        needed = None if len(set(idx)) == len(self.order) else {tree.plan.home[i] for i in idx}
 
         def run(lik, scaled):
-            pots, messages, log_scale, roots = tree.collect(lik, root, scaled)
-            log_z = tree.log_evidence(pots, log_scale, roots)
-            if len(homes) > 1:
-                tree.distribute(pots, messages, root, None if len(variables) == len(self.order) else homes, scaled)
-            out = {}
-            with np.errstate(invalid="ignore", divide="ignore"):
-                for v, i in zip(variables, idx):
-                    m = tree.marginal(pots, i)
-                    m = m.reshape(m.shape[0], -1)
-                    out[v] = (m / m.sum(axis=0)).T
-            return out, log_z
+            pot, log_z = tree.calibrate(lik, scaled, needed)
+            return {v: m.T for v, m in zip(variables, tree.marginals(pot, idx))}, log_z
 
         out, log_z = self._solve(lik, size, run)
         return ({v: _batched(m, size) for v, m in out.items()}, _batched(log_z, size))
@@ -596,9 +760,9 @@ class CompiledEngine:
         perm = [len(kept)] + [kept.index(u) for u in idx]
 
         def run(lik, scaled):
-            pots, _, log_scale, roots = tree.collect(lik, clique, scaled)
-            log_z = tree.log_evidence(pots, log_scale, roots)
-            table = pots[clique].sum(axis=axes) if axes else pots[clique]
+            pot, log_z = tree.calibrate(lik, scaled, [clique])
+            table = tree.clique_table(pot, clique)
+            table = np.add.reduce(table, axis=axes) if axes else table
             table = np.transpose(table, perm)
             with np.errstate(invalid="ignore", divide="ignore"):
                 total = table.reshape(table.shape[0], -1).sum(axis=1)
@@ -612,11 +776,9 @@ class CompiledEngine:
         """``log P(evidence)`` per case, shape ``(N,)``; ``-inf`` for impossible evidence, never NaN."""
         lik, size = self._indexed(likelihoods)
         tree = self._tree
-        root = tree.roots[0] if tree.roots else 0
 
         def run(lik, scaled):
-            pots, _, log_scale, roots = tree.collect(lik, root, scaled)
-            return {}, tree.log_evidence(pots, log_scale, roots)
+            return {}, tree.calibrate(lik, scaled)[1]
 
         return _batched(self._solve(lik, size, run)[1], size)
 
