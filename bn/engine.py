@@ -258,18 +258,6 @@ class _Down:
     key: np.ndarray                # ...and the message entry each one takes
 
 
-@dataclass(frozen=True)
-class _Edge:
-    """A clique and its parent, for broadcasting: the axes summed out of each and the separator's shape
-    laid over each."""
-
-    parent: int
-    up_axes: tuple[int, ...]
-    over_parent: tuple[int, ...]
-    down_axes: tuple[int, ...]
-    over_child: tuple[int, ...]
-
-
 class _Tree:
     """A plan laid out as one flat ``(clique states, N)`` table and evaluated one tree level at a time.
 
@@ -297,17 +285,19 @@ class _Tree:
             if p >= 0:
                 neighbours[c].append(p)
                 neighbours[p].append(c)
+        self.neighbours = neighbours
+        self._links: dict[tuple[int, int], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.up = [-1] * n
         levels = [_centres(neighbours)]
-        depth = [-1] * n
+        self.component = [-1] * n  # the centre of each clique's tree
         for r in levels[0]:
-            depth[r] = 0
+            self.component[r] = r
         while True:
             nxt = []
             for c in levels[-1]:
                 for nb in neighbours[c]:
-                    if depth[nb] < 0:
-                        depth[nb], self.up[nb] = depth[c] + 1, c
+                    if self.component[nb] < 0:
+                        self.component[nb], self.up[nb] = self.component[c], c
                         nxt.append(nb)
             if not nxt:
                 break
@@ -334,22 +324,13 @@ class _Tree:
         self.base = np.concatenate([base[c].ravel() for lvl in levels for c in lvl])
         self.evidence_shape = [tuple(cards[u] if u == v else 1 for u in plan.cliques[plan.home[v]])
                                for v in range(len(order))]
-        self.edges: list[_Edge | None] = [None] * n
-        for c, p in enumerate(self.up):
-            if p >= 0:
-                sep = set(self.cliques[c]) & set(self.cliques[p])
-                self.edges[c] = _Edge(
-                    p, tuple(k for k, u in enumerate(self.cliques[c]) if u not in sep),
-                    tuple(s if u in sep else 1 for u, s in zip(self.cliques[p], self.shapes[p])),
-                    tuple(k for k, u in enumerate(self.cliques[p]) if u not in sep),
-                    tuple(s if u in sep else 1 for u, s in zip(self.cliques[c], self.shapes[c])))
         self.marginal_axes = [tuple(k for k, u in enumerate(plan.cliques[plan.home[v]]) if u != v)
                               for v in range(len(order))]
         self.levels = []
         for d, lvl in enumerate(levels[1:], start=1):
             spans, start = [], 0
             for c in lvl:
-                sep = math.prod(s for s in self.edges[c].over_parent)
+                sep = math.prod(self._link(c, self.up[c])[1])
                 spans.append((start, start + sep))
                 start += sep
             self.levels.append(_Level(lvl, slice(bounds[d], bounds[d + 1]), slice(bounds[d - 1], bounds[d]),
@@ -361,7 +342,8 @@ class _Tree:
             self._index_levels(len(order))
         self._downs: dict[frozenset[int] | None, list[_Down | None]] = {}
         self._readers: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
-        self._prior: dict[int, np.ndarray] = {}
+        self._prior: dict[tuple[int, int], np.ndarray] = {}
+        self._schedules: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}
 
     def _separator(self, a: int, b: int) -> np.ndarray:
         """For each state of clique a, the index of its state on the separator with clique b."""
@@ -441,11 +423,11 @@ class _Tree:
         case) and the log scales summed, so that tiny probabilities never underflow.
         """
         size = max((a.shape[0] for a in lik.values()), default=1)
-        wanted = () if needed == () else self._wanted(needed)
         if size == 1 and self.fused:
+            wanted = () if needed == () else self._wanted(needed)
             pot, log_z = self._calibrate_one({v: a[0] for v, a in lik.items()}, scaled, wanted)
             return pot[:, None], log_z
-        return self._calibrate_views(lik, size, scaled, wanted)
+        return self._calibrate_views(lik, size, scaled, needed)
 
     def _calibrate_one(self, lik: Mapping[int, np.ndarray], scaled: bool, wanted) -> tuple[np.ndarray, np.ndarray]:
         stacked = np.ones(self.lik_offset[-1] + 1)
@@ -474,8 +456,41 @@ class _Tree:
                     pot[down.rows] *= ratio[down.key]
         return pot, log_z
 
-    def _calibrate_views(self, lik: Mapping[int, np.ndarray], size: int, scaled: bool, wanted
+    def _link(self, a: int, b: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """A message from clique a to clique b: the axes of a summed out, and its shape laid over b."""
+        if (a, b) not in self._links:
+            sep = set(self.cliques[a]) & set(self.cliques[b])
+            self._links[a, b] = (tuple(k for k, u in enumerate(self.cliques[a]) if u not in sep),
+                                 tuple(s if u in sep else 1 for u, s in zip(self.cliques[b], self.shapes[b])))
+        return self._links[a, b]
+
+    def _schedule(self, root: int) -> tuple[list[tuple[int, int]], list[int]]:
+        """Collect order, as (clique, the clique it sends to), with ``root`` as the root of its tree, and the
+        roots of every tree."""
+        if root not in self._schedules:
+            roots = [root] + [r for r in self.roots if r != self.component[root]]
+            edges: list[tuple[int, int]] = []
+            for r in roots:
+                stack, seen, visit = [(r, -1)], {r}, []
+                while stack:
+                    node, towards = stack.pop()
+                    visit.append((node, towards))
+                    for nb in self.neighbours[node]:
+                        if nb not in seen:
+                            seen.add(nb)
+                            stack.append((nb, node))
+                edges += [(node, towards) for node, towards in reversed(visit) if towards >= 0]
+            self._schedules[root] = (edges, roots)
+        return self._schedules[root]
+
+    def _calibrate_views(self, lik: Mapping[int, np.ndarray], size: int, scaled: bool, needed
                          ) -> tuple[np.ndarray, np.ndarray]:
+        # One clique wanted (a posterior): collect straight to it and nothing need be distributed.
+        single = needed not in ((), None) and len(set(needed)) == 1
+        root = next(iter(needed)) if single else self.roots[0]
+        wanted = () if single or needed == () else self._wanted(needed)
+        edges, roots = self._schedule(root)
+        towards = dict(edges)
         pot = np.empty((self.total, size))
         pot[...] = self.base[:, None]
         views = [pot[o:o + s].reshape((*shape, size)) for o, s, shape in zip(self.offset, self.sizes, self.shapes)]
@@ -485,35 +500,38 @@ class _Tree:
             views[h] *= a.T.reshape((*self.evidence_shape[v], a.shape[0]))
             while h >= 0 and h not in touched:
                 touched.add(h)
-                h = self.up[h]
+                h = towards.get(h, -1)
         log_scale, messages = np.zeros(size), {}
-        for level in reversed(self.levels):
-            for c in level.cliques:
-                edge = self.edges[c]
-                if c in touched:
-                    m = np.add.reduce(views[c], axis=edge.up_axes) if edge.up_axes else views[c].copy()
-                    if scaled:
-                        m, top = _rescaled(m)
-                        log_scale += np.log(top)
-                else:
-                    m = self._prior.get(c)
-                    if m is None:
-                        m = self._prior[c] = np.add.reduce(views[c][..., :1], axis=edge.up_axes)
-                messages[c] = m
-                views[edge.parent] *= m.reshape((*edge.over_parent, m.shape[-1]))
+        for c, p in edges:
+            axes, over = self._link(c, p)
+            if c in touched:
+                m = np.add.reduce(views[c], axis=axes)
+                if scaled:
+                    m, top = _rescaled(m)
+                    log_scale += np.log(top)
+            else:
+                m = self._prior.get((c, p))
+                if m is None:
+                    m = self._prior[c, p] = np.add.reduce(views[c][..., :1], axis=axes)
+            messages[c] = m
+            # A clique whose own message is known (no evidence beyond it) and that no query reads needs no
+            # table: skipping it is the pruning that one posterior gains from.
+            if p in touched or (p, towards.get(p, -1)) not in self._prior or (
+                    wanted != () and (wanted is None or p in wanted)):
+                views[p] *= m.reshape((*over, m.shape[-1]))
         with np.errstate(divide="ignore"):
-            log_z = log_scale + np.log(np.add.reduceat(pot[self.root_rows], self.root_starts, axis=0)).sum(axis=0)
+            log_z = log_scale + sum(np.log(np.add.reduce(views[r].reshape(-1, size), axis=0)) for r in roots)
         if wanted != ():
-            for level in self.levels:
-                for c in level.cliques:
-                    if wanted is None or c in wanted:
-                        edge = self.edges[c]
-                        ratio = np.add.reduce(views[edge.parent], axis=edge.down_axes) if edge.down_axes \
-                            else views[edge.parent].copy()
-                        ratio /= np.maximum(messages[c], 1e-300)
-                        if scaled:
-                            ratio, _ = _rescaled(ratio)
-                        views[c] *= ratio.reshape((*edge.over_child, size))
+            for c, p in reversed(edges):
+                if wanted is None or c in wanted:
+                    axes, over = self._link(p, c)
+                    ratio = np.add.reduce(views[p], axis=axes)
+                    # Where the upward message is 0 so is the new one (it is a factor of it): 0/0 must give 0,
+                    # and flooring the divisor gives that with one operation.
+                    ratio /= np.maximum(messages[c], 1e-300)
+                    if scaled:
+                        ratio, _ = _rescaled(ratio)
+                    views[c] *= ratio.reshape((*over, size))
         return pot, log_z
 
     def marginals(self, pot: np.ndarray, variables: tuple[int, ...]) -> list[np.ndarray]:
