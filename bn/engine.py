@@ -336,10 +336,11 @@ class _Tree:
             self.levels.append(_Level(lvl, slice(bounds[d], bounds[d + 1]), slice(bounds[d - 1], bounds[d]),
                                       spans, start))
         # One case on a small table goes level by level; on a large one the arithmetic on big cliques dominates,
-        # and broadcasting does that best.
+        # and broadcasting does that best. (Always, so that a query's digits never depend on what ran before.)
         self.fused = self.total <= _FUSED_LIMIT
+        self.n_variables = len(order)
         if self.fused:
-            self._index_levels(len(order))
+            self._index_levels()
         self._downs: dict[frozenset[int] | None, list[_Down | None]] = {}
         self._readers: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
         self._prior: dict[tuple[int, int], np.ndarray] = {}
@@ -348,17 +349,17 @@ class _Tree:
     def _separator(self, a: int, b: int) -> np.ndarray:
         """For each state of clique a, the index of its state on the separator with clique b."""
         sep = set(self.cliques[a]) & set(self.cliques[b])
-        return _gather_index(self.shapes[a], [u in sep for u in self.cliques[a]])
+        return _gather_index(self.shapes[a], tuple(u in sep for u in self.cliques[a]))
 
-    def _index_levels(self, n_variables: int) -> None:
+    def _index_levels(self) -> None:
         # Evidence for one case: one likelihood entry per variable state (1 = unobserved) and a last entry 1;
         # each table row is multiplied by the entries of the variables whose home is its clique.
         self.lik_offset = np.cumsum([0, *self.cards]).tolist()
         rows, entries = [], []
-        for v in range(n_variables):
+        for v in range(self.n_variables):
             h = self.plan.home[v]
             rows.append(self.offset[h] + np.arange(self.sizes[h]))
-            entries.append(self.lik_offset[v] + _gather_index(self.shapes[h], [u == v for u in self.cliques[h]]))
+            entries.append(self.lik_offset[v] + _gather_index(self.shapes[h], tuple(u == v for u in self.cliques[h])))
         self.evidence_gather, self.evidence_starts = _grouped(np.concatenate(rows), np.concatenate(entries),
                                                               range(self.total), self.lik_offset[-1])
         for level in self.levels:
@@ -545,16 +546,18 @@ class _Tree:
                 for v in variables:
                     h = self.plan.home[v]
                     gather.append(self.offset[h] + np.arange(self.sizes[h]))
-                    keys.append(start + _gather_index(self.shapes[h], [u == v for u in self.cliques[h]]))
+                    keys.append(start + _gather_index(self.shapes[h], tuple(u == v for u in self.cliques[h])))
                     start += self.cards[v]
                 per = np.repeat(np.arange(len(variables)), [self.cards[v] for v in variables])
+                ends = np.cumsum([self.cards[v] for v in variables]).tolist()
                 self._readers[variables] = (np.concatenate(gather), np.concatenate(keys), per,
-                                            np.cumsum([self.cards[v] for v in variables])[:-1])
-            gather, keys, per, splits = self._readers[variables]
+                                            list(zip([0, *ends[:-1]], ends)))
+            gather, keys, per, bounds = self._readers[variables]
             m = np.bincount(keys, pot[gather, 0], minlength=per.size)
             with np.errstate(invalid="ignore", divide="ignore"):
                 m /= np.bincount(per, m)[per]
-            return np.split(m[:, None], splits)
+            m = m[:, None]
+            return [m[a:b] for a, b in bounds]
         out = []
         for v in variables:
             h = self.plan.home[v]
@@ -615,13 +618,18 @@ _LOG_SAFE = math.log(1e-280)
 _FUSED_LIMIT = 1 << 15
 
 
-def _gather_index(shape: Sequence[int], keep: Sequence[bool]) -> np.ndarray:
-    """For each state of a table of ``shape`` (C order), the index of its kept-axes sub-state (C order)."""
-    grids = np.indices(tuple(shape)).reshape(len(shape), -1)
+@lru_cache(maxsize=4096)
+def _gather_index(shape: tuple[int, ...], keep: tuple[bool, ...]) -> np.ndarray:
+    """For each state of a table of ``shape`` (C order), the index of its kept-axes sub-state (C order).
+
+    Cached (cliques repeat shapes), so the result is read-only.
+    """
+    grids = np.indices(shape).reshape(len(shape), -1)
     out = np.zeros(grids.shape[1], dtype=np.intp)
     for k, s in enumerate(shape):
         if keep[k]:
             out = out * s + grids[k]
+    out.flags.writeable = False
     return out
 
 

@@ -26,18 +26,17 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    """Register ``validate`` on the ``bn`` command's subparsers."""
-    from bn.validate import CASES_DIR, CONCORDANCE_FILE, REPORT_DIR
-
+    """Register ``validate`` on the ``bn`` command's subparsers (without importing :mod:`bn.validate`: every
+    ``bn`` command builds this parser)."""
     v = subparsers.add_parser(
         "validate", help="clinical validation: cases, literature concordance, simulated data, version comparison",
         description="Run the validation suite on a network and write a markdown report with charts. "
                     "Example: bn validate l4l5_knee --out validation/report")
     v.add_argument("network", metavar="NETWORK", nargs="?", help="the network to validate (default l4l5_knee)")
-    v.add_argument("--out", metavar="DIR", default=str(REPORT_DIR), help=f"report folder (default {REPORT_DIR})")
-    v.add_argument("--cases", metavar="DIR", default=str(CASES_DIR), help="folder of validation case files")
-    v.add_argument("--concordance", metavar="FILE", default=str(CONCORDANCE_FILE),
-                   help="literature concordance table (YAML)")
+    v.add_argument("--out", metavar="DIR", help="report folder (default validation/report)")
+    v.add_argument("--cases", metavar="DIR", help="folder of validation case files (default validation/cases)")
+    v.add_argument("--concordance", metavar="FILE",
+                   help="literature concordance table, YAML (default validation/concordance.yaml)")
     v.add_argument("--samples", type=int, default=2000, metavar="N", help="simulated cases (default 2000)")
     v.add_argument("--recovery", default="200,1000,5000,20000", metavar="N1,N2,...",
                    help="sample sizes for parameter recovery ('' to skip)")
@@ -76,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     import bn
     from bn import validate as V
 
+    args.out = args.out or str(V.REPORT_DIR)
+    args.cases = args.cases or str(V.CASES_DIR)
+    args.concordance = args.concordance or str(V.CONCORDANCE_FILE)
     if args.samples < 10:
         raise V.ValidationError(f"--samples must be at least 10 (got {args.samples})")
     if args.stability_draws is not None and args.stability_draws < 0:
