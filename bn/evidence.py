@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from bn.errors import CaseFileError, EvidenceError
 from bn.model import Network
@@ -199,6 +198,8 @@ def parse_case(text: str | bytes, name: str = "<case>") -> Case:
     raw = text.encode() if isinstance(text, str) else text
     if len(raw) > MAX_CASE_BYTES:
         raise CaseFileError(f"{name}: the case file is {len(raw):,} bytes; the limit is {MAX_CASE_BYTES:,}")
+    import yaml  # here, not at the top: a warm `bn query` without a case file never needs it
+
     try:
         doc = yaml.safe_load(raw.decode("utf-8"))  # JSON is YAML; safe_load builds no objects
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from bn.errors import NetworkFileError, Problem
 from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable
@@ -91,6 +90,8 @@ def check_network_file(path: str | Path) -> list[Problem]:
 
 
 def _parse(data: bytes, fname: str, path: Path | None) -> tuple[Network | None, list[Problem]]:
+    import yaml  # here, not at the top: a warm `bn query` reads the compiled cache and never needs it
+
     try:
         doc = yaml.safe_load(data.decode("utf-8"))
     except UnicodeDecodeError:
