@@ -198,11 +198,11 @@ def parse_case(text: str | bytes, name: str = "<case>") -> Case:
     raw = text.encode() if isinstance(text, str) else text
     if len(raw) > MAX_CASE_BYTES:
         raise CaseFileError(f"{name}: the case file is {len(raw):,} bytes; the limit is {MAX_CASE_BYTES:,}")
-    import yaml  # here, not at the top: a warm `bn query` without a case file never needs it
+    from bn import safeyaml  # here, not at the top: a warm `bn query` without a case file never needs YAML
 
     try:
-        doc = yaml.safe_load(raw.decode("utf-8"))  # JSON is YAML; safe_load builds no objects
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        doc = safeyaml.load(raw.decode("utf-8"))  # JSON is YAML; the safe loader builds no objects
+    except (safeyaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CaseFileError(f"{name}: not valid JSON or YAML ({first})") from None
     if not isinstance(doc, dict):

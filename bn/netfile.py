@@ -1,8 +1,8 @@
 """Read and validate network files in the ``bn-network/1`` YAML format (see docs/network-format.md).
 
-Loading is safe (``yaml.safe_load``, a size limit) and strict: :func:`check_network_file` returns every
-problem, each naming the file, the variable and what is wrong; :func:`read_network_file` raises
-:class:`~bn.errors.NetworkFileError` when there is any.
+Loading is safe (the safe YAML loader of :mod:`bn.safeyaml`, a size limit) and strict:
+:func:`check_network_file` returns every problem, each naming the file, the variable and what is wrong;
+:func:`read_network_file` raises :class:`~bn.errors.NetworkFileError` when there is any.
 
 >>> from bn.netfile import read_network_file
 >>> net = read_network_file("networks/l4l5_knee/1.0.0.yaml")   # doctest: +SKIP
@@ -90,13 +90,13 @@ def check_network_file(path: str | Path) -> list[Problem]:
 
 
 def _parse(data: bytes, fname: str, path: Path | None) -> tuple[Network | None, list[Problem]]:
-    import yaml  # here, not at the top: a warm `bn query` reads the compiled cache and never needs it
+    from bn import safeyaml  # here, not at the top: a warm `bn query` reads the compiled cache, not YAML
 
     try:
-        doc = yaml.safe_load(data.decode("utf-8"))
+        doc = safeyaml.load(data.decode("utf-8"))
     except UnicodeDecodeError:
         return None, [Problem(fname, None, "the file is not UTF-8 text")]
-    except yaml.YAMLError as exc:
+    except safeyaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]

@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from bn import safeyaml
 from bn.errors import BNError, CaseFileError
 from bn.evidence import Evidence, parse_case
 from bn.inference import BayesNet
@@ -257,7 +257,7 @@ def parse_validation_case(text: str | bytes, name: str, network: Network) -> Val
         case = parse_case(text, name)
     except CaseFileError as exc:
         raise ValidationError(str(exc)) from None
-    doc = yaml.safe_load(text if isinstance(text, str) else text.decode("utf-8"))
+    doc = safeyaml.load(text if isinstance(text, str) else text.decode("utf-8"))
     title, source = doc.get("title"), doc.get("source")
     if not isinstance(title, str) or not title.strip():
         raise ValidationError(f"{name}: a validation case needs a 'title'")
@@ -569,10 +569,10 @@ def load_concordance(network: Network, path: str | Path = CONCORDANCE_FILE) -> l
     try:
         if path.stat().st_size > MAX_VALIDATION_FILE_BYTES:
             raise ValidationError(f"{path}: larger than {MAX_VALIDATION_FILE_BYTES:,} bytes")
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = safeyaml.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ValidationError(f"cannot read concordance table '{path}': {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
+    except safeyaml.YAMLError as exc:
         raise ValidationError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     rows = doc.get("items") if isinstance(doc, dict) else None
     if not isinstance(rows, list) or not rows:
