@@ -817,6 +817,41 @@ class CompiledEngine:
             return np.zeros([self.cards[self.position[v]] for v in outputs])
         return np.asarray(table[0]) * math.exp(float(log_z[0]))
 
+    def family_joints(self, likelihoods: Likelihoods, variables: Sequence[str] | None = None
+                      ) -> dict[str, np.ndarray]:
+        """``P(family, evidence)`` for each variable's family (axes: its parents, then itself), one case.
+
+        One calibration answers every family: each family lies in the clique its table was assigned to. This
+        is what sensitivity analysis (the derivative of P(e) by every table entry) and EM need.
+        """
+        variables = self.order if variables is None else list(variables)
+        lik, size = self._indexed(likelihoods)
+        if size != 1:
+            raise ValueError("family_joints answers one case")
+        tree = self._tree
+        homes = {tree.plan.assign[self.position[v]] for v in variables}
+
+        def run(lik, scaled):
+            pot, log_z = tree.calibrate(lik, scaled, homes)
+            return {"pot": pot.T}, log_z
+
+        solved, log_z = self._solve(lik, 1, run)
+        pot = solved["pot"][0]
+        p_e = math.exp(float(log_z[0])) if np.isfinite(log_z[0]) else 0.0
+        out = {}
+        for v in variables:
+            var = self.network[v]
+            c = tree.plan.assign[self.position[v]]
+            family = [self.position[u] for u in (*var.parents, v)]
+            members = tree.cliques[c]
+            table = pot[tree.offset[c]:tree.offset[c] + tree.sizes[c]].reshape(tree.shapes[c])
+            table = np.add.reduce(table, axis=tuple(k for k, u in enumerate(members) if u not in family))
+            kept = [u for u in members if u in family]
+            table = np.transpose(table, [kept.index(u) for u in family])
+            total = table.sum()
+            out[v] = table * (p_e / total) if total > 0 else np.zeros_like(table)
+        return out
+
     def _tree_for(self, outputs: Sequence[str]) -> tuple[_Tree, int]:
         idx = {self.position[v] for v in outputs}
         if len(idx) == 1:
@@ -865,6 +900,14 @@ class CompiledEngine:
         return p_outcome, posteriors
 
 
+def _family_joints_by_query(engine, likelihoods: Likelihoods, variables: Sequence[str] | None = None
+                            ) -> dict[str, np.ndarray]:
+    """``family_joints`` for engines without one calibrated tree: one joint query per family."""
+    network = engine.network
+    return {v: np.asarray(engine.joint((*network[v].parents, v), likelihoods), dtype=float)
+            for v in (network.variables if variables is None else variables)}
+
+
 class ContractionEngine:
     """Exact inference by one opt_einsum contraction per query over every table (the previous engine).
 
@@ -908,6 +951,9 @@ class ContractionEngine:
         for var, vec in likelihoods.items():
             vectors[self.position[var]] = vec
         return np.asarray(self._expression(tuple(outputs))(*self._tables, *vectors))
+
+
+    family_joints = _family_joints_by_query
 
 
 # Kept for code that imported the old name.
@@ -962,6 +1008,8 @@ class PgmpyEngine:
                 return 0.0
             seen[var] = vec
         return p
+
+    family_joints = _family_joints_by_query
 
 
 def make_engine(network: Network, name: str = "einsum", plan: TreePlan | None = None,

@@ -424,6 +424,7 @@ class _Coefficients:
         self.events = list(dict.fromkeys(events))
         self.likelihoods = evidence.likelihoods(self.network)
         self.p_e = float(net.probability_of_evidence(evidence))
+        self._family_cache: dict[int, dict[str, np.ndarray]] = {}
 
     def _event_likelihoods(self, event: Target) -> dict[str, np.ndarray]:
         var = self.network[event.variable]
@@ -450,8 +451,8 @@ class _Coefficients:
             engine = make_engine(network, "einsum", getattr(self.net.engine, "plan", None))
             return [np.asarray(engine.joint(family, lik), dtype=float) for lik in liks]
         out = []
-        for lik in liks:
-            joint = np.asarray(self.net.engine.joint(family, lik), dtype=float)
+        for k in range(len(liks)):
+            joint = self._families(k)[var.id]
             with np.errstate(invalid="ignore", divide="ignore"):
                 out.append(np.where(zero, 0.0, joint / np.where(zero, 1.0, table)))
         return out
@@ -471,6 +472,13 @@ class _Coefficients:
                 lines.append(_Linear(a, total / self.p_e - a * p.value))
             out[p.id] = (lines[0], lines[1:])
         return out
+
+    def _families(self, k: int) -> dict[str, np.ndarray]:
+        """P(family, e) of every variable (k = 0) or P(family, event k, e), from one calibration each."""
+        if k not in self._family_cache:
+            lik = self.likelihoods if k == 0 else self._event_likelihoods(self.events[k - 1])
+            self._family_cache[k] = self.net.engine.family_joints(lik)
+        return self._family_cache[k]
 
     def _event_total(self, event: Target) -> float:
         if not hasattr(self, "_totals"):

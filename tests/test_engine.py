@@ -295,6 +295,27 @@ def test_one_case_and_batch_paths_match_brute_force(make):
     assert engine._tree.fused  # single cases went level by level, the batch clique by clique
 
 
+@pytest.mark.parametrize("make", [forest, lambda: bench_network("asia")], ids=["forest", "asia"])
+def test_family_joints_match_brute_force_and_the_reference_engine(make):
+    network = make()
+    engine, reference = CompiledEngine(network), PgmpyEngine(network)
+    names = list(network.variables)
+    rng = np.random.default_rng(8)
+    for k in range(3):
+        chosen = rng.choice(names, size=1 + k, replace=False)
+        case = {v: rng.uniform(0.0, 1.0, network[v].card) * (j % 2) + np.eye(network[v].card)[0] * (1 - j % 2)
+                for j, v in enumerate(chosen)}
+        joint = brute_force_joint(network, case)
+        ours, theirs = engine.family_joints(case), reference.family_joints(case)
+        for v in names:
+            family = (*network[v].parents, v)
+            exact = np.zeros([network[u].card for u in family])
+            for config, p in joint.items():
+                exact[tuple(config[names.index(u)] for u in family)] += p
+            np.testing.assert_allclose(ours[v], exact, rtol=1e-10, atol=1e-15, err_msg=v)
+            np.testing.assert_allclose(theirs[v], exact, rtol=1e-8, atol=1e-12, err_msg=v)
+
+
 def test_impossible_evidence_gives_minus_infinity_without_nan():
     network = bench_network("asia")
     engine = CompiledEngine(network)
