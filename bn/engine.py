@@ -270,7 +270,7 @@ class _Tree:
     do not depend on the case: the batch path computes them once and reuses them.
     """
 
-    def __init__(self, plan: TreePlan, network: Network):
+    def __init__(self, plan: TreePlan, network: Network, fused: bool = True):
         self.plan = plan
         order = list(network.variables)
         cards = [network[v].card for v in order]
@@ -337,7 +337,9 @@ class _Tree:
                                       spans, start))
         # One case on a small table goes level by level; on a large one the arithmetic on big cliques dominates,
         # and broadcasting does that best. (Always, so that a query's digits never depend on what ran before.)
-        self.fused = self.total <= _FUSED_LIMIT
+        # A tree built for one joint query (``fused=False``) is used for a posterior or two: building its index
+        # arrays would cost more than they save.
+        self.fused = fused and self.total <= _FUSED_LIMIT
         self.n_variables = len(order)
         if self.fused:
             self._index_levels()
@@ -457,13 +459,30 @@ class _Tree:
                     pot[down.rows] *= ratio[down.key]
         return pot, log_z
 
-    def _link(self, a: int, b: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """A message from clique a to clique b: the axes of a summed out, and its shape laid over b."""
+    def _link(self, a: int, b: int) -> tuple[tuple[int, ...], tuple[int, ...], np.ndarray | None]:
+        """A message from clique a to clique b: the axes of a summed out, its shape laid over b, and (while
+        small) the 0/1 matrix that sums a onto it."""
         if (a, b) not in self._links:
             sep = set(self.cliques[a]) & set(self.cliques[b])
-            self._links[a, b] = (tuple(k for k, u in enumerate(self.cliques[a]) if u not in sep),
-                                 tuple(s if u in sep else 1 for u, s in zip(self.cliques[b], self.shapes[b])))
+            keep = tuple(u in sep for u in self.cliques[a])
+            over = tuple(s if u in sep else 1 for u, s in zip(self.cliques[b], self.shapes[b]))
+            dense = None
+            if self.sizes[a] * math.prod(over) <= _DENSE_LIMIT:
+                dense = np.zeros((math.prod(over), self.sizes[a]))
+                dense[_gather_index(self.shapes[a], keep), np.arange(self.sizes[a])] = 1.0
+            self._links[a, b] = (tuple(k for k, k_kept in enumerate(keep) if not k_kept), over, dense)
         return self._links[a, b]
+
+    def _message(self, pot: np.ndarray, views: list[np.ndarray], a: int, b: int) -> np.ndarray:
+        """Clique a summed onto its separator with b, as ``(separator states, N)``.
+
+        For a few cases a small clique is summed by one matrix product: ``np.add.reduce`` over a tuple of
+        axes costs several microseconds of dispatch, which is most of the work on tables this size.
+        """
+        axes, _, dense = self._link(a, b)
+        if dense is not None and pot.shape[1] <= _FEW:
+            return dense @ pot[self.offset[a]:self.offset[a] + self.sizes[a]]
+        return np.add.reduce(views[a], axis=axes).reshape(-1, pot.shape[1])
 
     def _schedule(self, root: int) -> tuple[list[tuple[int, int]], list[int]]:
         """Collect order, as (clique, the clique it sends to), with ``root`` as the root of its tree, and the
@@ -504,16 +523,16 @@ class _Tree:
                 h = towards.get(h, -1)
         log_scale, messages = np.zeros(size), {}
         for c, p in edges:
-            axes, over = self._link(c, p)
+            over = self._link(c, p)[1]
             if c in touched:
-                m = np.add.reduce(views[c], axis=axes)
+                m = self._message(pot, views, c, p)
                 if scaled:
                     m, top = _rescaled(m)
                     log_scale += np.log(top)
             else:
                 m = self._prior.get((c, p))
                 if m is None:
-                    m = self._prior[c, p] = np.add.reduce(views[c][..., :1], axis=axes)
+                    m = self._prior[c, p] = self._message(pot, views, c, p)[:, :1].copy()
             messages[c] = m
             # A clique whose own message is known (no evidence beyond it) and that no query reads needs no
             # table: skipping it is the pruning that one posterior gains from.
@@ -525,14 +544,13 @@ class _Tree:
         if wanted != ():
             for c, p in reversed(edges):
                 if wanted is None or c in wanted:
-                    axes, over = self._link(p, c)
-                    ratio = np.add.reduce(views[p], axis=axes)
+                    ratio = self._message(pot, views, p, c)
                     # Where the upward message is 0 so is the new one (it is a factor of it): 0/0 must give 0,
                     # and flooring the divisor gives that with one operation.
                     ratio /= np.maximum(messages[c], 1e-300)
                     if scaled:
                         ratio, _ = _rescaled(ratio)
-                    views[c] *= ratio.reshape((*over, size))
+                    views[c] *= ratio.reshape((*self._link(p, c)[1], size))
         return pot, log_z
 
     def marginals(self, pot: np.ndarray, variables: tuple[int, ...]) -> list[np.ndarray]:
@@ -616,6 +634,10 @@ def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
 _LOG_SAFE = math.log(1e-280)
 # Tables up to this many states (in all cliques) take the level-by-level path for one case.
 _FUSED_LIMIT = 1 << 15
+# A batch of up to _FEW cases sums a clique of up to _DENSE_LIMIT (clique x separator) states by a 0/1 matrix
+# product; beyond, the matrix does separator-times more arithmetic than the sum.
+_FEW = 8
+_DENSE_LIMIT = 1 << 12
 
 
 @lru_cache(maxsize=4096)
@@ -864,7 +886,7 @@ class CompiledEngine:
         if key not in self._extra_trees:
             if len(self._extra_trees) > 64:
                 self._extra_trees.clear()
-            self._extra_trees[key] = _Tree(self.extra_plan(key), self.network)
+            self._extra_trees[key] = _Tree(self.extra_plan(key), self.network, fused=False)
         tree = self._extra_trees[key]
         return tree, tree.plan.target
 
