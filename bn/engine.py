@@ -39,6 +39,7 @@ array([0.0526, 0.6667, 0.2   ])
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,6 +57,7 @@ ENGINES = ("einsum", "contract", "pgmpy")
 # for exact inference on the machines this tool targets.
 MAX_CLIQUE_ENTRIES = 1 << 26
 MAX_TOTAL_ENTRIES = 1 << 27
+TIE_BREAK_RETRIES = 8
 
 Likelihoods = Mapping[str, np.ndarray]
 
@@ -94,17 +96,20 @@ class TreePlan:
         return [math.prod(cards[v] for v in c) for c in self.cliques]
 
 
-def _eliminate(adjacency: list[set[int]], log_cards: list[float], rule: str) -> list[tuple[int, frozenset[int]]]:
-    """A greedy elimination order: ``rule`` is "fill" (fewest fill-in edges, then lightest) or "weight"."""
+def _eliminate(adjacency: list[set[int]], log_cards: list[float], rule: str, rank: Sequence[int] | None = None
+               ) -> list[tuple[int, frozenset[int]]]:
+    """A greedy elimination order: ``rule`` is "fill" (fewest fill-in edges, then lightest) or "weight";
+    remaining ties go to the lowest ``rank`` (default: the variable's index)."""
     adj = [set(a) for a in adjacency]
 
     def fill(v: int) -> int:
         nb = adj[v]
         return sum(1 for a, b in combinations(nb, 2) if b not in adj[a])
 
-    def score(v: int) -> tuple[float, float]:
+    def score(v: int) -> tuple[float, float, int]:
         weight = log_cards[v] + sum(log_cards[u] for u in adj[v])
-        return (fill(v), weight) if rule == "fill" else (weight, fill(v))
+        tie = v if rank is None else rank[v]
+        return (fill(v), weight, tie) if rule == "fill" else (weight, fill(v), tie)
 
     scores = {v: score(v) for v in range(len(adj))}
     out = []
@@ -150,15 +155,36 @@ def plan_junction_tree(cards: Sequence[int], families: Iterable[Iterable[int]], 
     for v in range(n):
         adjacency[v].discard(v)
     log_cards = [math.log(c) for c in cards]
-    best = None
-    for rule in ("fill", "weight"):
-        order = _eliminate(adjacency, log_cards, rule)
-        total = sum(math.prod(cards[u] for u in nb) * cards[v] for v, nb in order)
-        if best is None or total < best[0]:
-            best = (total, order)
-    total, order = best
-    largest = max((len(nb) + 1, math.prod(cards[u] for u in nb) * cards[v]) for v, nb in order) if order else (0, 0)
-    if largest[1] > MAX_CLIQUE_ENTRIES or total > MAX_TOTAL_ENTRIES:
+
+    def triangulated(rank: Sequence[int] | None):
+        out = None
+        for rule in ("fill", "weight"):
+            order = _eliminate(adjacency, log_cards, rule, rank)
+            total = sum(math.prod(cards[u] for u in nb) * cards[v] for v, nb in order)
+            largest = max(((len(nb) + 1, math.prod(cards[u] for u in nb) * cards[v]) for v, nb in order),
+                          default=(0, 0))
+            if out is None or total < out[0]:
+                out = (total, largest, order)
+        return out
+
+    def too_large(plan) -> bool:
+        return plan[1][1] > MAX_CLIQUE_ENTRIES or plan[0] > MAX_TOTAL_ENTRIES
+
+    best = triangulated(None)
+    # Greedy triangulation depends on how ties are broken, so on the order the variables are listed in (link
+    # in one order needs a clique of 2^27 states, in another 2^24). Before refusing a network, try seeded
+    # random tie-breaks: the same file always compiles to the same tree.
+    rng = random.Random(0)
+    for _ in range(TIE_BREAK_RETRIES if too_large(best) else 0):
+        rank = list(range(n))
+        rng.shuffle(rank)
+        candidate = triangulated(rank)
+        if candidate[0] < best[0]:
+            best = candidate
+        if not too_large(best):
+            break
+    total, largest, order = best
+    if too_large(best):
         raise NetworkTooLargeError(
             f"{name} is out of reach for exact inference: its best junction tree found has a clique of "
             f"{largest[0]} variables ({largest[1]:,} states; treewidth {largest[0] - 1}) and {total:,} states in "

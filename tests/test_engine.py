@@ -25,7 +25,8 @@ from conftest import bench_network, bench_path, brute_force_joint, brute_force_m
 from test_inference_oracles import _sanitised, random_evidence, to_pyagrum
 
 import bn
-from bn.engine import CompiledEngine, NetworkTooLargeError, PgmpyEngine, plan_junction_tree
+import bn.engine as engine_module
+from bn.engine import CompiledEngine, NetworkTooLargeError, PgmpyEngine, network_plan, plan_junction_tree
 from bn.model import Network, NetworkInfo, State, Variable
 
 TOL = 1e-9
@@ -337,6 +338,20 @@ def test_network_too_large_names_the_treewidth():
     families = [[i] for i in range(30)] + [list(range(31))]  # one variable with 30 binary parents
     with pytest.raises(NetworkTooLargeError, match=r"treewidth 30"):
         plan_junction_tree(cards, families, name="wide")
+
+
+def test_a_bad_tie_break_is_retried_before_a_network_is_refused(tmp_path_factory, monkeypatch):
+    # link with its variables in pyAgrum's topological order: greedy min-fill/min-weight with ties broken by
+    # variable order needs a clique of 2^27 states; seeded random tie-breaks find the 2^24 tree of the BIF order.
+    network, _ = large_network("link", tmp_path_factory)
+    monkeypatch.setattr(engine_module, "TIE_BREAK_RETRIES", 0)
+    with pytest.raises(NetworkTooLargeError):
+        network_plan(network)
+    monkeypatch.undo()
+    plan = network_plan(network)
+    sizes = plan.sizes([network[v].card for v in network.variables])
+    assert max(sizes) <= engine_module.MAX_CLIQUE_ENTRIES and sum(sizes) <= engine_module.MAX_TOTAL_ENTRIES
+    assert plan == network_plan(network)  # seeded: the same network always gets the same tree
 
 
 def test_plan_round_trips_through_json_and_covers_every_family():
