@@ -89,23 +89,16 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
     targets = net.default_query_variables() if targets is None else list(targets)
     net._check_variables(targets)
     keep = list(keep)
-    findings = _finding_columns(net, frame, keep)
+    findings = finding_columns(net, frame, keep)
     n = len(frame)
     rows = np.arange(first_row, first_row + n)
     bad: dict[int, str] = {}
     lik: dict[str, np.ndarray] = {}
     for col in findings:
         var = network[col]
-        # Factorise first and read the few distinct cells: string methods and .map over every row of every
-        # column took more time than the inference (30 of 50 s for 1,000,000 rows of 12 findings).
-        codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
-        texts = [str(u).strip() for u in uniques]
-        index = {s: i for i, s in enumerate(var.state_ids)}
-        # -1: not known (missing or blank), -2: not a state of the variable; the last entry is for NaN (-1 codes).
-        lookup = np.array([index.get(t, -2) if t else -1 for t in texts] + [-1], dtype=np.intp)
-        state = lookup[codes]
-        for k in np.flatnonzero(state == -2):
-            bad.setdefault(k, f"'{texts[codes[k]]}' is not a state of {col}; valid states: {', '.join(var.state_ids)}")
+        state, invalid = state_codes(var, frame[col])
+        for k, text in invalid:
+            bad.setdefault(k, f"'{text}' is not a state of {col}; valid states: {', '.join(var.state_ids)}")
         observed = np.flatnonzero(state >= 0)
         if observed.size:
             vec = np.ones((n, var.card))
@@ -145,10 +138,31 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
     return pd.DataFrame(columns), errors
 
 
-def _finding_columns(net: BayesNet, frame: pd.DataFrame, keep: list[str]) -> list[str]:
+def state_codes(var, column: pd.Series) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Each cell's state index (-1: blank or missing, i.e. not known) and the cells that name no state of
+    ``var``, as (position, text)."""
+    import pandas as pd
+
+    # Factorise first and read the few distinct cells: string methods and .map over every row of every
+    # column took more time than the inference (30 of 50 s for 1,000,000 rows of 12 findings).
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    texts = [str(u).strip() for u in uniques]
+    index = {s: i for i, s in enumerate(var.state_ids)}
+    # -1: not known (missing or blank), -2: not a state of the variable; the last entry is for NaN (-1 codes).
+    lookup = np.array([index.get(t, -2) if t else -1 for t in texts] + [-1], dtype=np.intp)
+    state = lookup[codes]
+    invalid = [(int(k), texts[codes[k]]) for k in np.flatnonzero(state == -2)]
+    state[state == -2] = -1
+    return state, invalid
+
+
+def finding_columns(net: BayesNet, frame: pd.DataFrame, keep: list[str], flag: str = "--keep",
+                    advice: str = "pass it through with") -> list[str]:
+    """The columns of ``frame`` that are variables of the network; any other column must be in ``keep``
+    (given with ``flag`` on the command line), else BatchError with the closest variable ids."""
     missing = [c for c in keep if c not in frame.columns]
     if missing:
-        raise BatchError(f"--keep names column '{missing[0]}', which the cases file does not have")
+        raise BatchError(f"{flag} names column '{missing[0]}', which the cases file does not have")
     findings = []
     for col in frame.columns:
         if col in keep:
@@ -157,7 +171,7 @@ def _finding_columns(net: BayesNet, frame: pd.DataFrame, keep: list[str]) -> lis
             close = difflib.get_close_matches(str(col), list(net.network.variables), n=3, cutoff=0.6)
             hint = f"did you mean {', '.join(close)}? " if close else ""
             raise BatchError(f"column '{col}' is not a variable of network {net.network.id}; {hint}"
-                             f"(pass it through with --keep {col})")
+                             f"({advice} {flag} {col})")
         findings.append(col)
     return findings
 
@@ -219,7 +233,7 @@ def score_cases(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
         raise BatchError(f"unknown --on-error '{on_error}' (choose skip or fail)")
     targets = net.default_query_variables() if targets is None else list(targets)
     net._check_variables(targets)
-    _finding_columns(net, frame.iloc[:0], list(keep))  # column problems fail before any work
+    finding_columns(net, frame.iloc[:0], list(keep))  # column problems fail before any work
     starts = list(range(0, len(frame), chunk_size)) or [0]
     chunks = [(frame.iloc[s:s + chunk_size], s + 1) for s in starts]
     results: list[tuple[pd.DataFrame, list[RowError]] | None] = [None] * len(chunks)

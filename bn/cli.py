@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bn import batch_cli, sensitivity_cli
+from bn import batch_cli, learn_cli, sensitivity_cli
 from bn.errors import BNError
 from bn.target import SOURCE_SHORT, positive_state
 from bn.validate_cli import add_parser as add_validate_parser
@@ -103,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     add_validate_parser(sub)
     sensitivity_cli.add_parser(sub)
     batch_cli.add_parser(sub)
+    learn_cli.add_parser(sub)
     return p
 
 

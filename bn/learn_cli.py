@@ -1,0 +1,77 @@
+"""The ``bn learn`` subcommand: a new version of a network file with tables updated from records
+(see :mod:`bn.learn`).
+
+Registered by :func:`add_parser`; errors are :class:`~bn.errors.BNError` subclasses, which ``bn`` prints
+as one line with exit status 2.
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="bn")
+>>> add_parser(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["learn", "l4l5_knee", "records.csv", "--version", "1.2.0"])
+>>> args.method, args.prior_weight, args.out
+('bayes', 10.0, None)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    """Register ``bn learn`` on the ``bn`` command's subparsers."""
+    p = subparsers.add_parser(
+        "learn", help="update a network's tables from records (a CSV or parquet file, one patient per row)",
+        description="Write a new version of a network file whose tables are updated from local records: columns "
+                    "are variable ids holding state names (blank = unknown). Each table is updated from the "
+                    "records in which its variable and all its parents are known. Bayesian by default: each row "
+                    "of a table counts as --prior-weight records of prior knowledge. The new file cites the "
+                    "records, says on every row how many records it rests on, and is validated before it is "
+                    "written; an existing file is never overwritten. "
+                    "Example: bn learn l4l5_knee clinic.csv --version 1.2.0")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("records", metavar="RECORDS", help="a .csv or .parquet file")
+    p.add_argument("--version", required=True, metavar="X.Y.Z", help="the new version number")
+    p.add_argument("--out", metavar="FILE",
+                   help="where to write it (default: <version>.yaml next to the network's file)")
+    p.add_argument("--method", choices=["bayes", "mle"], default="bayes",
+                   help="bayes: posterior mean with the network's rows as the prior (default); mle: frequencies")
+    p.add_argument("--prior-weight", type=float, default=10.0, metavar="N",
+                   help="how many records each row of the current tables counts as (bayes; default 10)")
+    p.add_argument("--variables", metavar="VAR[,VAR...]", action="append", default=[],
+                   help="update only these tables (default: every table the records cover)")
+    p.add_argument("--ignore", metavar="COL", action="append", default=[],
+                   help="a column that is not a variable, e.g. a patient id (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from bn.batch import read_cases
+    from bn.cache import load
+    from bn.learn import LearnError, learn
+    from bn.netfile import read_network_file
+
+    net = load(args.network)
+    records = read_cases(args.records)
+    variables = [v.strip() for group in args.variables for v in group.split(",") if v.strip()] or None
+    sha = hashlib.sha256(Path(args.records).read_bytes()).hexdigest()
+    result = learn(net, records, args.version, method=args.method, prior_weight=args.prior_weight,
+                   variables=variables, ignore=args.ignore, data_name=Path(args.records).name, data_sha256=sha)
+    out = Path(args.out) if args.out else Path(net.network.info.path).with_name(f"{args.version}.yaml")
+    if out.exists():
+        raise LearnError(f"{out} exists; bn learn never overwrites a network file (choose another --version or --out)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(result.text, encoding="utf-8")
+    written = read_network_file(out)  # the loader's own checks, with the file name (version must match it)
+    if args.json:
+        print(json.dumps({"network": written.info.to_dict(), "file": str(out),
+                          "tables": [t.to_dict() for t in result.tables], "skipped": result.skipped}, indent=1))
+    else:
+        print(result.summary())
+        print(f"written to {out}", file=sys.stderr)
+    return 0
