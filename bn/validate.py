@@ -375,11 +375,20 @@ class ParameterStability:
     flip_changes: int  # such changes of any size
     flip_smallest: dict[str, Any] | None  # the smallest within-range change (else None)
     flip_headline: str
+    # The leading diagnosis over the same draws (rankable diagnoses, as in the case table).
+    dx_leader: str | None = None
+    dx_leader_share: float | None = None  # share of draws in which it still leads
+    dx_established_share: float | None = None  # share of draws in which an established diagnosis leads
 
     @property
     def stable(self) -> bool:
         """The leader stays the leader in at least :data:`STABLE_SHARE` of the draws."""
         return self.leader_share >= STABLE_SHARE
+
+    @property
+    def dx_stable(self) -> bool | None:
+        """The leading diagnosis stays the leader in at least :data:`STABLE_SHARE` of the draws."""
+        return None if self.dx_leader_share is None else self.dx_leader_share >= STABLE_SHARE
 
     @property
     def flippable(self) -> bool:
@@ -395,7 +404,9 @@ class ParameterStability:
                 "established_share": self.established_share, "leaders": self.leaders,
                 "flip_within_range": self.flip_within_range, "flip_changes": self.flip_changes,
                 "flippable": self.flippable, "flip_smallest": self.flip_smallest,
-                "flip_headline": self.flip_headline}
+                "flip_headline": self.flip_headline, "diagnosis_leader": self.dx_leader,
+                "diagnosis_leader_share": self.dx_leader_share, "diagnosis_stable": self.dx_stable,
+                "established_diagnosis_share": self.dx_established_share}
 
 
 def parameter_stability(net: BayesNet, case: ValidationCase, draws: int = DEFAULT_STABILITY_DRAWS,
@@ -417,6 +428,7 @@ def parameter_stability(net: BayesNet, case: ValidationCase, draws: int = DEFAUL
     if u.leaders is None or u.leader_now is None:
         raise ValidationError(f"network {network.id} has no knee-pain sources to call")
     established = next(t for t in u.targets if t.target.variable == network.knee_pain_sources[case.knee_pain_source])
+    dx_leader, dx_share, dx_established = _diagnosis_leaders(net, case, draws, seed)
     f = flip(net, case.evidence)
     inside = f.within_range
     smallest = None
@@ -430,7 +442,27 @@ def parameter_stability(net: BayesNet, case: ValidationCase, draws: int = DEFAUL
         established_median=established.median, established_interval=established.interval(0.90),
         established_share=u.leaders[case.knee_pain_source], leaders=dict(u.leaders),
         flip_within_range=len(inside), flip_changes=len(f.changes), flip_smallest=smallest,
-        flip_headline=f.headline)
+        flip_headline=f.headline, dx_leader=dx_leader, dx_leader_share=dx_share, dx_established_share=dx_established)
+
+
+def _diagnosis_leaders(net: BayesNet, case: ValidationCase, draws: int, seed: int
+                       ) -> tuple[str | None, float | None, float | None]:
+    """The leading diagnosis with the network's numbers, the share of draws in which it still leads and the
+    share in which an established diagnosis leads (the same seed, so the same parameter draws as the sources)."""
+    from bn.sensitivity import uncertainty
+
+    candidates = rankable_diagnoses(net.network)
+    if len(candidates) < 2:
+        return None, None, None
+    u = uncertainty(net, case.evidence, candidates, draws=draws, seed=seed)
+    length = min(t.samples.size for t in u.targets)
+    stacked = np.stack([t.samples[:length] for t in u.targets], axis=1)
+    names = [t.target.variable for t in u.targets]
+    winners = np.argmax(stacked, axis=1)
+    leader = max(names, key=lambda d: u.targets[names.index(d)].point)
+    established = [names.index(d) for d in case.diagnoses if d in names]
+    return (leader, float(np.mean(winners == names.index(leader))),
+            float(np.mean(np.isin(winners, established))) if established else None)
 
 
 def _rank(scores: Mapping[str, float], targets: Sequence[str]) -> tuple[int, float]:
@@ -528,6 +560,9 @@ def run_cases(net: BayesNet, cases: Sequence[ValidationCase], stability_draws: i
             "stable_cases": sum(1 for r in with_stab if r.stability.stable),
             "unstable": [r.case.id for r in with_stab if not r.stability.stable],
             "flippable": [r.case.id for r in with_stab if r.stability.flippable],
+            "diagnosis_stability_cases": sum(1 for r in with_stab if r.stability.dx_stable is not None),
+            "diagnosis_stable_cases": sum(1 for r in with_stab if r.stability.dx_stable),
+            "diagnosis_unstable": [r.case.id for r in with_stab if r.stability.dx_stable is False],
         })
     return CaseSuite(net.info.to_dict(), results, summary)
 
@@ -1172,6 +1207,10 @@ def _summary_section(run: ValidationRun) -> list[str]:
                 f"{s['stable_cases']} of {s['stability_cases']} (not stable: {unstable}) |",
                 f"| calls one parameter within its plausible range can change | {len(s['flippable'])} of "
                 f"{s['stability_cases']} ({flippable}) |"]
+        if "diagnosis_stable_cases" in s:
+            out.append(f"| leading-diagnosis calls stable under the same draws | {s['diagnosis_stable_cases']} of "
+                       f"{s['diagnosis_stability_cases']} (not stable: "
+                       f"{', '.join(s['diagnosis_unstable']) or 'none'}) |")
     if run.simulation:
         sim = run.simulation
         aucs = [m["auc"] for m in sim["sources"].values()]
@@ -1221,8 +1260,11 @@ def _stability_section(run: ValidationRun) -> list[str]:
            "*one-parameter flip*: can a single parameter within its plausible range change the leading source? "
            "(Stability is about the network's call, right or wrong: a stable call on a FAIL case is stably wrong.) "
            "Cases without knee pain have no source call.", "",
+           "*leading diagnosis*: the same for the diagnosis the network ranks first (share of the same draws in "
+           "which it still leads; in brackets, the share in which an established diagnosis leads).", "",
            "| case | leading source | established source: P, median (90% interval) | established leads in | "
-           "leader kept in | stable? | one-parameter flip |", "|---|---|---|---|---|---|---|"]
+           "leader kept in | stable? | one-parameter flip | leading diagnosis kept in |",
+           "|---|---|---|---|---|---|---|---|"]
     for r in run.suite.results:
         st = r.stability
         if st is None:
@@ -1234,12 +1276,20 @@ def _stability_section(run: ValidationRun) -> list[str]:
                          f"{fs['new_value']:.3g} (new leader {fs['new_leader']})")
         else:
             flip_text = "no"  # changes outside the ranges are in results.json (flip_changes, flip_headline)
+        if st.dx_leader_share is None:
+            dx_text = "-"
+        else:
+            dx_text = (f"{st.dx_leader} {st.dx_leader_share:.0%}{'' if st.dx_stable else ' (**unstable**)'}"
+                       + ("" if st.dx_established_share is None else f" ({st.dx_established_share:.0%})"))
         out.append(f"| {r.case.id} | {st.leader} | {st.established}: {_fmt(st.established_point)}, "
                    f"{_fmt(st.established_median)} ({_fmt(lo)}-{_fmt(hi)}) | {st.established_share:.0%} | "
-                   f"{st.leader_share:.0%} | {'stable' if st.stable else '**not stable**'} | {flip_text} |")
+                   f"{st.leader_share:.0%} | {'stable' if st.stable else '**not stable**'} | {flip_text} | "
+                   f"{dx_text} |")
     out += ["", f"{s['stable_cases']} of {s['stability_cases']} knee-pain source calls are stable; not stable: "
             f"{', '.join(s['unstable']) or 'none'}. A single parameter within its plausible range can change the "
-            f"call in {len(s['flippable'])} case(s){': ' + ', '.join(s['flippable']) if s['flippable'] else ''}.",
+            f"call in {len(s['flippable'])} case(s){': ' + ', '.join(s['flippable']) if s['flippable'] else ''}. "
+            f"{s.get('diagnosis_stable_cases', 0)} of {s.get('diagnosis_stability_cases', 0)} leading-diagnosis "
+            f"calls are stable; not stable: {', '.join(s.get('diagnosis_unstable', [])) or 'none'}.",
             ""]
     return out
 

@@ -246,6 +246,19 @@ def test_stability_equals_independent_sensitivity_calls(knee, stability_suite):
         assert st.flippable == bool(f.within_range)
         if f.within_range:
             assert st.flip_smallest["parameter"] == f.within_range[0].parameter.id
+        # the leading diagnosis over the same draws: argmax over the rankable diagnoses, draw by draw
+        dxs = V.rankable_diagnoses(network)
+        ud = uncertainty(knee, r.case.evidence, dxs, draws=STABILITY_DRAWS, seed=STABILITY_SEED)
+        frame = ud.to_frame()
+        winners = np.argmax(frame[[f"{d}=present" for d in dxs]].to_numpy(), axis=1)
+        assert st.dx_leader == r.leading_diagnosis
+        assert st.dx_leader_share == pytest.approx(np.mean(winners == dxs.index(st.dx_leader)), abs=1e-12)
+        established = [dxs.index(d) for d in r.case.diagnoses if d in dxs]
+        if established:
+            assert st.dx_established_share == pytest.approx(np.mean(np.isin(winners, established)), abs=1e-12)
+        else:  # no modelled diagnosis was established (e.g. patellofemoral pain)
+            assert st.dx_established_share is None
+        assert st.dx_stable == (st.dx_leader_share >= V.STABLE_SHARE)
         checked += 1
     assert checked == 3
 
@@ -256,6 +269,9 @@ def test_stability_summary_and_reproducible(knee, stability_suite):
     assert s["stability_cases"] == len(with_st) == 3
     assert s["stable_cases"] == sum(r.stability.stable for r in with_st)
     assert s["unstable"] == [r.case.id for r in with_st if not r.stability.stable]
+    assert s["diagnosis_stability_cases"] == 3
+    assert s["diagnosis_stable_cases"] == sum(bool(r.stability.dx_stable) for r in with_st)
+    assert s["diagnosis_unstable"] == [r.case.id for r in with_st if r.stability.dx_stable is False]
     assert s["stability_draws"] == STABILITY_DRAWS and s["stable_share_threshold"] == 0.9
     cases = [r.case for r in stability_suite.results]
     again = V.run_cases(knee, cases[:2], stability_draws=STABILITY_DRAWS, seed=STABILITY_SEED)
