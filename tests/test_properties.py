@@ -90,6 +90,18 @@ def test_random_valid_networks_load_and_match_brute_force(seed, evidence_seed):
     ours = net.marginals(findings=ev)
     for vid, v in network.variables.items():
         np.testing.assert_allclose([ours[vid][s] for s in v.state_ids], expected[vid], atol=1e-10)
+    # The same case inside batches: 2 cases (small cliques summed by a matrix product) and 11 (by axis sums),
+    # next to a case without evidence.
+    first = next(iter(network.variables))
+    lik = ev.likelihoods(network) or {first: np.ones(network[first].card)}  # the batch needs one vector
+    for size in (2, 11):
+        batch = {k: np.vstack([np.ones_like(a), *[a] * (size - 1)]) for k, a in lik.items()}
+        post, log_z = net.engine.marginals(batch)
+        assert np.exp(log_z[1:]) == pytest.approx([p_e] * (size - 1), rel=1e-9, abs=1e-300)
+        assert log_z[0] == pytest.approx(0.0, abs=1e-12)
+        for vid in network.variables:
+            np.testing.assert_allclose(post[vid][1:], np.broadcast_to(expected[vid], post[vid][1:].shape),
+                                       atol=1e-10)
 
 
 def _paths(obj, prefix=()):
