@@ -24,6 +24,7 @@ from bn.interop import parse_standard
 from bn.model import NetworkInfo
 from bn.netfile import MAX_FILE_BYTES, parse_network_text
 from bn.sensitivity import flip, one_way, uncertainty
+from bn.stability import same_decision_probability
 from bn.target import SOURCE_LABELS, SOURCE_SHORT, positive_state
 from bn.teaching import compare_scenarios, example_cases, trajectory_frame, walkthrough
 from bn.voi import DIAGNOSES, next_best
@@ -316,6 +317,10 @@ elif view == "What next":
                 col.button(f"If {state} (p={o.probability:.2f}) → {shown}".strip(" →"),
                            key=f"apply_{cand.finding}_{state}", on_click=apply_finding,
                            args=(cand.finding, state), disabled=o.probability == 0)
+    if network.knee_pain_sources and st.toggle("Could the remaining history and examination change the leading "
+                                                "source?", key="next_sdp"):
+        sdp = same_decision_probability(net, evidence, samples=1000, seed=0)
+        st.markdown("**Same-decision probability.** " + sdp.sentence())
 
 elif view == "Sensitivity":
     c1, c2 = st.columns([2, 1])

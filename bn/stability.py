@@ -61,6 +61,34 @@ class SameDecision:
     seed: int | None = None
     outcomes: dict[str, float] | None = None  # P(each decision after observing U)
 
+    def sentence(self) -> str:
+        """The result in words, with how it was computed.
+
+        >>> text = SameDecision("l4l5_spine", 0.83, "exact", 0.0, ["straight_leg_raise", "back_pain"],
+        ...                     outcomes={"l4l5_spine": 0.83, "knee": 0.17}).sentence()
+        >>> text[:79]
+        'If the 2 remaining findings were all observed, the leading source (L4-L5 spine)'
+        >>> text[79:]
+        ' would stay the leader with probability 83% (exact); otherwise Knee 17%.'
+        """
+        from bn.explain import percent
+        from bn.target import SOURCE_SHORT
+
+        if not self.observe:
+            return "No history or examination finding is left to observe: the decision cannot change."
+        name = (f"the leading source ({SOURCE_SHORT.get(self.decision, self.decision)})"
+                if self.decision not in ("above", "below") else f"the decision ({self.decision} the threshold)")
+        how = ("exact" if self.method == "exact" else
+               f"Monte Carlo, {self.samples:,} seeded samples, standard error {percent(self.standard_error)}")
+        others = sorted(((d, p) for d, p in (self.outcomes or {}).items() if d != self.decision and p > 0),
+                        key=lambda dp: -dp[1])
+        listed = ", ".join(f"{SOURCE_SHORT.get(d, d)} {percent(p)}" for d, p in others)
+        rest = f"; otherwise {listed}" if others else ""
+        count = len(self.observe)
+        return (f"If the {count} remaining finding{'s' if count != 1 else ''} were all observed, {name} would stay "
+                f"{'the leader' if self.decision not in ('above', 'below') else 'the same'} with probability "
+                f"{percent(self.probability)} ({how}){rest}.")
+
     def to_dict(self) -> dict[str, Any]:
         return {"decision": self.decision, "probability": self.probability, "method": self.method,
                 "standard_error": self.standard_error, "observe": list(self.observe), "samples": self.samples,

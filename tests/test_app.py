@@ -116,6 +116,18 @@ def test_what_next_ranking_and_one_click_apply(app, knee):
     assert app.radio(key=best.finding).value == state
 
 
+def test_what_next_same_decision_probability_equals_bn(app, knee):
+    from bn.stability import same_decision_probability
+
+    enter(app, CASE)
+    show(app, "What next")
+    assert not any(m.value.startswith("**Same-decision") for m in app.markdown)  # only on request
+    app.toggle(key="next_sdp").set_value(True).run()
+    shown = next(m.value for m in app.markdown if m.value.startswith("**Same-decision"))
+    expected = same_decision_probability(knee, CASE, samples=1000, seed=0)
+    assert expected.sentence() in shown and pct(expected.probability) in shown
+
+
 def test_compare_pinned_scenarios(app, knee):
     enter(app, {"knee_pain": "present"})
     show(app, "Compare")
