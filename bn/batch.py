@@ -55,8 +55,8 @@ class RowError:
         return f"row {self.row}: {self.message}"
 
 
-def read_cases(path: str | Path) -> pd.DataFrame:
-    """A CSV or parquet file as a frame of strings (blank cells as missing); raises BatchError."""
+def read_cases(path: str | Path, what: str = "cases file") -> pd.DataFrame:
+    """A CSV or parquet file as a frame of strings (blank cells as missing); raises BatchError naming ``what``."""
     import pandas as pd
 
     path = Path(path)
@@ -67,10 +67,10 @@ def read_cases(path: str | Path) -> pd.DataFrame:
         # Only empty cells are missing: "NA" or "none" could be state names.
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
     except FileNotFoundError:
-        raise BatchError(f"no cases file at '{path}'") from None
+        raise BatchError(f"no {what} at '{path}'") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BatchError(f"cannot read cases file '{path}': {first}") from None
+        raise BatchError(f"cannot read {what} '{path}': {first}") from None
 
 
 def output_columns(net: BayesNet, targets: Sequence[str]) -> list[str]:

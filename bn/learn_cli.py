@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from bn.netfile import read_network_file
 
     net = load(args.network)
-    records = read_cases(args.records)
+    records = read_cases(args.records, what="records file")
     variables = [v.strip() for group in args.variables for v in group.split(",") if v.strip()] or None
     sha = hashlib.sha256(Path(args.records).read_bytes()).hexdigest()
     result = learn(net, records, args.version, method=args.method, prior_weight=args.prior_weight,

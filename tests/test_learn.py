@@ -146,3 +146,5 @@ def test_cli_writes_a_new_validated_version_and_never_overwrites(tiny, tmp_path,
     assert bn.load(str(out)).network.info.sha256 == data["network"]["sha256"]
     assert main(args) == 2  # the file exists now
     assert "never overwrites" in capsys.readouterr().err
+    assert main(["learn", str(tiny.network.info.path), str(tmp_path / "none.csv"), "--version", "1.2.0"]) == 2
+    assert f"no records file at '{tmp_path / 'none.csv'}'" in capsys.readouterr().err
