@@ -900,6 +900,47 @@ class CompiledEngine:
             out[v] = table * (p_e / total) if total > 0 else np.zeros_like(table)
         return out
 
+    def sample_posterior(self, likelihoods: Likelihoods, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        """``n`` independent draws of every variable from ``P(X | evidence)``, as state indices ``(n, variables)``
+        in network order; None when the evidence is impossible.
+
+        Exact, with no weights: the tree is calibrated once, then each clique, from the centre outwards, draws
+        its remaining variables given those already drawn on its separator, from its calibrated table (which is
+        proportional to ``P(clique, e)``).
+        """
+        lik, size = self._indexed(likelihoods)
+        if size != 1:
+            raise ValueError("sample_posterior conditions on one case")
+        tree = self._tree
+
+        def run(lik, scaled):
+            pot, log_z = tree.calibrate(lik, scaled, None)
+            return {"pot": pot.T}, log_z
+
+        solved, log_z = self._solve(lik, 1, run)
+        if not np.isfinite(log_z[0]):
+            return None
+        pot = solved["pot"][0]
+        out = np.full((n, len(self.order)), -1, dtype=np.int64)
+        if n == 0:
+            return out
+        for level in [tree.roots, *(lvl.cliques for lvl in tree.levels)]:
+            for c in level:
+                members = tree.cliques[c]
+                known = [k for k, v in enumerate(members) if out[0, v] >= 0]
+                rest = [k for k in range(len(members)) if k not in known]
+                table = pot[tree.offset[c]:tree.offset[c] + tree.sizes[c]].reshape(tree.shapes[c])
+                table = np.transpose(table, known + rest).reshape(
+                    math.prod(tree.shapes[c][k] for k in known), -1)
+                rows = (np.ravel_multi_index([out[:, members[k]] for k in known], [tree.shapes[c][k] for k in known])
+                        if known else np.zeros(n, dtype=np.intp))
+                cumulative = np.cumsum(table[rows], axis=1)
+                u = rng.random(n) * cumulative[:, -1]
+                pick = np.minimum((cumulative <= u[:, None]).sum(axis=1), cumulative.shape[1] - 1)
+                for k, states in zip(rest, np.unravel_index(pick, [tree.shapes[c][k] for k in rest]), strict=True):
+                    out[:, members[k]] = states
+        return out
+
     def _tree_for(self, outputs: Sequence[str]) -> tuple[_Tree, int]:
         idx = {self.position[v] for v in outputs}
         if len(idx) == 1:

@@ -45,3 +45,22 @@ def sample(network: Network, n: int, rng: np.random.Generator, evidence: Evidenc
         if vid in likelihoods:
             weights *= likelihoods[vid][states[:, col]]
     return states, weights
+
+
+def posterior_sample(net, evidence: Evidence, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` draws from ``P(X | evidence)`` as ``(states, weights)``: exact and unweighted (all weights 1) from the
+    compiled engine's calibrated tree; likelihood-weighted forward samples with the other engines.
+
+    ``net`` is a :class:`bn.inference.BayesNet`; impossible evidence raises its ImpossibleEvidenceError.
+    """
+    network = net.network
+    draw = getattr(net.engine, "sample_posterior", None)
+    if draw is None:
+        states, weights = sample(network, n, rng, evidence)
+        if not weights.sum() > 0:
+            net._raise_impossible(evidence)
+        return states, weights
+    states = draw(evidence.likelihoods(network), n, rng)
+    if states is None:
+        net._raise_impossible(evidence)
+    return states, np.ones(n)

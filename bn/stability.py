@@ -10,9 +10,10 @@
 
   Exact when ``U`` has at most ``EXACT_LIMIT`` joint configurations: one contraction gives
   ``P(U, decision variables | e)``. Otherwise a seeded Monte Carlo estimate: ``u`` is drawn from
-  ``P(U | e)`` by likelihood-weighted forward sampling (:mod:`bn.sampling`), each distinct ``u`` is decided
+  ``P(U | e)`` (exactly, from the compiled engine's calibrated junction tree; by likelihood-weighted forward
+  sampling with the other engines: :func:`bn.sampling.posterior_sample`), each distinct ``u`` is decided
   exactly, and the standard error is ``sqrt(p (1 - p) / ESS)`` with the effective sample size
-  ``ESS = (sum w)^2 / sum w^2``.
+  ``ESS = (sum w)^2 / sum w^2`` (the number of samples when they are exact).
 
 >>> import bn
 >>> net = bn.load("l4l5_knee")
@@ -33,7 +34,7 @@ import numpy as np
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
 from bn.inference import BayesNet
-from bn.sampling import sample
+from bn.sampling import posterior_sample
 from bn.target import Target, resolve_target
 
 EXACT_LIMIT = 1 << 14
@@ -202,9 +203,7 @@ def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evide
                 outcomes[d] = outcomes.get(d, 0.0) + p_u
         return SameDecision(current, outcomes.get(current, 0.0), "exact", 0.0, observe, outcomes=outcomes)
     rng = np.random.default_rng(seed)
-    states, weights = sample(network, samples, rng, ev)
-    if not weights.sum() > 0:
-        net._raise_impossible(ev)
+    states, weights = posterior_sample(net, ev, samples, rng)
     columns = [list(network.variables).index(v) for v in observe]
     patterns, inverse = np.unique(states[:, columns], axis=0, return_inverse=True)
     cases = [ev.merged(Evidence({v: network[v].state_ids[int(i)] for v, i in zip(observe, pattern, strict=True)}))

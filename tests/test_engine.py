@@ -317,6 +317,32 @@ def test_family_joints_match_brute_force_and_the_reference_engine(make):
             np.testing.assert_allclose(theirs[v], exact, rtol=1e-8, atol=1e-12, err_msg=v)
 
 
+@pytest.mark.parametrize("make", [forest, lambda: bench_network("asia")], ids=["forest", "asia"])
+def test_posterior_samples_follow_the_exact_joint(make):
+    network = make()
+    engine = CompiledEngine(network)
+    names = list(network.variables)
+    case = {names[1]: np.array([0.2, 1.0]), names[-2]: np.array([0.0, 1.0])}  # soft and hard evidence
+    n = 60_000
+    draws = engine.sample_posterior(case, n, np.random.default_rng(4))
+    assert draws.shape == (n, len(names)) and draws.min() >= 0
+    joint = brute_force_joint(network, case)
+    p_e = sum(joint.values())
+    # every configuration's count (all variables at once) within 4.5 standard deviations of n p, plus two
+    # counts of slack for the rarest ones (p ~ 1e-7 here, where the normal approximation does not hold)
+    counts: dict[tuple, int] = {}
+    for row in map(tuple, draws.tolist()):
+        counts[row] = counts.get(row, 0) + 1
+    assert set(counts) <= {c for c, p in joint.items() if p > 0}  # nothing impossible is ever drawn
+    for config, p in joint.items():
+        p /= p_e
+        assert abs(counts.get(config, 0) - n * p) <= 4.5 * math.sqrt(n * p * (1 - p)) + 2, config
+    again = engine.sample_posterior(case, n, np.random.default_rng(4))
+    np.testing.assert_array_equal(draws, again)  # seeded
+    impossible = {names[-2]: np.zeros(2)}
+    assert engine.sample_posterior(impossible, 5, np.random.default_rng(0)) is None
+
+
 def test_impossible_evidence_gives_minus_infinity_without_nan():
     network = bench_network("asia")
     engine = CompiledEngine(network)

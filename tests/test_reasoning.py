@@ -197,6 +197,24 @@ def test_monte_carlo_estimate_agrees_with_exact(knee, monkeypatch):
     assert again.probability == estimate.probability  # seeded
 
 
+def test_monte_carlo_without_the_compiled_engine_weights_its_samples(monkeypatch):
+    # pgmpy and contraction engines cannot sample a calibrated tree: likelihood weighting stands in
+    network = bench_network("asia")
+    findings, observe = {"dysp": "yes"}, ["xray", "smoke", "asia"]
+    target = Target("lung", "yes")
+    exact = same_decision_probability(bn.load(network), findings, observe, target, threshold=0.1)
+    monkeypatch.setattr("bn.stability.EXACT_LIMIT", 1)
+    weighted = same_decision_probability(bn.load(network, engine="contract"), findings, observe, target,
+                                         threshold=0.1, samples=3000, seed=2)
+    exact_draws = same_decision_probability(bn.load(network), findings, observe, target, threshold=0.1,
+                                            samples=3000, seed=2)
+    for estimate in (weighted, exact_draws):
+        assert estimate.method == "monte_carlo"
+        assert abs(estimate.probability - exact.probability) < 4 * estimate.standard_error
+    # dysp=yes is evidence, so the weighted samples are worth fewer than 3,000 exact ones
+    assert weighted.standard_error > exact_draws.standard_error * 1.05
+
+
 def test_mpe_and_marginal_disagreement_note(knee):
     st = stability(knee, {"knee_pain": "present", "age_group": "65_plus"}, observe=["knee_crepitus"])
     for d in st.disagreements:
