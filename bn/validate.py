@@ -379,6 +379,7 @@ class ParameterStability:
     dx_leader: str | None = None
     dx_leader_share: float | None = None  # share of draws in which it still leads
     dx_established_share: float | None = None  # share of draws in which an established diagnosis leads
+    dx_established_top2_share: float | None = None  # ... in which one is among the two leading diagnoses
 
     @property
     def stable(self) -> bool:
@@ -406,7 +407,8 @@ class ParameterStability:
                 "flippable": self.flippable, "flip_smallest": self.flip_smallest,
                 "flip_headline": self.flip_headline, "diagnosis_leader": self.dx_leader,
                 "diagnosis_leader_share": self.dx_leader_share, "diagnosis_stable": self.dx_stable,
-                "established_diagnosis_share": self.dx_established_share}
+                "established_diagnosis_share": self.dx_established_share,
+                "established_diagnosis_top2_share": self.dx_established_top2_share}
 
 
 def parameter_stability(net: BayesNet, case: ValidationCase, draws: int = DEFAULT_STABILITY_DRAWS,
@@ -428,7 +430,7 @@ def parameter_stability(net: BayesNet, case: ValidationCase, draws: int = DEFAUL
     if u.leaders is None or u.leader_now is None:
         raise ValidationError(f"network {network.id} has no knee-pain sources to call")
     established = next(t for t in u.targets if t.target.variable == network.knee_pain_sources[case.knee_pain_source])
-    dx_leader, dx_share, dx_established = _diagnosis_leaders(net, case, draws, seed)
+    dx_leader, dx_share, dx_established, dx_top2 = _diagnosis_leaders(net, case, draws, seed)
     f = flip(net, case.evidence)
     inside = f.within_range
     smallest = None
@@ -442,18 +444,20 @@ def parameter_stability(net: BayesNet, case: ValidationCase, draws: int = DEFAUL
         established_median=established.median, established_interval=established.interval(0.90),
         established_share=u.leaders[case.knee_pain_source], leaders=dict(u.leaders),
         flip_within_range=len(inside), flip_changes=len(f.changes), flip_smallest=smallest,
-        flip_headline=f.headline, dx_leader=dx_leader, dx_leader_share=dx_share, dx_established_share=dx_established)
+        flip_headline=f.headline, dx_leader=dx_leader, dx_leader_share=dx_share, dx_established_share=dx_established,
+        dx_established_top2_share=dx_top2)
 
 
 def _diagnosis_leaders(net: BayesNet, case: ValidationCase, draws: int, seed: int
-                       ) -> tuple[str | None, float | None, float | None]:
-    """The leading diagnosis with the network's numbers, the share of draws in which it still leads and the
-    share in which an established diagnosis leads (the same seed, so the same parameter draws as the sources)."""
+                       ) -> tuple[str | None, float | None, float | None, float | None]:
+    """The leading diagnosis with the network's numbers, the share of draws in which it still leads, and the
+    shares in which an established diagnosis leads and is among the two leading ones (the same seed, so the
+    same parameter draws as the sources)."""
     from bn.sensitivity import uncertainty
 
     candidates = rankable_diagnoses(net.network)
     if len(candidates) < 2:
-        return None, None, None
+        return None, None, None, None
     u = uncertainty(net, case.evidence, candidates, draws=draws, seed=seed)
     length = min(t.samples.size for t in u.targets)
     stacked = np.stack([t.samples[:length] for t in u.targets], axis=1)
@@ -461,8 +465,11 @@ def _diagnosis_leaders(net: BayesNet, case: ValidationCase, draws: int, seed: in
     winners = np.argmax(stacked, axis=1)
     leader = max(names, key=lambda d: u.targets[names.index(d)].point)
     established = [names.index(d) for d in case.diagnoses if d in names]
-    return (leader, float(np.mean(winners == names.index(leader))),
-            float(np.mean(np.isin(winners, established))) if established else None)
+    if not established:
+        return leader, float(np.mean(winners == names.index(leader))), None, None
+    top2 = np.argsort(-stacked, axis=1, kind="stable")[:, :2]
+    return (leader, float(np.mean(winners == names.index(leader))), float(np.mean(np.isin(winners, established))),
+            float(np.mean(np.isin(top2, established).any(axis=1))))
 
 
 def _rank(scores: Mapping[str, float], targets: Sequence[str]) -> tuple[int, float]:
@@ -1261,7 +1268,8 @@ def _stability_section(run: ValidationRun) -> list[str]:
            "(Stability is about the network's call, right or wrong: a stable call on a FAIL case is stably wrong.) "
            "Cases without knee pain have no source call.", "",
            "*leading diagnosis*: the same for the diagnosis the network ranks first (share of the same draws in "
-           "which it still leads; in brackets, the share in which an established diagnosis leads).", "",
+           "which it still leads; in brackets, the shares in which an established diagnosis leads / is among "
+           "the two leading diagnoses).", "",
            "| case | leading source | established source: P, median (90% interval) | established leads in | "
            "leader kept in | stable? | one-parameter flip | leading diagnosis kept in |",
            "|---|---|---|---|---|---|---|---|"]
@@ -1280,7 +1288,8 @@ def _stability_section(run: ValidationRun) -> list[str]:
             dx_text = "-"
         else:
             dx_text = (f"{st.dx_leader} {st.dx_leader_share:.0%}{'' if st.dx_stable else ' (**unstable**)'}"
-                       + ("" if st.dx_established_share is None else f" ({st.dx_established_share:.0%})"))
+                       + ("" if st.dx_established_share is None else
+                          f" ({st.dx_established_share:.0%} / {st.dx_established_top2_share:.0%})"))
         out.append(f"| {r.case.id} | {st.leader} | {st.established}: {_fmt(st.established_point)}, "
                    f"{_fmt(st.established_median)} ({_fmt(lo)}-{_fmt(hi)}) | {st.established_share:.0%} | "
                    f"{st.leader_share:.0%} | {'stable' if st.stable else '**not stable**'} | {flip_text} | "

@@ -256,8 +256,12 @@ def test_stability_equals_independent_sensitivity_calls(knee, stability_suite):
         established = [dxs.index(d) for d in r.case.diagnoses if d in dxs]
         if established:
             assert st.dx_established_share == pytest.approx(np.mean(np.isin(winners, established)), abs=1e-12)
+            table = frame[[f"{d}=present" for d in dxs]].to_numpy()
+            in_top2 = [any(table[k, e] >= np.sort(table[k])[-2] for e in established) for k in range(len(table))]
+            assert st.dx_established_top2_share == pytest.approx(np.mean(in_top2), abs=1e-12)
+            assert st.dx_established_top2_share >= st.dx_established_share
         else:  # no modelled diagnosis was established (e.g. patellofemoral pain)
-            assert st.dx_established_share is None
+            assert st.dx_established_share is None and st.dx_established_top2_share is None
         assert st.dx_stable == (st.dx_leader_share >= V.STABLE_SHARE)
         checked += 1
     assert checked == 3
