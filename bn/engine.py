@@ -865,6 +865,20 @@ class CompiledEngine:
             return np.zeros([self.cards[self.position[v]] for v in outputs])
         return np.asarray(table[0]) * math.exp(float(log_z[0]))
 
+    def _calibrated_case(self, likelihoods: Likelihoods, needed: Iterable[int] | None) -> tuple[np.ndarray, float]:
+        """One case's flat table, calibrated on the ``needed`` cliques (all when None), and log P(evidence)."""
+        lik, size = self._indexed(likelihoods)
+        if size != 1:
+            raise ValueError("this query answers one case at a time")
+        tree = self._tree
+
+        def run(lik, scaled):
+            pot, log_z = tree.calibrate(lik, scaled, needed)
+            return {"pot": pot.T}, log_z
+
+        solved, log_z = self._solve(lik, 1, run)
+        return solved["pot"][0], float(log_z[0])
+
     def family_joints(self, likelihoods: Likelihoods, variables: Sequence[str] | None = None
                       ) -> dict[str, np.ndarray]:
         """``P(family, evidence)`` for each variable's family (axes: its parents, then itself), one case.
@@ -873,19 +887,9 @@ class CompiledEngine:
         is what sensitivity analysis (the derivative of P(e) by every table entry) and EM need.
         """
         variables = self.order if variables is None else list(variables)
-        lik, size = self._indexed(likelihoods)
-        if size != 1:
-            raise ValueError("family_joints answers one case")
         tree = self._tree
-        homes = {tree.plan.assign[self.position[v]] for v in variables}
-
-        def run(lik, scaled):
-            pot, log_z = tree.calibrate(lik, scaled, homes)
-            return {"pot": pot.T}, log_z
-
-        solved, log_z = self._solve(lik, 1, run)
-        pot = solved["pot"][0]
-        p_e = math.exp(float(log_z[0])) if np.isfinite(log_z[0]) else 0.0
+        pot, log_z = self._calibrated_case(likelihoods, {tree.plan.assign[self.position[v]] for v in variables})
+        p_e = math.exp(log_z) if np.isfinite(log_z) else 0.0
         out = {}
         for v in variables:
             var = self.network[v]
@@ -908,19 +912,10 @@ class CompiledEngine:
         its remaining variables given those already drawn on its separator, from its calibrated table (which is
         proportional to ``P(clique, e)``).
         """
-        lik, size = self._indexed(likelihoods)
-        if size != 1:
-            raise ValueError("sample_posterior conditions on one case")
         tree = self._tree
-
-        def run(lik, scaled):
-            pot, log_z = tree.calibrate(lik, scaled, None)
-            return {"pot": pot.T}, log_z
-
-        solved, log_z = self._solve(lik, 1, run)
-        if not np.isfinite(log_z[0]):
+        pot, log_z = self._calibrated_case(likelihoods, None)
+        if not np.isfinite(log_z):
             return None
-        pot = solved["pot"][0]
         out = np.full((n, len(self.order)), -1, dtype=np.int64)
         if n == 0:
             return out
