@@ -113,7 +113,8 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
         codes[col] = state
     doc = safeyaml.load(original.decode("utf-8"))
     specs = {spec["id"]: spec for spec in doc["variables"]}
-    key = f"records_{(data_sha256 or _frame_hash(records))[:12]}"
+    data_sha256 = data_sha256 or _frame_hash(records)
+    key = f"records_{data_sha256[:12]}"
     tables, skipped = [], {}
     for vid in wanted:
         var = network[vid]
@@ -154,7 +155,7 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
     rule = (f"Bayesian update, each row's prior worth {prior_weight:g} records" if method == "bayes"
             else "maximum likelihood (observed frequencies)")
     doc.setdefault("references", {})[key] = {
-        "citation": f"Local records '{data_name}' (sha256 {data_sha256 or _frame_hash(records)}), {len(records)} "
+        "citation": f"Local records '{data_name}' (sha256 {data_sha256}), {len(records)} "
                     f"rows, learnt {date} with bn learn from {info.id} {info.version} (sha256 {info.sha256[:16]}...).",
         "measured": f"Counts of each table's variable and parents in the records, complete cases per table; {rule}.",
         "grade": "local data"}
