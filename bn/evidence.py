@@ -171,13 +171,19 @@ def _full_likelihood(var: str, states: tuple[str, ...], given: Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Case:
-    """A case file: the network it was made for, its evidence and a free-text note."""
+    """A case file: the network it was made for, its evidence and a free-text note.
+
+    Validation cases (``validation/cases/``) carry more keys (``expected``, ``split``, ``kind``, ``quotes``...;
+    see ``validation/README.md``); :mod:`bn.validate` reads those. ``split`` is kept here so that the
+    educator never shows a locked test case.
+    """
 
     evidence: Evidence
     network: str | None = None
     note: str = ""
     title: str = ""
     source: str = ""
+    split: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"network": self.network} if self.network else {}
@@ -191,6 +197,11 @@ class Case:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
+
+
+CASE_KEYS = frozenset({"network", "findings", "soft_findings", "note", "title", "source"})
+# What a validation case adds (bn.validate checks them): where it comes from, what was established, its split.
+VALIDATION_CASE_KEYS = frozenset({"expected", "split", "kind", "vocabulary", "link", "read", "quotes", "tags"})
 
 
 def parse_case(text: str | bytes, name: str = "<case>") -> Case:
@@ -208,10 +219,11 @@ def parse_case(text: str | bytes, name: str = "<case>") -> Case:
     if not isinstance(doc, dict):
         raise CaseFileError(f"{name}: expected a mapping with 'findings' (and optionally 'network', "
                             "'soft_findings', 'note')")
-    unknown = set(doc) - {"network", "findings", "soft_findings", "note", "title", "source", "expected"}
+    unknown = set(doc) - CASE_KEYS - VALIDATION_CASE_KEYS
     if unknown:
         raise CaseFileError(f"{name}: unknown field(s) {sorted(unknown)}; expected network, findings, "
-                            "soft_findings, note")
+                            "soft_findings, note (and, in a validation case, "
+                            f"{', '.join(sorted(VALIDATION_CASE_KEYS))})")
     findings = doc.get("findings") or {}
     soft = doc.get("soft_findings") or {}
     if not isinstance(findings, dict) or not all(isinstance(v, (str, int, float)) for v in findings.values()):
@@ -226,6 +238,7 @@ def parse_case(text: str | bytes, name: str = "<case>") -> Case:
         note=str(doc.get("note") or ""),
         title=str(doc.get("title") or ""),
         source=str(doc.get("source") or ""),
+        split=str(doc.get("split") or ""),
     )
 
 

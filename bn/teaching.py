@@ -110,7 +110,11 @@ def compare_scenarios(net: BayesNet, scenarios: Mapping[str, Evidence]):
 
 
 def example_cases(*folders: Path) -> dict[str, Case]:
-    """Case files (``*.yaml``/``*.json``) in ``folders``, by file stem; unreadable files are skipped."""
+    """Case files (``*.yaml``/``*.json``) in ``folders``, by file stem; unreadable files are skipped.
+
+    Locked test cases (``split: test``) are left out: stepping through them with the network's posteriors
+    would show their answers to the people who tune the network (``validation/README.md``).
+    """
     from bn.errors import CaseFileError
 
     found: dict[str, Case] = {}
@@ -119,8 +123,10 @@ def example_cases(*folders: Path) -> dict[str, Case]:
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.json")]):
             try:
-                found[path.stem] = read_case(path)
+                case = read_case(path)
             except CaseFileError:
                 continue
+            if case.split != "test":
+                found[path.stem] = case
         # Cases skipped above are reported by `bn validate`, which checks every case file.
     return found

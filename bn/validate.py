@@ -1,34 +1,36 @@
 """Clinical validation: does the network reason like the evidence and like clinicians?
 
-Five checks, each usable on its own and all run by ``bn validate``:
+Five checks, each usable on its own and all run by ``bn validate`` (the report: :mod:`bn.validate_report`):
 
-1. **Case suite** (:func:`load_cases`, :func:`run_cases`): published case reports, teaching cases and
-   plainly marked textbook archetypes (``validation/cases/*.yaml``) with the findings as reported, the
-   established diagnosis and the knee-pain source it implies. Per case: the rank and posterior of the
-   established diagnosis and source, pass/fail, and whether the call is stable under parameter
-   uncertainty (:func:`parameter_stability`, from :mod:`bn.sensitivity`). Summary: top-1 / top-2 accuracy,
-   Brier score, log score, number of stable calls.
+1. **Case suite** (:func:`load_cases`, :func:`run_cases`): published case reports, teaching cases with a named
+   source and plainly marked textbook archetypes (``validation/cases/*.yaml``) with the findings as reported,
+   the established diagnosis and the knee-pain source. Every case is in the ``development`` or the ``test``
+   split; the test cases are frozen by ``validation/test_set.lock`` (:mod:`bn.testset`), and the groups are
+   summarised apart (:func:`summarize`: top-1 / top-2 for source and diagnosis, Brier and log scores, each with
+   a 95% interval), because only the locked test set measures accuracy on cases nobody tuned the network to.
+   Per case: the rank and posterior of what was established, and whether the call is stable under parameter
+   uncertainty (:func:`parameter_stability`, from :mod:`bn.sensitivity`).
 2. **Literature concordance** (:func:`load_concordance`, :func:`run_concordance`): for every published
-   sensitivity, specificity, likelihood ratio or prevalence in ``validation/concordance.yaml`` (taken from
-   the shared evidence table), the value the network implies in the study's population, marginalising over
-   everything else, against the published value and its interval.
-3. **Simulated data** (:func:`simulate`): cases sampled from the network itself, diagnoses hidden; ROC AUC
-   per diagnosis and per knee-pain source and calibration (reliability curve, expected calibration error)
-   of the network's own posteriors. This is the ceiling the network can reach, not its accuracy on patients.
-4. **Parameter recovery** (:func:`parameter_recovery`): the tables learnt back from N sampled cases with
-   pgmpy's maximum-likelihood and Bayesian (Dirichlet prior centred on the network) estimators.
+   sensitivity, specificity, likelihood ratio or prevalence in ``validation/concordance.yaml``, the value the
+   network implies in the study's population against the published value and its interval; *check* rows
+   (figures it was not set from, and combinations of findings) apart from *input* rows (figures it was set from).
+3. **Self-consistency** (:func:`simulate`): cases sampled from the network itself, diagnoses hidden; ROC AUC and
+   calibration of the network's own posteriors: the ceiling the network can reach, not its accuracy on patients.
+4. **Parameter recovery** (:func:`parameter_recovery`): the tables learnt back from N sampled cases with pgmpy's
+   maximum-likelihood and Bayesian (Dirichlet prior centred on the network) estimators.
 5. **Version comparison** (:func:`compare_versions`): posterior shifts per case between two networks, the
    cases whose leading diagnosis or source changed, and every parameter that differs.
 
-Metric functions (:func:`brier_score`, :func:`log_score`, :func:`roc_auc`, :func:`expected_calibration_error`,
-:func:`wilson_interval`) are plain numpy and checked against hand computations in the tests.
+The clinician-panel protocol is :mod:`bn.panel`. Metric functions (:func:`brier_score`, :func:`log_score`,
+:func:`roc_auc`, :func:`expected_calibration_error`, :func:`wilson_interval`) are plain numpy and checked against
+hand computations in the tests.
 
 >>> import bn
 >>> net = bn.load("l4l5_knee@1.0.0")
 >>> suite = run_cases(net, load_cases(net.network))
 >>> suite.summary["cases"] >= 20
 True
->>> 0.0 <= suite.summary["brier_source"] <= 1.0
+>>> 0.0 <= suite.groups["test"]["brier_source"]["value"] <= 1.0
 True
 """
 
@@ -48,17 +50,21 @@ from bn.errors import BNError, CaseFileError
 from bn.evidence import Evidence, parse_case
 from bn.inference import BayesNet
 from bn.model import Network
+from bn.testset import LockCheck, check_lock, list_digest, read_lock, read_views, record_view, seen_counts
 
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATION_DIR = ROOT / "validation"
 CASES_DIR = VALIDATION_DIR / "cases"
 CONCORDANCE_FILE = VALIDATION_DIR / "concordance.yaml"
 BASELINE_FILE = VALIDATION_DIR / "baseline.json"
-REPORT_DIR = VALIDATION_DIR / "report"
+REPORT_DIR = VALIDATION_DIR / "report"  # the committed report: written only with --update-report
+OUT_DIR = ROOT / "build" / "validation"  # where a run writes by default (never the working tree)
+LOCK_FILE = VALIDATION_DIR / "test_set.lock"
+VIEWS_FILE = VALIDATION_DIR / "test_set_views.yaml"
 
 MAX_VALIDATION_FILE_BYTES = 1024 * 1024
-# The knee-pain source keys every l4l5_knee version answers with (the public vocabulary's contract).
-SOURCE_KEYS = ("l4l5_spine", "knee", "hip", "other")
+# The knee-pain source keys of the public vocabulary (other_lumbar_level since vocabulary 2).
+SOURCE_KEYS = ("l4l5_spine", "other_lumbar_level", "knee", "hip", "other")
 NO_SOURCE = "none"  # a case whose report gives no knee pain: it is scored on its diagnosis only
 # A knee-pain source call is "stable" when the leading source stays the leader in at least this share of the
 # joint parameter draws (bn.sensitivity.uncertainty). Documented in validation/README.md.
@@ -220,9 +226,12 @@ def _paired(a, b) -> tuple[np.ndarray, np.ndarray]:
 class ValidationCase:
     """One clinical case: findings as reported, the established diagnosis and the knee-pain source.
 
-    ``diagnoses`` may be empty (the case's cause is outside the modelled diagnoses, e.g. patellofemoral
-    pain); ``source`` is ``None`` when the report gives no knee pain. ``archetype`` is True for a textbook
-    archetype (no published case behind it).
+    ``diagnoses`` may be empty (the case's cause is outside the modelled diagnoses); ``knee_pain_sources`` is
+    empty when the report gives no knee pain and holds several keys when the report established coexisting
+    sources. ``kind`` is ``published`` (a case report or series), ``teaching`` (a named teaching source) or
+    ``archetype`` (a textbook archetype written by the project); ``split`` is ``development`` or ``test``.
+    ``dropped`` lists the findings (and ``unmodelled`` the established diagnoses) that the case gives but
+    this network version does not have: public-vocabulary ids of a later version, left unknown here.
     """
 
     id: str
@@ -230,69 +239,150 @@ class ValidationCase:
     source: str
     evidence: Evidence
     diagnoses: tuple[str, ...]
-    knee_pain_source: str | None
+    knee_pain_sources: tuple[str, ...]
     note: str = ""
     path: str = ""
+    kind: str = "published"
+    split: str = "development"
+    link: str = ""
+    confirmed_by: str = ""
+    tags: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    unmodelled: tuple[str, ...] = ()
+    source_mapped: str = ""  # why an expected source key was mapped onto an older version's key
+    sha256: str = ""
+    sources_as_written: tuple[str, ...] = ()  # the case's own source keys, before any mapping
 
     @property
     def archetype(self) -> bool:
-        return self.source.lower().startswith("textbook archetype")
+        return self.kind == "archetype"
+
+    @property
+    def knee_pain_source(self) -> str | None:
+        """The (first) established knee-pain source; None when the report gives no knee pain."""
+        return self.knee_pain_sources[0] if self.knee_pain_sources else None
 
 
 def rankable_diagnoses(network: Network) -> list[str]:
     """Diagnoses that compete for the top rank: all but deterministic ORs of other diagnoses.
 
-    (``intrinsic_knee_disease`` is the OR of the three knee diagnoses, so it can never rank below them.)
+    (``intrinsic_knee_disease`` is the OR of the knee diagnoses, so it can never rank below them.)
     """
     return [v for v in network.by_role("diagnosis") if network[v].form != "deterministic_or"]
+
+
+def vocabulary_ids(network: Network) -> tuple[set[str], set[str]]:
+    """The public vocabulary of ``network``'s id (all versions): (variable ids, knee-pain source keys).
+
+    Read from ``networks/<id>/vocabulary.yaml``; empty for a network without one (e.g. a BIF file).
+    """
+    from bn.registry import networks_dir
+
+    path = networks_dir() / network.id / "vocabulary.yaml"
+    if not path.is_file():
+        return set(), set()
+    doc = safeyaml.load(path.read_text(encoding="utf-8")) or {}
+    return set(doc.get("variables") or {}), set(doc.get("knee_pain_sources") or [])
 
 
 def parse_validation_case(text: str | bytes, name: str, network: Network) -> ValidationCase:
     """A validation case from YAML/JSON text; one-line ValidationError naming the file and the problem.
 
-    The file is an ordinary case file (``bn query --case`` reads it) plus ``title``, ``source`` and
-    ``expected: {diagnoses: [...], knee_pain_source: l4l5_spine|knee|hip|other|none}``.
+    The file is an ordinary case file (``bn query --case`` reads it) plus ``title``, ``source``, ``kind``,
+    ``split`` and ``expected: {diagnoses: [...], knee_pain_source: KEY | [KEY, ...] | none, confirmed_by}``
+    (``validation/README.md``). Findings and established diagnoses that belong to the network's public
+    vocabulary but not to this version are left unknown and listed in ``dropped`` / ``unmodelled``.
     """
+    import hashlib
+
+    from bn.testset import KINDS, SPLITS
+
+    raw = text.encode() if isinstance(text, str) else text
     try:
-        case = parse_case(text, name)
+        case = parse_case(raw, name)
     except CaseFileError as exc:
         raise ValidationError(str(exc)) from None
-    doc = safeyaml.load(text if isinstance(text, str) else text.decode("utf-8"))
+    doc = safeyaml.load(raw.decode("utf-8"))
     title, source = doc.get("title"), doc.get("source")
     if not isinstance(title, str) or not title.strip():
         raise ValidationError(f"{name}: a validation case needs a 'title'")
     if not isinstance(source, str) or not source.strip():
         raise ValidationError(f"{name}: a validation case needs a 'source' (a citation, or "
                               "'textbook archetype: ...')")
+    kind, split = doc.get("kind"), doc.get("split")
+    if kind not in KINDS:
+        raise ValidationError(f"{name}: 'kind' must be one of {', '.join(KINDS)} (got {kind!r})")
+    if split not in SPLITS:
+        raise ValidationError(f"{name}: 'split' must be one of {', '.join(SPLITS)} (got {split!r})")
+    if (kind == "archetype") != source.lower().startswith("textbook archetype"):
+        raise ValidationError(f"{name}: kind '{kind}' does not fit the source: an archetype's source starts "
+                              "with 'textbook archetype:', a published or teaching case's does not")
+    if kind == "archetype" and split == "test":
+        raise ValidationError(f"{name}: an archetype is written by the project and cannot be a test case")
+    if kind != "archetype" and not (isinstance(doc.get("link"), str) and doc["link"].strip()) and split == "test":
+        raise ValidationError(f"{name}: a test case needs a 'link' (a DOI or a reachable address)")
+    tags = doc.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValidationError(f"{name}: 'tags' must be a list of words")
     expected = doc.get("expected")
     if not isinstance(expected, dict):
         raise ValidationError(f"{name}: 'expected' must map diagnoses and knee_pain_source")
-    unknown = set(expected) - {"diagnoses", "knee_pain_source"}
+    unknown = set(expected) - {"diagnoses", "knee_pain_source", "confirmed_by"}
     if unknown:
         raise ValidationError(f"{name}: unknown key(s) in 'expected': {sorted(unknown)}; "
-                              "use diagnoses, knee_pain_source")
+                              "use diagnoses, knee_pain_source, confirmed_by")
+    vocab_vars, vocab_sources = vocabulary_ids(network)
     diagnoses = expected.get("diagnoses") or []
     if isinstance(diagnoses, str):
         diagnoses = [diagnoses]
     valid = network.by_role("diagnosis")
+    unmodelled = [d for d in diagnoses if d not in valid and d in vocab_vars]
     for d in diagnoses:
-        if d not in valid:
+        if d not in valid and d not in vocab_vars:
             raise ValidationError(f"{name}: '{d}' is not a diagnosis of {network.id}; valid: {', '.join(valid)}")
+    diagnoses = [d for d in diagnoses if d in valid]
     src = expected.get("knee_pain_source")
-    if src is None or src not in (*SOURCE_KEYS, NO_SOURCE):
-        raise ValidationError(f"{name}: expected.knee_pain_source must be one of "
-                              f"{', '.join((*SOURCE_KEYS, NO_SOURCE))} (got {src!r})")
-    if src != NO_SOURCE and src not in network.knee_pain_sources:
-        raise ValidationError(f"{name}: network {network.id} has no knee-pain source '{src}'")
-    if not diagnoses and src == NO_SOURCE:
+    sources = [src] if isinstance(src, str) else src
+    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources) or (
+            NO_SOURCE in sources and len(sources) > 1):
+        raise ValidationError(f"{name}: expected.knee_pain_source must be a source key, a list of them, or "
+                              f"'{NO_SOURCE}' (got {src!r})")
+    sources = [] if sources == [NO_SOURCE] else sources
+    as_written = tuple(sources)
+    keys = set(network.knee_pain_sources)
+    mapped = ""
+    for s in sources:
+        if s not in keys and s not in vocab_sources:
+            raise ValidationError(f"{name}: network {network.id} has no knee-pain source '{s}'; valid: "
+                                  f"{', '.join([*network.knee_pain_sources, NO_SOURCE])}")
+    if any(s not in keys for s in sources):
+        if "other" not in keys:
+            raise ValidationError(f"{name}: network {network.id} {network.version} has none of "
+                                  f"{', '.join(s for s in sources if s not in keys)} and no 'other' source")
+        # A version without the key files what it does not model under 'other' (vocabulary 1: the L3 and S1
+        # roots, and L4/L5 compromise from another level, sat in leaks credited to nothing modelled).
+        mapped = (f"{', '.join(s for s in sources if s not in keys)} is not a source of {network.id} "
+                  f"{network.version}; scored as 'other' (what that version does not model)")
+        sources = list(dict.fromkeys(s if s in keys else "other" for s in sources))
+    if not diagnoses and not unmodelled and not sources:
         raise ValidationError(f"{name}: expected names neither a diagnosis nor a knee-pain source")
+    findings = dict(case.evidence.findings)
+    soft = dict(case.evidence.soft_findings)
+    dropped = [v for v in [*findings, *soft] if v not in network.variables and v in vocab_vars]
+    for v in dropped:
+        findings.pop(v, None)
+        soft.pop(v, None)
     try:
-        evidence = case.evidence.validate(network)
+        evidence = Evidence(findings, soft).validate(network)
     except BNError as exc:  # unknown variable or state: say which file
         raise ValidationError(f"{name}: {exc}") from None
     case_id = Path(name).stem
-    return ValidationCase(case_id, title.strip(), source.strip(), evidence, tuple(diagnoses),
-                          None if src == NO_SOURCE else src, case.note, name)
+    confirmed = expected.get("confirmed_by")
+    return ValidationCase(case_id, title.strip(), source.strip(), evidence, tuple(diagnoses), tuple(sources),
+                          case.note, name, kind=kind, split=split, link=str(doc.get("link") or ""),
+                          confirmed_by=str(confirmed or ""), tags=tuple(tags), dropped=tuple(dropped),
+                          unmodelled=tuple(unmodelled), source_mapped=mapped,
+                          sha256=hashlib.sha256(raw).hexdigest(), sources_as_written=as_written)
 
 
 def load_cases(network: Network, directory: str | Path = CASES_DIR) -> list[ValidationCase]:
@@ -330,20 +420,36 @@ class CaseResult:
     def leading_source(self) -> str:
         return max(self.source_posteriors, key=self.source_posteriors.__getitem__)
 
+    @property
+    def scorable(self) -> bool:
+        """This network version can rank something the case established (a diagnosis or a source)."""
+        return self.diagnosis_rank is not None or self.source_rank is not None
+
     def passed(self, k: int = 1) -> bool:
         """Established diagnosis and source (where given) both within the top ``k``."""
-        return all(r is None or r <= k for r in (self.diagnosis_rank, self.source_rank))
+        return self.scorable and all(r is None or r <= k for r in (self.diagnosis_rank, self.source_rank))
+
+    @property
+    def source_brier(self) -> float | None:
+        """Mean over the sources of (P(source) - y)^2, y = 1 for an established source; None without knee pain."""
+        if self.source_rank is None:
+            return None
+        est = set(self.case.knee_pain_sources)
+        return float(np.mean([(p - (k in est)) ** 2 for k, p in self.source_posteriors.items()]))
 
     def to_dict(self) -> dict[str, Any]:
+        c = self.case
         return {
-            "id": self.case.id, "title": self.case.title, "source": self.case.source,
-            "archetype": self.case.archetype,
-            "expected": {"diagnoses": list(self.case.diagnoses),
-                         "knee_pain_source": self.case.knee_pain_source or NO_SOURCE},
+            "id": c.id, "title": c.title, "source": c.source, "kind": c.kind, "split": c.split,
+            "archetype": c.archetype, "link": c.link, "sha256": c.sha256, "tags": list(c.tags),
+            "expected": {"diagnoses": list(c.diagnoses), "knee_pain_source": list(c.knee_pain_sources) or NO_SOURCE,
+                         "confirmed_by": c.confirmed_by},
+            "not_in_this_version": {"findings": list(c.dropped), "diagnoses": list(c.unmodelled),
+                                    "source": c.source_mapped},
             "diagnosis_rank": self.diagnosis_rank, "diagnosis_probability": self.diagnosis_probability,
             "source_rank": self.source_rank, "source_probability": self.source_probability,
             "leading_diagnosis": self.leading_diagnosis, "leading_source": self.leading_source,
-            "passed_top1": self.passed(1), "passed_top2": self.passed(2),
+            "scorable": self.scorable, "passed_top1": self.passed(1), "passed_top2": self.passed(2),
             "diagnosis_posteriors": self.diagnosis_posteriors, "source_posteriors": self.source_posteriors,
             "alerts": list(self.alerts),
             "parameter_stability": self.stability.to_dict() if self.stability else None,
@@ -500,11 +606,26 @@ def score_case(net: BayesNet, case: ValidationCase, stability_draws: int = 0, se
     dx_rank = dx_p = src_rank = src_p = None
     if case.diagnoses:
         dx_rank, dx_p = _rank(dx, case.diagnoses)
-    if case.knee_pain_source:
-        src_rank, src_p = _rank(src, [case.knee_pain_source])
+    if case.knee_pain_sources:
+        src_rank, src_p = _rank(src, list(case.knee_pain_sources))
     alerts = tuple(a.id for a in net.alerts(case.evidence))
     stability = parameter_stability(net, case, stability_draws, seed) if stability_draws else None
     return CaseResult(case, dx, src, dx_rank, dx_p, src_rank, src_p, alerts, stability)
+
+
+# The three groups of cases a report keeps apart: what they measure differs (validation/README.md).
+GROUPS = {
+    "test": "Test set: published cases, frozen before the network was tuned",
+    "development": "Development set: published cases seen while the network was built",
+    "archetypes": "Teaching consistency: textbook archetypes written by the project",
+}
+
+
+def case_group(case: ValidationCase) -> str:
+    """``test``, ``development`` (published or teaching cases of that split) or ``archetypes``."""
+    if case.archetype:
+        return "archetypes"
+    return case.split
 
 
 @dataclass(frozen=True)
@@ -512,66 +633,115 @@ class CaseSuite:
     network: dict[str, str]
     results: list[CaseResult]
     summary: dict[str, Any]
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # group -> summarize() of its cases
+
+    def group(self, name: str) -> list[CaseResult]:
+        return [r for r in self.results if case_group(r.case) == name]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"network": self.network, "summary": self.summary, "cases": [r.to_dict() for r in self.results]}
+        return {"network": self.network, "summary": self.summary, "groups": self.groups,
+                "cases": [r.to_dict() for r in self.results]}
+
+
+def _bootstrap_mean(values: Sequence[float], *, seed: int, resamples: int = 2000) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of a mean (seeded: the same cases give the same interval)."""
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        return (float(x.mean()), float(x.mean())) if x.size else (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def summarize(results: Sequence[CaseResult], *, seed: int = 0) -> dict[str, Any]:
+    """Accuracy of a group of cases, each figure with its 95% interval.
+
+    Proportions (top-1 / top-2 for diagnosis and source together, and for each alone) carry a Wilson
+    interval; the Brier and log scores a seeded percentile bootstrap over cases. Cases this network version
+    cannot score (it models nothing the case established) are counted in ``unscorable`` and left out.
+
+    - ``top1_accuracy`` / ``top2_accuracy``: share of cases whose established diagnosis *and* source (where
+      given) are ranked first (within the first two);
+    - ``brier_source``: mean over cases with knee pain of the mean over the sources of (P(source) - y)^2,
+      y = 1 for an established source and 0 for the others;
+    - ``log_score_source`` / ``log_score_diagnosis``: mean natural log of the established source's /
+      diagnosis's posterior (the best-ranked one when a case has two).
+    """
+    scored = [r for r in results if r.scorable]
+    with_dx = [r for r in scored if r.diagnosis_rank is not None]
+    with_src = [r for r in scored if r.source_rank is not None]
+
+    def share(hits: Sequence[bool]) -> dict[str, Any]:
+        n, k = len(hits), int(sum(hits))
+        if not n:
+            return {"value": float("nan"), "k": 0, "n": 0, "ci95": [float("nan"), float("nan")]}
+        return {"value": k / n, "k": k, "n": n, "ci95": list(wilson_interval(k, n))}
+
+    def mean(values: Sequence[float]) -> dict[str, Any]:
+        if not values:
+            return {"value": float("nan"), "n": 0, "ci95": [float("nan"), float("nan")]}
+        return {"value": float(np.mean(values)), "n": len(values), "ci95": list(_bootstrap_mean(values, seed=seed))}
+
+    floor = 1e-12
+    out: dict[str, Any] = {
+        "cases": len(results), "scored": len(scored), "unscorable": [r.case.id for r in results if not r.scorable],
+        "published_cases": sum(1 for r in results if r.case.kind == "published"),
+        "teaching_cases": sum(1 for r in results if r.case.kind == "teaching"),
+        "archetypes": sum(1 for r in results if r.case.archetype),
+        "top1": share([r.passed(1) for r in scored]), "top2": share([r.passed(2) for r in scored]),
+        "diagnosis_top1": share([r.diagnosis_rank == 1 for r in with_dx]),
+        "diagnosis_top2": share([r.diagnosis_rank <= 2 for r in with_dx]),
+        "source_top1": share([r.source_rank == 1 for r in with_src]),
+        "source_top2": share([r.source_rank <= 2 for r in with_src]),
+        "brier_source": mean([r.source_brier for r in with_src]),
+        "log_score_source": mean([math.log(max(r.source_probability, floor)) for r in with_src]),
+        "log_score_diagnosis": mean([math.log(max(r.diagnosis_probability, floor)) for r in with_dx]),
+    }
+    # Flat copies of the point values: what the CI gate and older scripts read.
+    for key in ("top1", "top2"):
+        out[f"{key}_accuracy"] = out[key]["value"]
+    for key in ("diagnosis_top1", "diagnosis_top2", "source_top1", "source_top2", "brier_source",
+                "log_score_source", "log_score_diagnosis"):
+        out[f"{key}_value"] = out[key]["value"]
+    return out
+
+
+def stability_summary(results: Sequence[CaseResult]) -> dict[str, Any]:
+    """How many of these cases' calls are stable under parameter uncertainty, and which are not."""
+    with_stab = [r for r in results if r.stability is not None]
+    return {
+        "stability_cases": len(with_stab),
+        "stable_cases": sum(1 for r in with_stab if r.stability.stable),
+        "unstable": [r.case.id for r in with_stab if not r.stability.stable],
+        "flippable": [r.case.id for r in with_stab if r.stability.flippable],
+        "diagnosis_stability_cases": sum(1 for r in with_stab if r.stability.dx_stable is not None),
+        "diagnosis_stable_cases": sum(1 for r in with_stab if r.stability.dx_stable),
+        "diagnosis_unstable": [r.case.id for r in with_stab if r.stability.dx_stable is False],
+    }
 
 
 def run_cases(net: BayesNet, cases: Sequence[ValidationCase], stability_draws: int = 0, seed: int = 0) -> CaseSuite:
-    """Score every case; summary metrics as defined in ``validation/README.md``.
+    """Score every case: :func:`summarize` of all cases (``summary``) and of each group apart (``groups``).
+
+    The groups (:data:`GROUPS`) are the locked test set, the development set and the textbook archetypes;
+    only the test set measures accuracy on cases nobody tuned the network to.
 
     ``stability_draws`` > 0 adds each call's stability under parameter uncertainty (:func:`parameter_stability`,
     the same ``seed`` for every case) and the summary keys ``stability_cases`` (cases with a knee-pain source
     call), ``stable_cases`` (leader kept in >= ``STABLE_SHARE`` of the draws), ``unstable`` and ``flippable``
     (ids of the cases that are not stable / whose call one parameter within its range can change).
-
-    - ``top1_accuracy`` / ``top2_accuracy``: share of cases whose established diagnosis *and* source (where
-      given) are ranked first (within the first two);
-    - ``brier_source``: mean over cases with a source and over the four sources of (P(source) - y)^2, with
-      y = 1 for the established source and 0 for the others (the reports established a single source,
-      usually by relief after treating it);
-    - ``log_score_source`` / ``log_score_diagnosis``: mean log posterior of the established source /
-      diagnosis (the best-ranked one when a case has two).
     """
     if not cases:
         raise ValidationError("no cases to run")
     if not isinstance(stability_draws, int) or stability_draws < 0:
         raise ValidationError(f"stability draws must be a non-negative integer (got {stability_draws!r})")
     results = [score_case(net, c, stability_draws, seed) for c in cases]
-    with_dx = [r for r in results if r.diagnosis_rank is not None]
-    with_src = [r for r in results if r.source_rank is not None]
-    probs, outcomes = [], []
-    for r in with_src:
-        for key, p in r.source_posteriors.items():
-            probs.append(p)
-            outcomes.append(1 if key == r.case.knee_pain_source else 0)
-    summary: dict[str, Any] = {
-        "cases": len(results),
-        "published_cases": sum(1 for r in results if not r.case.archetype),
-        "archetypes": sum(1 for r in results if r.case.archetype),
-        "top1_accuracy": float(np.mean([r.passed(1) for r in results])),
-        "top2_accuracy": float(np.mean([r.passed(2) for r in results])),
-        "diagnosis_top1": float(np.mean([r.diagnosis_rank == 1 for r in with_dx])) if with_dx else float("nan"),
-        "diagnosis_top2": float(np.mean([r.diagnosis_rank <= 2 for r in with_dx])) if with_dx else float("nan"),
-        "source_top1": float(np.mean([r.source_rank == 1 for r in with_src])) if with_src else float("nan"),
-        "source_top2": float(np.mean([r.source_rank <= 2 for r in with_src])) if with_src else float("nan"),
-        "brier_source": brier_score(probs, outcomes) if probs else float("nan"),
-        "log_score_source": log_score([r.source_probability for r in with_src]) if with_src else float("nan"),
-        "log_score_diagnosis": log_score([r.diagnosis_probability for r in with_dx]) if with_dx else float("nan"),
-    }
+    summary = summarize(results, seed=seed)
+    groups = {g: summarize([r for r in results if case_group(r.case) == g], seed=seed) for g in GROUPS}
     if stability_draws:
-        with_stab = [r for r in results if r.stability is not None]
-        summary.update({
-            "stability_draws": stability_draws, "stability_seed": seed, "stable_share_threshold": STABLE_SHARE,
-            "stability_cases": len(with_stab),
-            "stable_cases": sum(1 for r in with_stab if r.stability.stable),
-            "unstable": [r.case.id for r in with_stab if not r.stability.stable],
-            "flippable": [r.case.id for r in with_stab if r.stability.flippable],
-            "diagnosis_stability_cases": sum(1 for r in with_stab if r.stability.dx_stable is not None),
-            "diagnosis_stable_cases": sum(1 for r in with_stab if r.stability.dx_stable),
-            "diagnosis_unstable": [r.case.id for r in with_stab if r.stability.dx_stable is False],
-        })
-    return CaseSuite(net.info.to_dict(), results, summary)
+        summary.update({"stability_draws": stability_draws, "stability_seed": seed,
+                        "stable_share_threshold": STABLE_SHARE, **stability_summary(results)})
+    return CaseSuite(net.info.to_dict(), results, summary, groups)
 
 
 # ================================================================================================
@@ -581,15 +751,25 @@ def run_cases(net: BayesNet, cases: Sequence[ValidationCase], stability_draws: i
 MEASURES = ("sensitivity", "specificity", "lr_positive", "lr_negative", "probability")
 
 
+CONCORDANCE_KINDS = ("input", "check")
+
+
 @dataclass(frozen=True)
 class ConcordanceItem:
     """One published figure and the question that reproduces it in the network.
 
-    ``finding`` and ``condition`` are events over network variables: a mapping ``{variable: state}``,
-    true when *any* of its entries holds (so ``{l4_root_compromise: present, l5_root_compromise: present}``
-    is 'L4 or L5 root compromise'). ``population`` is hard evidence describing the study population.
+    ``finding`` and ``condition`` are events over network variables: a mapping ``{variable: state}``, true
+    when *any* of its entries holds (so ``{l4_root_compromise: present, l5_root_compromise: present}`` is
+    'L4 or L5 root compromise'); with ``combine: all`` the finding is true when *all* entries hold (a
+    combination of findings, e.g. femoral stretch positive and patellar reflex reduced). ``population``
+    describes the study population: ``{variable: state}`` or ``{variable: [state, ...]}`` (any of those).
     ``measure``: sensitivity P(F | C, pop), specificity P(not F | not C, pop), lr_positive, lr_negative, or
     probability P(F | C, pop) (``condition`` may be empty).
+
+    ``kind`` says what the row can show: ``input`` when the network's numbers were set from this figure (the
+    row checks the copy, not the model), ``check`` when they were not (an independent figure, or a
+    combination of findings whose joint behaviour the network was never fitted to). ``unavailable`` names
+    the public-vocabulary variables this network version lacks (the row is then reported, not computed).
     """
 
     id: str
@@ -597,12 +777,16 @@ class ConcordanceItem:
     measure: str
     finding: dict[str, str]
     condition: dict[str, str]
-    population: dict[str, str]
+    population: dict[str, tuple[str, ...]]
     published: float
     interval: tuple[float, float] | None
     interval_kind: str  # "95% CI" | "Wilson 95% (calc)" | "range" | "none"
     source: str
     note: str = ""
+    kind: str = "input"
+    combine: str = "any"  # how the finding's entries combine: any (OR) | all (AND)
+    reference: str = ""  # the network's reference key for the study, when it has one
+    unavailable: tuple[str, ...] = ()
 
 
 def load_concordance(network: Network, path: str | Path = CONCORDANCE_FILE) -> list[ConcordanceItem]:
@@ -619,43 +803,66 @@ def load_concordance(network: Network, path: str | Path = CONCORDANCE_FILE) -> l
     rows = doc.get("items") if isinstance(doc, dict) else None
     if not isinstance(rows, list) or not rows:
         raise ValidationError(f"{path}: expected a mapping with a non-empty list 'items'")
+    vocab_vars, _ = vocabulary_ids(network)
     items, seen = [], set()
     for i, row in enumerate(rows):
         where = f"{path}: item {i + 1}" + (f" ({row.get('id')})" if isinstance(row, dict) else "")
         if not isinstance(row, dict):
             raise ValidationError(f"{where}: expected a mapping")
-        items.append(_concordance_item(row, where, network))
+        items.append(_concordance_item(row, where, network, vocab_vars))
         if items[-1].id in seen:
             raise ValidationError(f"{where}: duplicate id '{items[-1].id}'")
         seen.add(items[-1].id)
     return items
 
 
-def _concordance_item(row: Mapping[str, Any], where: str, network: Network) -> ConcordanceItem:
-    required = ("id", "label", "measure", "finding", "published", "source")
+def _concordance_item(row: Mapping[str, Any], where: str, network: Network,
+                      vocab_vars: set[str] | frozenset[str] = frozenset()) -> ConcordanceItem:
+    required = ("id", "label", "measure", "finding", "published", "source", "kind")
     missing = [k for k in required if k not in row]
     if missing:
         raise ValidationError(f"{where}: missing {', '.join(missing)}")
     measure = row["measure"]
     if measure not in MEASURES:
         raise ValidationError(f"{where}: measure '{measure}' is not one of {', '.join(MEASURES)}")
-    events = {}
+    if row["kind"] not in CONCORDANCE_KINDS:
+        raise ValidationError(f"{where}: kind must be 'input' (the network was set from this figure) or 'check' "
+                              f"(it was not), got {row['kind']!r}")
+    combine = row.get("combine", "any")
+    if combine not in ("any", "all"):
+        raise ValidationError(f"{where}: combine must be 'any' or 'all', got {combine!r}")
+    events: dict[str, dict[str, Any]] = {}
+    unavailable: list[str] = []
     for key in ("finding", "condition", "population"):
         value = row.get(key) or {}
         if not isinstance(value, dict):
             raise ValidationError(f"{where}: '{key}' must map variables to states")
-        try:
-            Evidence({str(k): str(v) for k, v in value.items()}).validate(network)
-        except BNError as exc:
-            raise ValidationError(f"{where}: {key}: {exc}") from None
-        events[key] = {str(k): str(v) for k, v in value.items()}
-    if not events["finding"]:
+        event: dict[str, Any] = {}
+        for var, state in value.items():
+            var = str(var)
+            states = [str(s) for s in state] if key == "population" and isinstance(state, list) else [str(state)]
+            if var not in network.variables and var in vocab_vars:
+                unavailable.append(var)
+                continue
+            try:
+                for st in states:
+                    Evidence({var: st}).validate(network)
+            except BNError as exc:
+                raise ValidationError(f"{where}: {key}: {exc}") from None
+            event[var] = tuple(states) if key == "population" else states[0]
+        events[key] = event
+    if not row.get("finding"):
         raise ValidationError(f"{where}: 'finding' is empty")
-    if measure != "probability" and not events["condition"]:
+    if measure != "probability" and not row.get("condition"):
         raise ValidationError(f"{where}: measure {measure} needs a 'condition'")
     overlap = (set(events["finding"]) | set(events["condition"])) & set(events["population"])
     if overlap:
         raise ValidationError(f"{where}: {', '.join(sorted(overlap))} is both an event and population evidence")
+    # An OR event keeps its entries this version has (the rest cannot occur in it); an AND finding, the
+    # population and a condition with nothing left cannot be asked of this version at all.
+    lost = [v for v in unavailable if (v in (row.get("finding") or {}) and (combine == "all" or not events["finding"]))
+            or v in (row.get("population") or {})
+            or (v in (row.get("condition") or {}) and not events["condition"])]
     published = _number(row["published"], where, "published")
     interval, kind = None, "none"
     if row.get("ci") is not None:
@@ -673,7 +880,8 @@ def _concordance_item(row: Mapping[str, Any], where: str, network: Network) -> C
         raise ValidationError(f"{where}: interval low {interval[0]} is above high {interval[1]}")
     return ConcordanceItem(str(row["id"]), str(row["label"]), measure, events["finding"], events["condition"],
                            events["population"], published, interval, kind, str(row["source"]),
-                           str(row.get("note") or ""))
+                           str(row.get("note") or ""), kind=row["kind"], combine=combine,
+                           reference=str(row.get("reference") or ""), unavailable=tuple(dict.fromkeys(lost)))
 
 
 def _number(x: Any, where: str, key: str) -> float:
@@ -698,8 +906,13 @@ def implied_value(net: BayesNet, item: ConcordanceItem) -> float:
     """What the network says for ``item``, marginalising over everything not in the population evidence."""
     network = net.network
     variables = list(dict.fromkeys([*item.finding, *item.condition]))
-    joint = net.joint(variables, item.population)
-    f = _event_mask(network, variables, item.finding)
+    hard = {v: s[0] for v, s in item.population.items() if len(s) == 1}
+    soft = {v: {st: float(st in s) for st in network[v].state_ids} for v, s in item.population.items() if len(s) > 1}
+    joint = net.joint(variables, hard, soft or None)
+    if item.combine == "all":
+        f = np.logical_and.reduce([_event_mask(network, variables, {v: s}) for v, s in item.finding.items()])
+    else:
+        f = _event_mask(network, variables, item.finding)
     c = _event_mask(network, variables, item.condition) if item.condition else np.ones_like(f)
 
     def p(event: np.ndarray, given: np.ndarray) -> float:
@@ -722,18 +935,20 @@ def implied_value(net: BayesNet, item: ConcordanceItem) -> float:
 @dataclass(frozen=True)
 class ConcordanceRow:
     item: ConcordanceItem
-    implied: float
+    implied: float | None  # None: the row needs variables this network version does not have
 
     @property
     def inside(self) -> bool | None:
-        """Inside the published interval (None when the study gives none)."""
-        if self.item.interval is None:
+        """Inside the published interval (None when the study gives none, or the row is not computable)."""
+        if self.item.interval is None or self.implied is None:
             return None
         low, high = self.item.interval
         return low <= self.implied <= high
 
     @property
     def direction(self) -> str:
+        if self.implied is None:
+            return "not in this version"
         if self.inside:
             return "inside"
         if self.item.interval is None:
@@ -742,23 +957,31 @@ class ConcordanceRow:
 
     def to_dict(self) -> dict[str, Any]:
         it = self.item
-        return {"id": it.id, "label": it.label, "measure": it.measure, "finding": it.finding,
-                "condition": it.condition, "population": it.population, "published": it.published,
+        return {"id": it.id, "label": it.label, "kind": it.kind, "measure": it.measure, "finding": it.finding,
+                "combine": it.combine, "condition": it.condition,
+                "population": {k: list(v) for k, v in it.population.items()}, "published": it.published,
                 "interval": list(it.interval) if it.interval else None, "interval_kind": it.interval_kind,
                 "implied": self.implied, "inside": self.inside, "direction": self.direction,
-                "source": it.source, "note": it.note}
+                "unavailable": list(it.unavailable), "source": it.source, "note": it.note}
+
+
+def _concordance_counts(rows: Sequence[ConcordanceRow]) -> dict[str, int]:
+    computed = [r for r in rows if r.implied is not None]
+    with_interval = [r for r in computed if r.inside is not None]
+    return {"items": len(rows), "computed": len(computed), "with_interval": len(with_interval),
+            "inside": sum(1 for r in with_interval if r.inside),
+            "outside": sum(1 for r in with_interval if not r.inside)}
 
 
 def run_concordance(net: BayesNet, items: Sequence[ConcordanceItem]) -> dict[str, Any]:
-    """Implied value for every item, and counts inside / outside their interval."""
-    rows = [ConcordanceRow(it, implied_value(net, it)) for it in items]
-    with_interval = [r for r in rows if r.inside is not None]
+    """Implied value for every item, and counts inside / outside their interval: for all rows
+    (``summary``) and for the ``input`` and ``check`` rows apart (``by_kind``)."""
+    rows = [ConcordanceRow(it, None if it.unavailable else implied_value(net, it)) for it in items]
     return {
         "network": net.info.to_dict(),
         "rows": rows,
-        "summary": {"items": len(rows), "with_interval": len(with_interval),
-                    "inside": sum(1 for r in with_interval if r.inside),
-                    "outside": sum(1 for r in with_interval if not r.inside)},
+        "summary": _concordance_counts(rows),
+        "by_kind": {k: _concordance_counts([r for r in rows if r.item.kind == k]) for k in CONCORDANCE_KINDS},
     }
 
 
@@ -978,14 +1201,17 @@ def parameter_diff(a: Network, b: Network, tolerance: float = 1e-12) -> dict[str
     return {"added_variables": added, "removed_variables": removed, "structure": structure, "parameters": changed}
 
 
-def compare_versions(net_a: BayesNet, net_b: BayesNet, cases: Sequence[ValidationCase]) -> dict[str, Any]:
+def compare_versions(net_a: BayesNet, net_b: BayesNet, cases: Sequence[ValidationCase],
+                     cases_b: Sequence[ValidationCase] | None = None) -> dict[str, Any]:
     """Posterior shifts per case between two networks, cases whose leading call changed, and the parameter diff.
 
-    Cases are validated against each network separately (a finding the new version dropped is an error).
+    ``cases`` are the cases as read for ``net_a`` and ``cases_b`` the same files read for ``net_b`` (default:
+    the same objects); they differ when the versions hold different parts of the public vocabulary.
     """
+    by_id = {c.id: c for c in (cases_b if cases_b is not None else cases)}
     rows = []
     for case in cases:
-        ra, rb = score_case(net_a, case), score_case(net_b, case)
+        ra, rb = score_case(net_a, case), score_case(net_b, by_id[case.id])
         shared_dx = [d for d in ra.diagnosis_posteriors if d in rb.diagnosis_posteriors]
         shifts = {d: rb.diagnosis_posteriors[d] - ra.diagnosis_posteriors[d] for d in shared_dx}
         shifts.update({f"source:{k}": rb.source_posteriors[k] - ra.source_posteriors[k]
@@ -1010,13 +1236,22 @@ def compare_versions(net_a: BayesNet, net_b: BayesNet, cases: Sequence[Validatio
 # Baseline (the CI regression gate)
 # ================================================================================================
 
-GATED = {"top1_accuracy": "higher", "brier_source": "lower", "concordance_inside": "higher"}
+# Per split: accuracy must not fall and the Brier score must not rise. NaN (an empty group) is not gated.
+GATED = {"top1_accuracy": "higher", "top2_accuracy": "higher", "brier_source": "lower"}
+GATED_CONCORDANCE = {"check_inside": "higher", "input_inside": "higher"}
 
 
-def gate_metrics(suite: CaseSuite, concordance: Mapping[str, Any]) -> dict[str, Any]:
-    """The numbers CI must not let get worse."""
-    return {"top1_accuracy": suite.summary["top1_accuracy"], "brier_source": suite.summary["brier_source"],
-            "concordance_inside": concordance["summary"]["inside"]}
+def gate_metrics(suite: CaseSuite, concordance: Mapping[str, Any], test_set_digest: str = "") -> dict[str, Any]:
+    """The numbers CI must not let get worse: per group of cases (test, development, archetypes) and for
+    the concordance check and input rows apart; ``test_set_digest`` names the locked test set they were
+    measured on (a baseline is only comparable on the same test set)."""
+    out: dict[str, Any] = {"test_set_sha256": test_set_digest}
+    for g, summary in suite.groups.items():
+        out[g] = {"cases": summary["scored"], "top1_accuracy": summary["top1"]["value"],
+                  "top2_accuracy": summary["top2"]["value"], "brier_source": summary["brier_source"]["value"]}
+    by_kind = concordance.get("by_kind", {})
+    out["concordance"] = {f"{k}_inside": by_kind.get(k, {}).get("inside", 0) for k in CONCORDANCE_KINDS}
+    return out
 
 
 def read_baseline(path: str | Path = BASELINE_FILE) -> dict[str, Any]:
@@ -1045,21 +1280,29 @@ def write_baseline(metrics: Mapping[str, Any], network: Mapping[str, str], path:
 
 
 def regressions(metrics: Mapping[str, Any], recorded: Mapping[str, Any], tolerance: float = 1e-9) -> list[str]:
-    """One message per gated metric that is worse than recorded (empty list: no regression).
+    """One message per gated figure that is worse than recorded (empty list: no regression).
 
-    >>> regressions({"top1_accuracy": 0.5, "brier_source": 0.2, "concordance_inside": 3},
-    ...             {"top1_accuracy": 0.6, "brier_source": 0.2, "concordance_inside": 3})
-    ['top1_accuracy fell from 0.6 to 0.5']
+    >>> regressions({"test": {"top1_accuracy": 0.5, "top2_accuracy": 1.0, "brier_source": 0.2}},
+    ...             {"test": {"top1_accuracy": 0.6, "top2_accuracy": 1.0, "brier_source": 0.2}})
+    ['test: top1_accuracy fell from 0.6 to 0.5']
     """
     out = []
-    for key, better in GATED.items():
-        if key not in recorded:
-            continue
-        now, then = float(metrics[key]), float(recorded[key])
-        if better == "higher" and now < then - tolerance:
-            out.append(f"{key} fell from {then:.6g} to {now:.6g}")
-        if better == "lower" and now > then + tolerance:
-            out.append(f"{key} rose from {then:.6g} to {now:.6g}")
+    if recorded.get("test_set_sha256") and metrics.get("test_set_sha256") != recorded["test_set_sha256"]:
+        out.append("the baseline was recorded on another test set; re-record it (--write-baseline) once the new "
+                   "lock's report has been read")
+    checks = [(g, GATED) for g in GROUPS] + [("concordance", GATED_CONCORDANCE)]
+    for group, gated in checks:
+        now_g, then_g = metrics.get(group) or {}, recorded.get(group) or {}
+        for key, better in gated.items():
+            if key not in then_g or key not in now_g:
+                continue
+            now, then = float(now_g[key]), float(then_g[key])
+            if math.isnan(then) or math.isnan(now):
+                continue
+            if better == "higher" and now < then - tolerance:
+                out.append(f"{group}: {key} fell from {then:.6g} to {now:.6g}")
+            if better == "lower" and now > then + tolerance:
+                out.append(f"{group}: {key} rose from {then:.6g} to {now:.6g}")
     return out
 
 
@@ -1078,19 +1321,30 @@ class ValidationRun:
     recovery: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     date: str = field(default_factory=lambda: _dt.date.today().isoformat())
+    lock: LockCheck | None = None  # is the test set as locked, and is the lock older than this version?
+    seen: dict[str, int] = field(default_factory=dict)  # test case file name -> recorded unblindings
+    unblinded: bool = False  # per-case test results shown (recorded in the views file)
+
+    @property
+    def test_set(self) -> dict[str, str]:
+        """The test cases scored: file name -> sha256."""
+        return {Path(r.case.path).name: r.case.sha256 for r in self.suite.group("test")}
 
     @property
     def gate(self) -> dict[str, Any]:
-        return gate_metrics(self.suite, self.concordance)
+        return gate_metrics(self.suite, self.concordance, list_digest(self.test_set) if self.test_set else "")
 
 
 def run_all(net: BayesNet, cases_dir: str | Path = CASES_DIR, concordance_file: str | Path = CONCORDANCE_FILE,
             samples: int = 2000, recovery_sizes: Sequence[int] = (200, 1000, 5000, 20000), seed: int = 0,
-            fast: bool = False, stability_draws: int | None = None) -> ValidationRun:
+            fast: bool = False, stability_draws: int | None = None, lock_file: str | Path | None = LOCK_FILE,
+            views_file: str | Path | None = VIEWS_FILE, unblind: str | None = None) -> ValidationRun:
     """Everything ``bn validate`` reports; ``fast`` runs only the case suite and the concordance check (CI).
 
     ``stability_draws``: joint parameter draws per case for the stability columns (default
-    ``DEFAULT_STABILITY_DRAWS``, or 0 = skipped with ``fast``); ``seed`` seeds them.
+    ``DEFAULT_STABILITY_DRAWS``, or 0 = skipped with ``fast``); ``seed`` seeds them. The test cases are
+    checked against ``lock_file`` (:func:`bn.testset.check_lock`). ``unblind`` (a reason) shows the
+    per-case test results and records that in ``views_file``.
     """
     import time
 
@@ -1104,6 +1358,15 @@ def run_all(net: BayesNet, cases_dir: str | Path = CASES_DIR, concordance_file: 
     concordance = run_concordance(net, load_concordance(net.network, concordance_file))
     timings["concordance"] = time.perf_counter() - t
     run = ValidationRun(net.info.to_dict(), suite, concordance, timings=timings)
+    lock = read_lock(lock_file) if lock_file else None
+    run.lock = check_lock(lock, run.test_set, net.network.id, net.network.version)
+    views = read_views(views_file) if views_file else []
+    if unblind is not None:
+        if not views_file:
+            raise ValidationError("unblinding needs a views file to record it in")
+        views = record_view(views_file, cases=sorted(run.test_set), network=run.network, why=unblind)
+        run.unblinded = True
+    run.seen = seen_counts(views)
     if fast:
         return run
     t = time.perf_counter()
@@ -1115,382 +1378,3 @@ def run_all(net: BayesNet, cases_dir: str | Path = CASES_DIR, concordance_file: 
         run.recovery = parameter_recovery(net, recovery_sizes, seed)
         timings["recovery"] = time.perf_counter() - t
     return run
-
-
-def _fmt(x: float | None, digits: int = 2) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float) and math.isnan(x):
-        return "n/a"
-    if isinstance(x, float) and math.isinf(x):
-        return "inf"
-    return f"{x:.{digits}f}"
-
-
-def _stamp(network: Mapping[str, str], date: str) -> str:
-    return (f"Network **{network['id']}** version **{network['version']}**, sha256 `{network['sha256']}`. "
-            f"Generated {date} by `bn validate`.")
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def write_report(run: ValidationRun, out_dir: str | Path = REPORT_DIR, comparison: Mapping[str, Any] | None = None
-                 ) -> Path:
-    """Write ``report.md``, ``results.json`` and the charts into ``out_dir``; returns the markdown path."""
-    import json
-
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValidationError(f"cannot create report folder '{out}': {exc.strerror or exc}") from None
-    charts = _charts(run, out)
-    lines = [f"# Validation report: {run.network['id']} {run.network['version']}", "",
-             _stamp(run.network, run.date), "",
-             "> Educational decision-support tool, not a medical device. These checks compare the network with "
-             "published cases and figures; they are not a clinical validation on patients.", ""]
-    lines += _summary_section(run)
-    lines += _cases_section(run, charts)
-    lines += _concordance_section(run, charts)
-    if run.simulation:
-        lines += _simulation_section(run, charts)
-    if run.recovery:
-        lines += _recovery_section(run, charts)
-    if comparison:
-        lines += comparison_markdown(comparison)
-    lines += ["## Timings", "", "| step | seconds |", "|---|---|"]
-    lines += [f"| {k} | {v:.1f} |" for k, v in run.timings.items()]
-    path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(_results_json(run, comparison), indent=2, default=_json_default)
-                                      + "\n", encoding="utf-8")
-    return path
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, Reliability):
-        return {"mean_predicted": x.mean_predicted.tolist(), "observed": x.observed.tolist(),
-                "counts": x.counts.tolist(), "ece": x.ece}
-    raise TypeError(type(x).__name__)
-
-
-def _results_json(run: ValidationRun, comparison: Mapping[str, Any] | None) -> dict[str, Any]:
-    def sim(s):
-        if not s:
-            return None
-        return {k: v for k, v in s.items() if k not in ("posteriors", "truth")}
-
-    return {"network": run.network, "date": run.date, "gate": run.gate, "cases": run.suite.to_dict(),
-            "concordance": {"summary": run.concordance["summary"],
-                            "rows": [r.to_dict() for r in run.concordance["rows"]]},
-            "simulation": sim(run.simulation), "simulation_history_exam": sim(run.simulation_history_exam),
-            "recovery": run.recovery, "comparison": comparison, "timings": run.timings}
-
-
-def _summary_section(run: ValidationRun) -> list[str]:
-    s, c = run.suite.summary, run.concordance["summary"]
-    out = ["## Summary", "", "| measure | value |", "|---|---|",
-           f"| cases (published / textbook archetypes) | {s['cases']} ({s['published_cases']} / {s['archetypes']}) |",
-           f"| top-1 accuracy (diagnosis and source) | {_fmt(s['top1_accuracy'])} |",
-           f"| top-2 accuracy | {_fmt(s['top2_accuracy'])} |",
-           f"| diagnosis top-1 / top-2 | {_fmt(s['diagnosis_top1'])} / {_fmt(s['diagnosis_top2'])} |",
-           f"| knee-pain source top-1 / top-2 | {_fmt(s['source_top1'])} / {_fmt(s['source_top2'])} |",
-           f"| Brier score, knee-pain sources | {_fmt(s['brier_source'], 3)} |",
-           f"| mean log score, source / diagnosis | {_fmt(s['log_score_source'], 3)} / "
-           f"{_fmt(s['log_score_diagnosis'], 3)} |",
-           f"| concordance: inside published interval | {c['inside']} of {c['with_interval']} "
-           f"({c['items']} figures in all) |"]
-    if "stable_cases" in s:
-        unstable = ", ".join(s["unstable"]) or "none"
-        flippable = ", ".join(s["flippable"]) or "none"
-        out += [f"| knee-pain source calls stable under parameter uncertainty (leader kept in >= "
-                f"{s['stable_share_threshold']:.0%} of {s['stability_draws']} joint draws) | "
-                f"{s['stable_cases']} of {s['stability_cases']} (not stable: {unstable}) |",
-                f"| calls one parameter within its plausible range can change | {len(s['flippable'])} of "
-                f"{s['stability_cases']} ({flippable}) |"]
-        if "diagnosis_stable_cases" in s:
-            out.append(f"| leading-diagnosis calls stable under the same draws | {s['diagnosis_stable_cases']} of "
-                       f"{s['diagnosis_stability_cases']} (not stable: "
-                       f"{', '.join(s['diagnosis_unstable']) or 'none'}) |")
-    if run.simulation:
-        sim = run.simulation
-        aucs = [m["auc"] for m in sim["sources"].values()]
-        out.append(f"| simulated cases (N={sim['n']}): knee-pain source AUC | "
-                   f"{_fmt(min(aucs))}-{_fmt(max(aucs))} |")
-    return [*out, ""]
-
-
-def _cases_section(run: ValidationRun, charts: Mapping[str, str]) -> list[str]:
-    out = ["## 1. Clinical cases", "",
-           "Established diagnosis and knee-pain source ranked against the network's posteriors (rank 1 = the "
-           "network's leading call). Diagnoses ranked: every diagnosis except intrinsic_knee_disease (the OR of "
-           "the three knee diagnoses). Cases marked *archetype* are textbook archetypes, not published cases.", "",
-           "| case | expected diagnosis | rank | P | expected source | rank | P | leading (dx / source) | "
-           "top-1 | stable call (leader kept) | alerts |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in run.suite.results:
-        c = r.case
-        name = f"{c.id}{' *(archetype)*' if c.archetype else ''}"
-        st = r.stability
-        stable = "-" if st is None else f"{'yes' if st.stable else '**no**'} ({st.leader_share:.0%})"
-        out.append(f"| {name} | {', '.join(c.diagnoses) or '(none modelled)'} | {r.diagnosis_rank or '-'} | "
-                   f"{_fmt(r.diagnosis_probability)} | {c.knee_pain_source or '(no knee pain)'} | "
-                   f"{r.source_rank or '-'} | {_fmt(r.source_probability)} | {r.leading_diagnosis} / "
-                   f"{r.leading_source if 'knee_pain' in c.evidence.findings else '-'} | "
-                   f"{'pass' if r.passed(1) else 'FAIL'} | {stable} | {', '.join(r.alerts) or ''} |")
-    out += [""]
-    out += _stability_section(run)
-    if "cases" in charts:
-        out += [f"![Per-case posteriors]({charts['cases']})", ""]
-    out += ["### Sources of the cases", ""]
-    out += [f"- **{r.case.id}**: {r.case.title}. {_md_escape(r.case.source)}" for r in run.suite.results]
-    return [*out, ""]
-
-
-def _stability_section(run: ValidationRun) -> list[str]:
-    s = run.suite.summary
-    if "stable_cases" not in s:
-        return ["Stability of each call under parameter uncertainty was not computed in this run (`--fast` skips "
-                "it; `--stability-draws N` computes it).", ""]
-    out = ["### Stability of the knee-pain source call under parameter uncertainty", "",
-           f"Every parameter drawn jointly from its plausible range ({s['stability_draws']} draws, seed "
-           f"{s['stability_seed']}, the same draws for every case; `bn.sensitivity.uncertainty`) and one parameter "
-           "at a time, exactly (`bn.sensitivity.flip`, 'the leading source changes'). *established source*: the "
-           "posterior of the source the report established, with the network's numbers, and its median and "
-           "90% interval over the draws. *leader kept*: share of draws in which the network's leading source "
-           f"still leads; the call is **stable** when this is at least {s['stable_share_threshold']:.0%}. "
-           "*one-parameter flip*: can a single parameter within its plausible range change the leading source? "
-           "(Stability is about the network's call, right or wrong: a stable call on a FAIL case is stably wrong.) "
-           "Cases without knee pain have no source call.", "",
-           "*leading diagnosis*: the same for the diagnosis the network ranks first (share of the same draws in "
-           "which it still leads; in brackets, the shares in which an established diagnosis leads / is among "
-           "the two leading diagnoses).", "",
-           "| case | leading source | established source: P, median (90% interval) | established leads in | "
-           "leader kept in | stable? | one-parameter flip | leading diagnosis kept in |",
-           "|---|---|---|---|---|---|---|---|"]
-    for r in run.suite.results:
-        st = r.stability
-        if st is None:
-            continue
-        lo, hi = st.established_interval
-        if st.flip_smallest:
-            fs = st.flip_smallest
-            flip_text = (f"yes, {st.flip_within_range}: smallest {_md_escape(fs['parameter'])} {fs['value']:g} -> "
-                         f"{fs['new_value']:.3g} (new leader {fs['new_leader']})")
-        else:
-            flip_text = "no"  # changes outside the ranges are in results.json (flip_changes, flip_headline)
-        if st.dx_leader_share is None:
-            dx_text = "-"
-        else:
-            dx_text = (f"{st.dx_leader} {st.dx_leader_share:.0%}{'' if st.dx_stable else ' (**unstable**)'}"
-                       + ("" if st.dx_established_share is None else
-                          f" ({st.dx_established_share:.0%} / {st.dx_established_top2_share:.0%})"))
-        out.append(f"| {r.case.id} | {st.leader} | {st.established}: {_fmt(st.established_point)}, "
-                   f"{_fmt(st.established_median)} ({_fmt(lo)}-{_fmt(hi)}) | {st.established_share:.0%} | "
-                   f"{st.leader_share:.0%} | {'stable' if st.stable else '**not stable**'} | {flip_text} | "
-                   f"{dx_text} |")
-    out += ["", f"{s['stable_cases']} of {s['stability_cases']} knee-pain source calls are stable; not stable: "
-            f"{', '.join(s['unstable']) or 'none'}. A single parameter within its plausible range can change the "
-            f"call in {len(s['flippable'])} case(s){': ' + ', '.join(s['flippable']) if s['flippable'] else ''}. "
-            f"{s.get('diagnosis_stable_cases', 0)} of {s.get('diagnosis_stability_cases', 0)} leading-diagnosis "
-            f"calls are stable; not stable: {', '.join(s.get('diagnosis_unstable', [])) or 'none'}.",
-            ""]
-    return out
-
-
-def _concordance_section(run: ValidationRun, charts: Mapping[str, str]) -> list[str]:
-    out = ["## 2. Literature concordance", "",
-           "What the network implies in each study's population (marginalising over everything else) against "
-           "the published figure (from `../shared/evidence/literature.md`). *inside* = within the published "
-           "interval; Wilson intervals were computed here from the study's n where the study gave none.", "",
-           "| figure | measure | published | interval | implied | inside? | note |", "|---|---|---|---|---|---|---|"]
-    for row in run.concordance["rows"]:
-        it = row.item
-        interval = f"{_fmt(it.interval[0])}-{_fmt(it.interval[1])} ({it.interval_kind})" if it.interval else "none"
-        mark = {True: "yes", False: f"**no ({row.direction})**", None: f"n/a ({row.direction})"}[row.inside]
-        out.append(f"| {_md_escape(it.label)} | {it.measure} | {_fmt(it.published)} | {interval} | "
-                   f"{_fmt(row.implied)} | {mark} | {_md_escape(it.note)} |")
-    if "concordance" in charts:
-        out += ["", f"![Concordance]({charts['concordance']})"]
-    out += ["", "### Sources of the figures", ""]
-    out += [f"- **{row.item.id}**: {_md_escape(row.item.source)}" for row in run.concordance["rows"]]
-    return [*out, ""]
-
-
-def _simulation_section(run: ValidationRun, charts: Mapping[str, str]) -> list[str]:
-    out = ["## 3. Behaviour on simulated data", "",
-           "Cases sampled from the network itself (knee pain present), diagnoses and mechanisms hidden. This "
-           "measures how well the findings *can* separate the diagnoses if the network were exactly right: "
-           "the ceiling, not accuracy on patients. Posteriors of a correct model are calibrated by "
-           "construction, so a large ECE here would mean an inference bug.", ""]
-    for label, sim in (("history, examination and imaging", run.simulation),
-                       ("history and examination only", run.simulation_history_exam)):
-        if not sim:
-            continue
-        out += [f"### Observed: {label} (N={sim['n']}, seed {sim['seed']})", "",
-                "| target | prevalence | AUC | ECE | Brier |", "|---|---|---|---|---|"]
-        for name, m in [*sim["sources"].items(), *sim["diagnoses"].items()]:
-            out.append(f"| {name} | {_fmt(m['prevalence'], 3)} | {_fmt(m['auc'], 3)} | {_fmt(m['ece'], 3)} | "
-                       f"{_fmt(m['brier'], 3)} |")
-        out += ["", f"Pooled ECE: diagnoses {_fmt(sim['reliability_diagnoses'].ece, 3)}, knee-pain sources "
-                f"{_fmt(sim['reliability_sources'].ece, 3)}.", ""]
-    for key, caption in (("roc", "ROC curves"), ("calibration", "Reliability curves")):
-        if key in charts:
-            out += [f"![{caption}]({charts[key]})", ""]
-    return out
-
-
-def _recovery_section(run: ValidationRun, charts: Mapping[str, str]) -> list[str]:
-    rec = run.recovery
-    out = ["## 4. Parameter recovery", "",
-           "Tables learnt back from N sampled cases with pgmpy's MaximumLikelihoodEstimator and "
-           f"BayesianEstimator (Dirichlet prior = {rec['prior_weight']:g} x the network's own row per parent "
-           "configuration). Error: total-variation distance between learnt and true rows, weighted by how often "
-           "each parent configuration occurs, averaged over variables (max = the worst variable).", "",
-           "| N | MLE mean | MLE max | Bayesian mean | Bayesian max |", "|---|---|---|---|---|"]
-    out += [f"| {r['n']} | {_fmt(r['mle'], 4)} | {_fmt(r['mle_max'], 4)} | {_fmt(r['bayes'], 4)} | "
-            f"{_fmt(r['bayes_max'], 4)} |" for r in rec["rows"]]
-    if "recovery" in charts:
-        out += ["", f"![Parameter recovery]({charts['recovery']})"]
-    return [*out, ""]
-
-
-def comparison_markdown(cmp: Mapping[str, Any]) -> list[str]:
-    """The version comparison as markdown: per-case shifts, changed calls, parameter diff."""
-    a, b = cmp["a"], cmp["b"]
-    out = [f"## Version comparison: {a['id']} {a['version']} -> {b['id']} {b['version']}", "",
-           f"A: sha256 `{a['sha256']}`; B: sha256 `{b['sha256']}`.", "",
-           f"Cases whose leading diagnosis or source changed: {', '.join(cmp['changed_cases']) or 'none'}.", "",
-           "| case | leading diagnosis A -> B | leading source A -> B | largest shift | top-1 A / B |",
-           "|---|---|---|---|---|"]
-    for r in cmp["cases"]:
-        shift = f"{r['largest_shift']} {r['largest_shift_value']:+.3f}" if r["largest_shift"] else "-"
-        out.append(f"| {r['id']} | {' -> '.join(r['leading_diagnosis'])} | {' -> '.join(r['leading_source'])} | "
-                   f"{shift} | {'/'.join('pass' if x else 'fail' for x in r['passed_top1'])} |")
-    diff = cmp["parameters"]
-    out += ["", "### Parameter differences", ""]
-    if diff["added_variables"] or diff["removed_variables"]:
-        out.append(f"Added variables: {', '.join(diff['added_variables']) or 'none'}; removed: "
-                   f"{', '.join(diff['removed_variables']) or 'none'}.")
-        out.append("")
-    for s in diff["structure"]:
-        out.append(f"- {s['variable']}: structure changed (parents {s['parents'][0]} -> {s['parents'][1]}, "
-                   f"form {s['form'][0]} -> {s['form'][1]})")
-    if diff["parameters"]:
-        out += ["| variable | kind | position | A | B | provenance A -> B |", "|---|---|---|---|---|---|"]
-        for p in diff["parameters"]:
-            out.append(f"| {p['variable']} | {p['kind']} | {_md_escape(str(p['key']))} | {p['old']} | {p['new']} | "
-                       f"{p['old_provenance']} -> {p['new_provenance']} |")
-    elif not diff["structure"]:
-        out.append("No parameter differs.")
-    return [*out, ""]
-
-
-def _charts(run: ValidationRun, out: Path) -> dict[str, str]:
-    """PNG charts next to the report (relative names); empty when matplotlib is not installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return {}
-    charts: dict[str, str] = {}
-    title = f"{run.network['id']} {run.network['version']} ({run.network['sha256'][:12]})"
-
-    results = run.suite.results
-    fig, ax = plt.subplots(figsize=(9, max(4, 0.32 * len(results))))
-    ys = np.arange(len(results))
-    ax.barh(ys - 0.18, [r.diagnosis_probability or 0 for r in results], height=0.35, label="established diagnosis")
-    ax.barh(ys + 0.18, [r.source_probability or 0 for r in results], height=0.35, label="established source")
-    stab = [(y, r.stability) for y, r in zip(ys, results) if r.stability is not None]
-    if stab:
-        med = np.array([st.established_median for _, st in stab])
-        lo = np.array([st.established_interval[0] for _, st in stab])
-        hi = np.array([st.established_interval[1] for _, st in stab])
-        ax.errorbar(med, [y + 0.18 for y, _ in stab], xerr=[med - lo, hi - med], fmt="o", color="black", ms=3,
-                    lw=1, capsize=2, label="source: median and 90% interval under parameter uncertainty")
-    ax.set_yticks(ys, [r.case.id for r in results], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("posterior probability")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(f"Cases: posterior of what was established\n{title}", fontsize=9)
-    charts["cases"] = _save(fig, out / "cases.png")
-
-    rows = run.concordance["rows"]
-    fig, ax = plt.subplots(figsize=(8, max(4, 0.3 * len(rows))))
-    for i, row in enumerate(rows):
-        it = row.item
-        if it.interval:
-            ax.plot(it.interval, [i, i], color="grey", lw=2)
-        ax.plot(it.published, i, "o", color="grey", ms=5)
-        colour = {True: "tab:green", False: "tab:red", None: "tab:orange"}[row.inside]
-        ax.plot(min(row.implied, 1.0) if it.measure not in ("lr_positive", "lr_negative") else row.implied, i,
-                "D", color=colour, ms=5)
-    ax.set_yticks(range(len(rows)), [r.item.id for r in rows], fontsize=7)
-    ax.invert_yaxis()
-    if any(r.item.measure in ("lr_positive", "lr_negative") for r in rows):
-        ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlim(left=0)
-    ax.set_xlabel("grey: published value and interval; diamond: implied\n"
-                  "(green inside, red outside, orange no interval)")
-    ax.set_title(f"Literature concordance\n{title}", fontsize=9)
-    charts["concordance"] = _save(fig, out / "concordance.png")
-
-    if run.simulation:
-        sim = run.simulation
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-        for k, var in sim["source_variables"].items():
-            fpr, tpr = roc_curve(sim["posteriors"][var], sim["truth"][var])
-            axes[0].plot(fpr, tpr, label=f"{k} (AUC {sim['sources'][k]['auc']:.2f})")
-        for d, m in sim["diagnoses"].items():
-            fpr, tpr = roc_curve(sim["posteriors"][d], sim["truth"][d])
-            axes[1].plot(fpr, tpr, label=f"{d} ({m['auc']:.2f})", lw=1)
-        for a, t in zip(axes, ("knee-pain sources", "diagnoses")):
-            a.plot([0, 1], [0, 1], ":", color="grey")
-            a.set_xlabel("false-positive rate")
-            a.set_ylabel("true-positive rate")
-            a.set_title(t, fontsize=9)
-            a.legend(fontsize=6)
-        fig.suptitle(f"ROC on {sim['n']} simulated knee-pain cases\n{title}", fontsize=9)
-        charts["roc"] = _save(fig, out / "roc.png")
-
-        fig, ax = plt.subplots(figsize=(5, 5))
-        for label, rel in (("diagnoses", sim["reliability_diagnoses"]), ("sources", sim["reliability_sources"])):
-            ok = rel.counts > 0
-            ax.plot(rel.mean_predicted[ok], rel.observed[ok], "o-", label=f"{label} (ECE {rel.ece:.3f})")
-        ax.plot([0, 1], [0, 1], ":", color="grey")
-        ax.set_xlabel("mean predicted probability")
-        ax.set_ylabel("observed frequency")
-        ax.legend(fontsize=8)
-        ax.set_title(f"Reliability, {sim['n']} simulated cases\n{title}", fontsize=9)
-        charts["calibration"] = _save(fig, out / "calibration.png")
-
-    if run.recovery:
-        rows_r = run.recovery["rows"]
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ns = [r["n"] for r in rows_r]
-        ax.plot(ns, [r["mle"] for r in rows_r], "o-", label="maximum likelihood")
-        ax.plot(ns, [r["bayes"] for r in rows_r], "s-", label="Bayesian (network as prior)")
-        ax.set_xscale("log")
-        ax.set_xlabel("N sampled cases")
-        ax.set_ylabel("mean weighted total-variation error")
-        ax.legend(fontsize=8)
-        ax.set_title(f"Parameter recovery\n{title}", fontsize=9)
-        charts["recovery"] = _save(fig, out / "recovery.png")
-    return charts
-
-
-def _save(fig, path: Path) -> str:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
