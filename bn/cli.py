@@ -397,6 +397,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         problems = check_network_file(path)
         network = read_network_file(path) if not problems else None
+    if network is not None:
+        from bn.provenance import provenance_problems
+
+        # Not load errors (published versions stay loadable), but a file with them is not fit to publish.
+        problems = provenance_problems(network)
     if problems:
         for problem in problems:
             print(problem)
