@@ -20,6 +20,7 @@ from bn.evidence import Case, Evidence, from_query_params, parse_case, to_query_
 from bn.explain import explain
 from bn.explain import percent as pct
 from bn.graph import to_dot
+from bn.headline import source_headline
 from bn.interop import parse_standard
 from bn.model import NetworkInfo
 from bn.netfile import MAX_FILE_BYTES, parse_network_text
@@ -227,11 +228,17 @@ info = result.network
 if result.knee_pain_source:
     st.subheader("Where does the knee pain come from?")
     st.caption("Probability that each source is producing (at least part of) the knee pain; sources can coexist.")
+    headline = source_headline(net, evidence)
     cols = st.columns(len(result.knee_pain_source))
     for col, (key, p) in zip(cols, result.knee_pain_source.items(), strict=True):
         prior = result.knee_pain_source_prior[key]
+        lo, hi = headline.intervals[key]
         col.metric(SOURCE_SHORT.get(key, key), pct(p),
-                   f"{(p - prior) * 100:+.0f} points vs prior {pct(prior)}", delta_color="off")
+                   f"{(p - prior) * 100:+.0f} points vs prior {pct(prior)}", delta_color="off",
+                   help="90% interval when every number in the network is drawn from its plausible range "
+                        f"({headline.draws} seeded draws)")
+        col.caption(f"90% interval {pct(lo)}-{pct(hi)}")
+    (st.warning if headline.too_close else st.info)(headline.sentence(), icon="⚖️" if headline.too_close else None)
 
 diagnoses = network.by_role("diagnosis") or net.default_query_variables()
 rows = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     _case_arguments(q)
     q.add_argument("--all", action="store_true", help="report every variable, not only diagnoses and mechanisms")
     q.add_argument("--var", action="append", default=[], metavar="VAR", help="report this variable (repeatable)")
+    q.add_argument("--interval-draws", type=int, default=300, metavar="N",
+                   help="joint parameter draws for each knee-pain source's 90%% interval (seeded; default 300; "
+                        "0 leaves the intervals out)")
     q.set_defaults(func=_cmd_query)
 
     e = sub.add_parser("explain", help="why: the weight of evidence of each finding, and the case's conflict",
@@ -165,10 +169,21 @@ def _cmd_query(args: argparse.Namespace) -> int:
     elif args.var:
         variables = list(dict.fromkeys(args.var))
     result = net.query(evidence, variables=variables)
+    if args.interval_draws < 0:
+        raise BNError(f"--interval-draws must be 0 or more (got {args.interval_draws})")
+    headline = None
+    if net.network.knee_pain_sources and args.interval_draws:
+        from bn.headline import source_headline
+
+        headline = source_headline(net, evidence, draws=args.interval_draws)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        out = result.to_dict()
+        if headline is not None:
+            out["knee_pain_source_interval"] = {k: list(v) for k, v in headline.intervals.items()}
+            out["knee_pain_source_call"] = headline.to_dict()
+        print(json.dumps(out, indent=2))
     else:
-        print(format_result(net, result))
+        print(format_result(net, result, headline))
     return 0
 
 
@@ -178,8 +193,9 @@ def _pct(p: float) -> str:
     return f"{p * 100:.1f}%"
 
 
-def format_result(net, result) -> str:
-    """The human-readable table ``bn query`` prints."""
+def format_result(net, result, headline=None) -> str:
+    """The human-readable table ``bn query`` prints; with a :class:`bn.headline.SourceHeadline`, each source's
+    90% interval under parameter uncertainty and the call said as honestly as the numbers allow."""
     network = net.network
     lines = [f"{network.title}", _header(net)]
     ev = result.evidence
@@ -190,10 +206,18 @@ def format_result(net, result) -> str:
         lines.append(f"!! RED FLAG {alert.id}: {alert.message}")
     width = max([len(_label(network, v)) for v in result.posteriors] + [36])
     if result.knee_pain_source:
-        lines += ["", f"{'Where does the knee pain come from?':<{width}}   prior -> posterior"]
+        extra = "   90% interval (parameter uncertainty)" if headline else ""
+        lines += ["", f"{'Where does the knee pain come from?':<{width}}   prior -> posterior{extra}"]
         for key, p in sorted(result.knee_pain_source.items(), key=lambda kv: -kv[1]):
             prior = result.knee_pain_source_prior[key]
-            lines.append(f"  {SOURCE_SHORT.get(key, key):<{width - 2}} {_pct(prior):>7} -> {_pct(p):>7}")
+            interval = ""
+            if headline:
+                lo, hi = headline.intervals[key]
+                interval = f"   {_pct(lo)} - {_pct(hi)}"
+            lines.append(f"  {SOURCE_SHORT.get(key, key):<{width - 2}} {_pct(prior):>7} -> {_pct(p):>7}{interval}")
+        if headline:
+            lines += [f"  {line}" for line in textwrap.wrap(headline.sentence(), width=100)]
+            lines.append(f"  (intervals: {headline.draws} joint parameter draws, seed {headline.seed})")
     groups: dict[str, list[str]] = {}
     for var in result.posteriors:
         role = network[var].role or "variables"

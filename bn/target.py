@@ -41,8 +41,10 @@ class Target:
         return {"variable": self.variable, "state": self.state}
 
 
-SOURCE_SHORT = {"l4l5_spine": "L4-L5 spine", "knee": "Knee", "hip": "Hip", "other": "Other causes"}
-SOURCE_LABELS = {"l4l5_spine": "knee pain from the L4-L5 spine", "knee": "knee pain from the knee",
+SOURCE_SHORT = {"l4l5_spine": "L4-L5 spine", "other_lumbar_level": "Another lumbar level", "knee": "Knee",
+                "hip": "Hip", "other": "Other causes"}
+SOURCE_LABELS = {"l4l5_spine": "knee pain from the L4-L5 spine",
+                 "other_lumbar_level": "knee pain from another lumbar level", "knee": "knee pain from the knee",
                  "hip": "knee pain from the hip", "other": "knee pain from other causes"}
 
 

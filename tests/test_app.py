@@ -63,6 +63,15 @@ def test_answer_at_a_glance_equals_bn(app, knee):
     shown = {m.label: m.value for m in app.metric}
     for key, p in result.knee_pain_source.items():
         assert shown[SOURCE_SHORT[key]] == pct(p)
+    # each source's 90% interval and the call, as bn.headline says them
+    from bn.headline import source_headline
+
+    h = source_headline(knee, CASE)
+    captions = [c.value for c in app.caption]
+    for lo, hi in h.intervals.values():
+        assert f"90% interval {pct(lo)}-{pct(hi)}" in captions
+    said = [m.value for m in (*app.info, *app.warning)]
+    assert h.sentence() in said and "can coexist" in h.sentence()
     table = frame(app, "diagnosis")
     diagnoses = knee.network.by_role("diagnosis")
     expected = sorted(diagnoses, key=lambda v: -result.posteriors[v]["present"])
