@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent
 DISCLAIMER = ("Educational decision-support tool, **not a medical device**. It does not diagnose or replace "
               "clinical judgement; red flags need urgent assessment whatever the probabilities say.")
 GROUPS = [("Patient", ("risk_factor", None)), ("History", ("finding", "history")),
-          ("Examination", ("finding", "exam")), ("Imaging", ("finding", "imaging")), ("Red flags", ("red_flag", None))]
+          ("Examination", ("finding", "exam")), ("Imaging", ("finding", "imaging")),
+          ("Other tests", ("finding", "tests")), ("Red flags", ("red_flag", None))]
 UNKNOWN, UNCERTAIN = "unknown", "uncertain"
 UPLOADED = "uploaded file"
 VIEWS = ["Why", "What next", "Sensitivity", "Compare", "Network", "Educator", "Case", "About"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 ROLES = ("risk_factor", "diagnosis", "mechanism", "finding", "red_flag")
-GROUPS = ("history", "exam", "imaging")
+GROUPS = ("history", "exam", "imaging", "tests")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Parameter:
     """
 
     variable: str
-    kind: str  # "row" | "link" | "leak"
+    kind: str  # "row" | "link" | "leak" | "component" (a mixture's distribution for one parent, or "otherwise")
     key: str  # human-readable position, e.g. "age_group=65_plus" or "spinal_stenosis=present"
     value: float | tuple[float, ...]
     source: str | None = None
@@ -63,7 +63,7 @@ class Variable:
     group: str | None = None
     cost: float | None = None
     alert: str | None = None
-    form: str = "table"  # "table" | "noisy_or" | "deterministic_or"
+    form: str = "table"  # "table" | "noisy_or" | "deterministic_or" | "mixture"
     definition: str | None = None
     parameters: tuple[Parameter, ...] = ()
 

@@ -221,7 +221,7 @@ class _Builder:
     def _check_role(self, vid: str, spec: dict) -> None:
         role, group = spec.get("role"), spec.get("group")
         if role == "finding" and group is None:
-            self.problem(vid, "a finding needs a group: history, exam or imaging")
+            self.problem(vid, "a finding needs a group: history, exam, imaging or tests")
         if group is not None and role != "finding":
             self.problem(vid, f"only findings have a group (role is {role or 'not set'})")
         if "alert" in spec and role != "red_flag":
@@ -231,6 +231,8 @@ class _Builder:
         form, body = next(iter(spec["cpt"].items()))
         if form == "noisy_or":
             names = list(dict.fromkeys(link["parent"] for link in body["links"]))
+        elif form == "mixture":
+            names = [c["parent"] for c in body["components"]]
         else:
             names = list(body["parents"])
         if len(set(names)) != len(names):
@@ -265,8 +267,13 @@ class _Builder:
         if form in ("noisy_or", "deterministic_or") and len(states) != 2:
             self.problem(vid, f"{form} needs a binary variable; this one has {len(states)} states")
             return None
+        if form == "mixture" and any(p.card != 2 for p in parent_vars):
+            self.problem(vid, "a mixture's components must be binary parents (their last state switches them on)")
+            return None
         if form == "table":
             built = self._table(vid, states, parent_vars, body)
+        elif form == "mixture":
+            built = self._mixture(vid, states, parent_vars, body)
         elif form == "noisy_or":
             built = self._noisy_or(vid, parent_vars, body)
         else:
@@ -278,7 +285,8 @@ class _Builder:
             id=vid, states=states, parents=parents, cpt=cpt, label=spec.get("label", ""),
             description=spec.get("description", ""), role=spec.get("role"), group=spec.get("group"),
             cost=spec.get("cost"), alert=spec.get("alert"), form=form,
-            definition=body.get("definition") if form == "deterministic_or" else None, parameters=params,
+            definition=body.get("definition") if form in ("deterministic_or", "mixture") else None,
+            parameters=params,
         )
 
     def _provenance(self, vid: str, where: str, item: dict, inherited: dict, value: float) -> dict | None:
@@ -412,6 +420,68 @@ class _Builder:
         if len(self.problems) > count_before:
             return None
         return noisy_or_table([p.card for p in parents], float(leak["p"]), active), tuple(params)
+
+
+    def _distribution(self, vid: str, where: str, probs: Any, state_ids: list[str]) -> list[float] | None:
+        if set(probs) != set(state_ids):
+            missing = [s for s in state_ids if s not in probs]
+            extra = [s for s in probs if s not in state_ids]
+            msg = (f" missing {missing}" if missing else "") + (f" unknown {extra}" if extra else "")
+            self.problem(vid, f"{where}: probs must give each state of {vid} once;{msg} "
+                              f"(states: {', '.join(state_ids)})")
+            return None
+        if not all(self._probability(vid, f"{where} {s}", probs[s]) for s in state_ids):
+            return None
+        values = [float(probs[s]) for s in state_ids]
+        total = math.fsum(values)
+        if abs(total - 1.0) > SUM_TOLERANCE:
+            self.problem(vid, f"{where}: probabilities sum to {total:.12g}, not 1")
+            return None
+        return values
+
+    def _mixture(self, vid: str, states: tuple[State, ...], parents: list[Variable], body: dict):
+        """Each present parent contributes its own distribution; several present ones mix by weight."""
+        state_ids = [s.id for s in states]
+        count_before = len(self.problems)
+        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate") if k in body}
+        params = []
+        otherwise = self._distribution(vid, "otherwise", body["otherwise"]["probs"], state_ids)
+        if otherwise is not None:
+            prov = self._provenance(vid, "otherwise", body["otherwise"], inherited, otherwise[-1])
+            if prov is not None:
+                params.append(Parameter(vid, "component", "otherwise", tuple(otherwise), **prov))
+        components = []
+        for n, comp in enumerate(body["components"], start=1):
+            where = f"component {n} ({comp['parent']})"
+            values = self._distribution(vid, where, comp["probs"], state_ids)
+            if values is None:
+                continue
+            prov = self._provenance(vid, where, comp, inherited, values[-1])
+            if prov is not None:
+                params.append(Parameter(vid, "component", f"{comp['parent']}=present", tuple(values), **prov))
+            components.append((float(comp.get("weight", 1.0)), values))
+        if len(self.problems) > count_before:
+            return None
+        return mixture_table(components, otherwise), tuple(params)
+
+
+def mixture_table(components: list[tuple[float, list[float]]], otherwise: list[float]) -> np.ndarray:
+    """Full table of a mixture over binary parents (one component per parent, in parent order):
+    ``P(s | parents) = sum_i w_i p_i(s) / sum_i w_i`` over the parents that are present, ``otherwise`` when none.
+
+    >>> mixture_table([(1.0, [0.8, 0.2]), (3.0, [0.0, 1.0])], [0.5, 0.5]).tolist()
+    [[[0.5, 0.5], [0.0, 1.0]], [[0.8, 0.2], [0.2, 0.8]]]
+    """
+    k = len(components)
+    cpt = np.zeros((2,) * k + (len(otherwise),))
+    for config in itertools.product((0, 1), repeat=k):
+        on = [components[i] for i in range(k) if config[i]]
+        if not on:
+            cpt[config] = otherwise
+            continue
+        weights = np.array([w for w, _ in on])
+        cpt[config] = (weights[:, None] * np.array([p for _, p in on])).sum(axis=0) / weights.sum()
+    return cpt
 
 
 def noisy_or_table(cards: list[int], leak: float, links: list[tuple[int, int, float]]) -> np.ndarray:

@@ -208,7 +208,9 @@ def parameters(network: Network) -> list[SensitivityParameter]:
     """
     out: list[SensitivityParameter] = []
     for var in network.variables.values():
-        if var.form == "deterministic_or":
+        # A deterministic OR has no numbers; a mixture's components each set many table entries at once and
+        # are held fixed here (docs/sensitivity.md).
+        if var.form in ("deterministic_or", "mixture"):
             continue
         if var.form == "noisy_or":
             out += _noisy_or_parameters(network, var)

@@ -1025,7 +1025,7 @@ def batch_posteriors(net: BayesNet, states: np.ndarray, observed: Sequence[str],
     return {t: out[t][inverse] for t in targets}
 
 
-def simulate(net: BayesNet, n: int, seed: int = 0, groups: Sequence[str] = ("history", "exam", "imaging"),
+def simulate(net: BayesNet, n: int, seed: int = 0, groups: Sequence[str] = ("history", "exam", "imaging", "tests"),
              bins: int = 10) -> dict[str, Any]:
     """Sample ``n`` knee-pain cases from the network, hide diagnoses and mechanisms, score the posteriors.
 

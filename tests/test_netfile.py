@@ -194,3 +194,61 @@ def test_state_ids_that_yaml_reads_as_numbers_stay_strings(write_network):
     text = yaml.safe_dump(doc).replace("'40_to_64'", "40_to_64")
     net = read_network_file(write_network(text))
     assert net["age"].state_ids == ("40_to_64", "65_plus")
+
+
+def _mixture_doc():
+    doc = small_network_doc()
+    doc["variables"].append({
+        "id": "where", "role": "finding", "group": "history",
+        "states": [{"id": "front"}, {"id": "side"}, {"id": "back"}],
+        "cpt": {"mixture": {
+            "definition": "each active cause contributes its pattern",
+            "otherwise": {"probs": {"front": 0.2, "side": 0.3, "back": 0.5}, "expert_estimate": "flat"},
+            "components": [
+                {"parent": "disease", "weight": 1, "probs": {"front": 0.8, "side": 0.2, "back": 0.0},
+                 "source": "smith2020"},
+                {"parent": "other", "weight": 3, "probs": {"front": 0.0, "side": 0.4, "back": 0.6},
+                 "expert_estimate": "guess"}]}}})
+    return doc
+
+
+def test_mixture_form_table_by_hand(write_network):
+    net = bn.read_network(str(write_network(_mixture_doc())))
+    v = net["where"]
+    assert v.parents == ("disease", "other") and v.form == "mixture"
+    assert v.cpt[0, 0].tolist() == [0.2, 0.3, 0.5]
+    assert v.cpt[1, 0].tolist() == [0.8, 0.2, 0.0]
+    assert v.cpt[0, 1] == pytest.approx([0.0, 0.4, 0.6])
+    # both present: (1 * [0.8, 0.2, 0] + 3 * [0, 0.4, 0.6]) / 4
+    assert v.cpt[1, 1] == pytest.approx([0.2, 0.35, 0.45])
+    assert [p.kind for p in v.parameters] == ["component"] * 3
+    # inference through a mixture matches brute force on this small network
+    from conftest import brute_force_marginals
+
+    ev = {"where": np.eye(3)[1], "sign": np.array([0.0, 1.0])}
+    _, marg = brute_force_marginals(net, ev)
+    got = bn.BayesNet(net).marginals(["disease", "other"], {"where": "side", "sign": "positive"})
+    assert got["other"]["present"] == pytest.approx(marg["other"][1], abs=1e-12)
+    assert got["disease"]["present"] == pytest.approx(marg["disease"][1], abs=1e-12)
+
+
+def test_mixture_needs_binary_parents(write_network):
+    doc = _mixture_doc()
+    doc["variables"].insert(0, {"id": "grade", "role": "risk_factor", "states": [{"id": "a"}, {"id": "b"}, {"id": "c"}],
+                                "cpt": {"table": {"parents": [], "expert_estimate": "test", "rows": [
+                                    {"when": {}, "probs": {"a": 0.5, "b": 0.3, "c": 0.2}}]}}})
+    doc["variables"][-1]["cpt"]["mixture"]["components"][1]["parent"] = "grade"
+    problems = check_network_file(write_network(doc))
+    assert any("must be binary parents" in str(p) for p in problems), [str(p) for p in problems]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["components"][0]["probs"].update(front=0.9), "sum to"),
+    (lambda c: c["otherwise"]["probs"].pop("back"), "missing ['back']"),
+    (lambda c: c["components"][0].pop("source"), "missing provenance"),
+])
+def test_bad_mixture_is_reported(write_network, edit, message):
+    doc = _mixture_doc()
+    edit(doc["variables"][-1]["cpt"]["mixture"])
+    problems = bn.netfile.check_network_file(write_network(doc))
+    assert any(message in str(p) for p in problems), [str(p) for p in problems]
