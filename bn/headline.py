@@ -2,10 +2,14 @@
 
 Each knee-pain source's probability is shown with its 90% interval when every parameter of the network is
 drawn jointly from its plausible range (:func:`bn.sensitivity.uncertainty`; seeded, so the same case always
-gets the same interval, and cached per case). Sources can coexist, so the probabilities need not add up to 1
-and the leading source is never presented as the only one. When the two leading sources' intervals overlap
-for most of their width, the answer says the call is **too close to call** and names the unobserved finding
-whose result is expected to move the gap between them the most.
+gets the same interval). Results are cached per case in memory and on disk (under :func:`bn.cache.cache_dir`,
+keyed by the network's sha256, the findings, the draws, the seed and the source code that computes them, so
+an edit to that code can never serve an old interval): a repeated ``bn query`` does not redraw.
+
+Sources can coexist, so the probabilities need not add up to 1 and the leading source is never presented as
+the only one. When the two leading sources' intervals overlap for most of their width, the answer says the call
+is **too close to call** and names the unobserved finding whose result is expected to move the gap between them
+the most.
 
 >>> import bn
 >>> h = source_headline(bn.load("l4l5_knee@1.1.0"), {"knee_pain": "present", "age_group": "65_plus"}, draws=100)
@@ -17,9 +21,15 @@ True
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from bn.evidence import Evidence
@@ -119,6 +129,10 @@ def source_headline(net: BayesNet, findings: Mapping[str, str] | Evidence | None
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
+    stored = _read_disk(key)
+    if stored is not None:
+        _remember(key, stored)
+        return stored
     u = uncertainty(net, ev, draws=draws, seed=seed)
     by_var = {t.target.variable: t for t in u.targets}
     sources = network.knee_pain_sources
@@ -132,10 +146,55 @@ def source_headline(net: BayesNet, findings: Mapping[str, str] | Evidence | None
     headline = SourceHeadline(net.info.to_dict(), points, intervals, draws, seed, leader, runner,
                               float((u.leaders or {}).get(leader, 1.0)), overlap, too_close,
                               *(found or (None, None, None)))
+    _remember(key, headline)
+    _write_disk(key, headline)
+    return headline
+
+
+def _remember(key: tuple, headline: SourceHeadline) -> None:
     _CACHE[key] = headline
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return headline
+
+
+@cache
+def _code_digest() -> str:
+    """sha256 of the source that computes a headline: a changed formula must never meet an old entry."""
+    from bn import sensitivity
+
+    h = hashlib.sha256()
+    for path in (Path(__file__), Path(sensitivity.__file__)):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _disk_path(key: tuple) -> Path:
+    from bn.cache import cache_dir
+
+    digest = hashlib.sha256(json.dumps([list(map(str, key)), _code_digest()]).encode()).hexdigest()
+    return cache_dir() / "headline" / f"{key[0][:16]}-{digest[:32]}.json"
+
+
+def _read_disk(key: tuple) -> SourceHeadline | None:
+    try:
+        doc = json.loads(_disk_path(key).read_text(encoding="utf-8"))
+        return SourceHeadline(doc["network"], doc["points"], {k: tuple(v) for k, v in doc["intervals"].items()},
+                              doc["draws"], doc["seed"], doc["leader"], doc["runner_up"], doc["leader_share"],
+                              doc["overlap"], doc["too_close"], doc["separating_finding"], doc["separating_label"],
+                              doc["separating_gain"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent or unreadable: recompute (and rewrite)
+
+
+def _write_disk(key: tuple, headline: SourceHeadline) -> None:
+    path = _disk_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as fh:
+            json.dump(headline.to_dict(), fh)
+        os.replace(fh.name, path)
+    except OSError:
+        pass  # a read-only cache only costs speed
 
 
 def _separating_finding(net: BayesNet, ev: Evidence, a: str, b: str) -> tuple[str, str, float] | None:
@@ -162,5 +221,6 @@ def _separating_finding(net: BayesNet, ev: Evidence, a: str, b: str) -> tuple[st
 
 
 def clear_cache() -> None:
+    """Forget the headlines held in memory (the disk cache stays; it is keyed by content)."""
     _CACHE.clear()
 
