@@ -107,9 +107,9 @@ def provenance_problems(network: Network) -> list[Problem]:
     prose = " ".join(used_text)
     for key, ref in refs.items():
         surname = re.split(r"[ ,]", ref.citation.strip(), maxsplit=1)[0]
-        year = re.search(r"(19|20)\d{2}", ref.citation)
-        mentioned = key in prose or (year is not None and surname and
-                                     re.search(rf"\b{re.escape(surname)}\b[^.;]{{0,40}}{year.group(0)}", prose))
+        years = set(re.findall(r"(?:19|20)\d{2}", ref.citation))  # a title may hold other years than the paper's
+        mentioned = key in prose or any(
+            re.search(rf"\b{re.escape(surname)}\b[^.;]{{0,40}}{y}", prose) for y in years if surname)
         if key not in cited and not mentioned:
             problems.append(Problem(fname, None, f"reference '{key}' is cited by no number and no text"))
     return problems

@@ -1,0 +1,100 @@
+"""l4l5_knee 2.0.0 (a draft until it is published in networks/l4l5_knee/): the anatomy, the vocabulary-2 contract,
+the headline and provenance rules a specialist checks first (issue 11). Each check is computed from the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import VOCABULARY
+
+import bn
+from bn.provenance import provenance_problems
+
+ROOT = Path(__file__).resolve().parent.parent
+DRAFT = ROOT / "networks" / "drafts" / "l4l5_knee-2.0.0.yaml"
+
+
+@pytest.fixture(scope="module")
+def v2() -> bn.BayesNet:
+    return bn.load(str(DRAFT))
+
+
+def test_vocabulary_2_in_full(v2):
+    vocab = yaml.safe_load(VOCABULARY.read_text())
+    for vid, spec in vocab["variables"].items():
+        assert vid in v2.network, vid
+        v = v2.network[vid]
+        assert list(v.state_ids) == [str(s) for s in spec["states"]], vid
+        assert v.role == spec["role"], vid
+        if "group" in spec:
+            assert v.group == spec["group"], vid
+    assert list(v2.network.knee_pain_sources) == vocab["knee_pain_sources"]
+
+
+def test_provenance_is_honest(v2):
+    assert provenance_problems(v2.network) == []
+    assert v2.network.provenance_counts()["uncited"] == 0
+
+
+def test_one_herniation_rarely_compresses_both_roots(v2):
+    """A foraminal/far-lateral L4-L5 herniation hits the exiting L4, a central/paracentral one the traversing L5."""
+    j = v2.joint(["l4l5_herniation_zone", "l4_root_compromise", "l5_root_compromise"])
+    zones = list(v2.network["l4l5_herniation_zone"].state_ids)
+    far = j[zones.index("foraminal_far_lateral")] / j[zones.index("foraminal_far_lateral")].sum()
+    para = j[zones.index("central_paracentral")] / j[zones.index("central_paracentral")].sum()
+    assert far[1].sum() > 0.85 and far[:, 1].sum() < 0.1  # L4 yes, L5 rarely
+    assert para[:, 1].sum() > 0.8 and para[1].sum() < 0.1  # L5 yes, L4 rarely
+    # and the two roots are no longer independent given a herniation (1.1.0: P(L5 | L4) = P(L5) = 0.86)
+    h = v2.joint(["l4_root_compromise", "l5_root_compromise"], {"disc_herniation": "present"})
+    assert h[1, 1] / h[1].sum() < 0.5 * (h[:, 1].sum())
+
+
+def test_knee_pain_through_a_root_counts_toward_the_level_that_compresses_it(v2):
+    """An L3-L4 lesion gives knee pain through L4 credited to another lumbar level, not to L4-L5."""
+    r = v2.query({"knee_pain": "present", "l3l4_lesion": "present", "disc_herniation": "absent",
+                  "spinal_stenosis": "absent", "spondylolisthesis": "absent", "facet_arthropathy": "absent"})
+    assert r.knee_pain_source["other_lumbar_level"] > 0.3
+    assert r.knee_pain_source["l4l5_spine"] < 0.01
+    far = v2.query({"knee_pain": "present", "l4l5_herniation_zone": "foraminal_far_lateral"})
+    assert far.knee_pain_source["l4l5_spine"] > far.knee_pain_source["other_lumbar_level"]
+
+
+def test_foot_drop_without_back_pain_can_be_the_peroneal_nerve(v2):
+    """The classic L5 mimic: foot drop and dorsal-foot numbness with a conduction block at the fibular head."""
+    ev = {"knee_pain": "present", "ankle_dorsiflexion_weakness": "present", "sensory_loss_dorsum_foot": "present",
+          "back_pain": "absent", "ncs_peroneal_block": "positive", "hip_abduction_weakness": "absent"}
+    post = v2.marginals(["peroneal_neuropathy", "l5_root_compromise"], ev)
+    assert post["peroneal_neuropathy"]["present"] > post["l5_root_compromise"]["present"]
+
+
+def test_straight_leg_raise_loses_sensitivity_with_age(v2):
+    sens = {a: v2.posterior("straight_leg_raise", {"l5_root_compromise": "present", "age_group": a})["positive"]
+            for a in ("under_40", "40_to_64", "65_plus")}
+    assert sens["under_40"] > sens["40_to_64"] > sens["65_plus"]
+
+
+def test_stenosis_history_items_do_not_multiply_as_if_independent(v2):
+    """Four items of one syndrome: 1.1.0 took P(stenosis) from 0.17 to 0.99 in a 65+ adult; the latent
+    claudication syndrome bounds what they can say together."""
+    ev = {"age_group": "65_plus", "knee_pain": "present"}
+    path = [v2.posterior("spinal_stenosis", ev)["present"]]
+    for item in ("neurogenic_claudication", "no_pain_when_seated", "bilateral_leg_symptoms", "wide_based_gait"):
+        ev[item] = "present"
+        path.append(v2.posterior("spinal_stenosis", ev)["present"])
+    assert path[-1] < 0.9
+    gains = np.diff(path)
+    assert gains[-1] < gains[0]
+
+
+def test_septic_arthritis_red_flag_alert(v2):
+    alerts = v2.alerts(v2.evidence({"hot_swollen_knee_with_fever": "present"}))
+    assert [a.id for a in alerts] == ["hot_swollen_knee_with_fever"] and "septic" in alerts[0].message.lower()
+    r = v2.query({"knee_pain": "present", "hot_swollen_knee_with_fever": "present", "knee_effusion": "present"})
+    assert r.posteriors["septic_arthritis"]["present"] > 0.1
+
+
+def test_draft_is_not_published():
+    assert "2.0.0" not in bn.published()["l4l5_knee"] or (ROOT / "networks" / "l4l5_knee" / "2.0.0.yaml").exists()
