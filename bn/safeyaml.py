@@ -4,6 +4,11 @@ Only the safe loader is ever used: it builds plain dicts, lists, strings and num
 libyaml's C implementation of it is used where PyYAML was built with it (about 10x faster on the case
 files the app reads on every rerun); otherwise the pure-Python one.
 
+Before a document is built, its event stream is checked against limits that stop a small file from becoming
+a huge or endless one: no anchors or aliases (a "billion laughs" file of a few hundred bytes expands to
+gigabytes), a nesting depth of at most :data:`MAX_DEPTH` and at most :data:`MAX_NODES` nodes. A number too long
+to convert is refused too. Each limit raises :class:`YAMLLimitError` (a :class:`YAMLError`) with one line.
+
 >>> load("a: 1\\nb: [x, 2.5]")
 {'a': 1, 'b': ['x', 2.5]}
 >>> try:
@@ -11,6 +16,11 @@ files the app reads on every rerun); otherwise the pure-Python one.
 ... except YAMLError as exc:
 ...     print(type(exc).__name__)
 ConstructorError
+>>> try:
+...     load("a: &x [1, 2]\\nb: *x")
+... except YAMLError as exc:
+...     print(exc)
+YAML anchors and aliases are not accepted (line 1)
 """
 
 from __future__ import annotations
@@ -21,8 +31,37 @@ import yaml
 
 YAMLError = yaml.YAMLError
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 64  # the deepest legitimate file (a network) nests about 8 levels
+MAX_NODES = 2_000_000  # a 5 MB network file has about 100,000
 
 
-def load(text: str) -> Any:
-    """The document in ``text``, read with the safe loader; raises :class:`YAMLError` on malformed input."""
-    return yaml.load(text, Loader=_LOADER)
+class YAMLLimitError(yaml.YAMLError):
+    """A document refused before it is built (aliases, depth, size, an unconvertible number)."""
+
+
+def _check_events(text: str, max_depth: int, max_nodes: int) -> None:
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            raise YAMLLimitError(f"YAML anchors and aliases are not accepted (line {line})")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > max_depth:
+                raise YAMLLimitError(f"the document nests deeper than {max_depth} levels")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > max_nodes:
+                raise YAMLLimitError(f"the document has more than {max_nodes:,} values")
+
+
+def load(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
+    """The document in ``text``, read with the safe loader within the limits above; raises :class:`YAMLError`
+    (one line) on malformed or refused input."""
+    _check_events(text, max_depth, max_nodes)
+    try:
+        return yaml.load(text, Loader=_LOADER)
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        raise YAMLLimitError(f"a value cannot be read: {str(exc).splitlines()[0]}") from None

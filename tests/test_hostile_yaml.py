@@ -1,0 +1,58 @@
+"""Hostile YAML (issue 14): a few hundred bytes must not freeze the reader, the CLI or the app's upload path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT
+
+from bn import safeyaml
+from bn.errors import CaseFileError
+from bn.evidence import parse_case
+from bn.netfile import check_network_file
+
+BOMB = ("network: l4l5_knee\nfindings: {knee_pain: present}\n"
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nnote: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n")
+
+
+@pytest.mark.parametrize("text, message", [
+    (BOMB, "anchors and aliases are not accepted"),
+    ("a: &self [*self]", "anchors and aliases are not accepted"),
+    ("[" * 500 + "]" * 500, "nests deeper than 64"),
+    ("x: " + "9" * 5000, "cannot be read"),
+])
+def test_refused_before_it_is_built(text, message):
+    start = time.perf_counter()
+    with pytest.raises(safeyaml.YAMLError, match=message) as exc:
+        safeyaml.load(text)
+    assert time.perf_counter() - start < 1.0 and "\n" not in str(exc.value)
+
+
+def test_node_limit():
+    with pytest.raises(safeyaml.YAMLLimitError, match="more than 100 values"):
+        safeyaml.load("[" + ", ".join(["1"] * 200) + "]", max_nodes=100)
+    assert safeyaml.load("[1, 2]", max_nodes=100) == [1, 2]
+
+
+def test_case_file_and_network_file_get_one_line(tmp_path):
+    with pytest.raises(CaseFileError, match=r"bomb\.yaml: not valid JSON or YAML .*aliases"):
+        parse_case(BOMB, "bomb.yaml")
+    path = tmp_path / "net.yaml"
+    path.write_text("format: bn-network/1\nnetwork: &n {id: x, title: x, version: 1.0.0}\nvariables: []\n")
+    problems = check_network_file(path)
+    assert len(problems) == 1 and "aliases are not accepted" in str(problems[0])
+
+
+def test_cli_case_bomb_exits_2_at_once(tmp_path):
+    case = tmp_path / "bomb.yaml"
+    case.write_text(BOMB)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "bn", "query", "l4l5_knee", "--case", str(case)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 2 and "aliases are not accepted" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and time.perf_counter() - start < 30
