@@ -327,11 +327,19 @@ def parse_validation_case(text: str | bytes, name: str, network: Network) -> Val
     expected = doc.get("expected")
     if not isinstance(expected, dict):
         raise ValidationError(f"{name}: 'expected' must map diagnoses and knee_pain_source")
-    unknown = set(expected) - {"diagnoses", "knee_pain_source", "confirmed_by"}
+    unknown = set(expected) - {"diagnoses", "knee_pain_source", "confirmed_by", "vocabulary_1"}
     if unknown:
         raise ValidationError(f"{name}: unknown key(s) in 'expected': {sorted(unknown)}; "
-                              "use diagnoses, knee_pain_source, confirmed_by")
+                              "use diagnoses, knee_pain_source, confirmed_by, vocabulary_1")
     vocab_vars, vocab_sources = vocabulary_ids(network)
+    older = expected.get("vocabulary_1")
+    if older is not None:
+        if not isinstance(older, dict) or set(older) - {"diagnoses", "knee_pain_source"}:
+            raise ValidationError(f"{name}: expected.vocabulary_1 may give diagnoses and knee_pain_source only")
+        # What the case established, said in a vocabulary-1 network's terms (patellofemoral pain and ACL tears
+        # were 'other' causes and other_knee_pathology there); used when the network has no vocabulary-2 sources.
+        if "other_lumbar_level" not in network.knee_pain_sources:
+            expected = {**expected, **older}
     diagnoses = expected.get("diagnoses") or []
     if isinstance(diagnoses, str):
         diagnoses = [diagnoses]

@@ -241,6 +241,20 @@ def test_later_vocabulary_findings_are_left_unknown_in_an_older_version(knee):
     assert r.diagnosis_rank is None and r.scorable and r.source_rank is not None
 
 
+def test_vocabulary_1_terms_are_used_for_a_vocabulary_1_network(knee):
+    """Patellofemoral pain is a knee diagnosis in vocabulary 2 but was an 'other' cause in 1.x: a case says both."""
+    text = _case_text(expected={"diagnoses": ["patellofemoral_pain"], "knee_pain_source": "knee",
+                                "vocabulary_1": {"diagnoses": [], "knee_pain_source": "other"}})
+    old = V.parse_validation_case(text, "pf.yaml", knee.network)
+    assert old.diagnoses == () and old.knee_pain_sources == ("other",)
+    v2 = bn.load(str(ROOT / "networks" / "drafts" / "l4l5_knee-2.0.0.yaml"))
+    new = V.parse_validation_case(text, "pf.yaml", v2.network)
+    assert new.diagnoses == ("patellofemoral_pain",) and new.knee_pain_sources == ("knee",)
+    with pytest.raises(V.ValidationError, match="vocabulary_1 may give"):
+        V.parse_validation_case(_case_text(expected={"diagnoses": [], "knee_pain_source": "knee",
+                                                     "vocabulary_1": {"split": "test"}}), "x.yaml", knee.network)
+
+
 def test_case_files_are_ordinary_case_files(knee):
     # bn query --case reads every validation case; one naming a later-vocabulary finding gets a clear error
     for path in sorted(V.CASES_DIR.glob("*.yaml")):
