@@ -731,9 +731,10 @@ class CompiledEngine:
     (N cases). Results carry a leading batch axis of N (1 when every vector is one case).
 
     Relevance pruning: a marginal, posterior or P(evidence) query keeps only the queried and observed variables
-    and their ancestors (the rest is barren and sums out to 1), compiles that part once (cached per relevant set,
-    least recently used dropped after :attr:`PRUNED_CACHE`) and uses it when its junction tree costs less than
-    half the full one. ``prune=False`` turns this off (the property tests compare the two to 1e-12).
+    and their ancestors (the rest is barren and sums out to 1), compiles that part (cached per relevant set,
+    least recently used dropped after :attr:`PRUNED_CACHE`; for one case, from the second time the set is seen)
+    and uses it when its junction tree costs less than half the full one. ``prune=False`` turns this off (the
+    property tests compare the two to 1e-12).
 
     >>> import bn
     >>> eng = CompiledEngine(bn.load("l4l5_knee").network)
@@ -761,6 +762,7 @@ class CompiledEngine:
         self._parents = [[self.position[p] for p in network[v].parents] for v in self.order]
         self._cost = sum(self.plan.sizes(self.cards))
         self._pruned: OrderedDict[frozenset[int], CompiledEngine | None] = OrderedDict()
+        self._seen: OrderedDict[frozenset[int], None] = OrderedDict()  # relevant sets queried once so far
 
     # -- relevance pruning ------------------------------------------------------------------------------------
     PRUNED_CACHE = 64  # pruned engines kept per network, least recently used dropped first
@@ -777,17 +779,28 @@ class CompiledEngine:
                 stack.extend(self._parents[v])
         return frozenset(seen)
 
-    def _pruned_engine(self, lik_keys: Iterable[int], outputs: Iterable[int]) -> CompiledEngine | None:
+    def _pruned_engine(self, likelihoods: Likelihoods, outputs: Iterable[str]) -> CompiledEngine | None:
         """An engine over the relevant part of the network when its junction tree is cheaper than the full one
-        (cost: the sum of clique sizes); None to use the full tree. Cached per relevant set."""
+        (cost: the sum of clique sizes); None to use the full tree. Cached per relevant set.
+
+        Planning a pruned tree costs a few to tens of milliseconds, more than one query on the full tree of a
+        small network, so a relevant set is compiled the second time it is seen (an app rerun, a repeated
+        pattern), or at once for a batch, where it is paid back over the cases.
+        """
         if not self.prune:
             return None
-        keep = self._relevant([*lik_keys, *outputs])
+        batch = any(np.ndim(v) == 2 and np.shape(v)[0] > 1 for v in likelihoods.values())
+        keep = self._relevant([*(self.position[v] for v in likelihoods), *(self.position[v] for v in outputs)])
         if not keep or len(keep) == len(self.order):
             return None
         if keep in self._pruned:
             self._pruned.move_to_end(keep)
             return self._pruned[keep]
+        if not batch and keep not in self._seen:
+            self._seen[keep] = None
+            if len(self._seen) > 4 * self.PRUNED_CACHE:
+                self._seen.popitem(last=False)
+            return None
         from dataclasses import replace
 
         sub = replace(self.network, variables={v: self.network[v] for i, v in enumerate(self.order) if i in keep})
@@ -851,7 +864,7 @@ class CompiledEngine:
         """
         variables = self.order if variables is None else list(variables)
         if len(variables) < len(self.order):
-            pruned = self._pruned_engine((self.position[v] for v in likelihoods), (self.position[v] for v in variables))
+            pruned = self._pruned_engine(likelihoods, variables)
             if pruned is not None:
                 return pruned.marginals(likelihoods, variables)
         lik, size = self._indexed(likelihoods)
@@ -876,7 +889,7 @@ class CompiledEngine:
 
     def posterior(self, outputs: Sequence[str], likelihoods: Likelihoods) -> tuple[np.ndarray, np.ndarray]:
         """Normalised ``P(outputs | evidence)`` with shape ``(N, *cards)`` and ``log P(evidence)`` ``(N,)``."""
-        pruned = self._pruned_engine((self.position[v] for v in likelihoods), (self.position[v] for v in outputs))
+        pruned = self._pruned_engine(likelihoods, outputs)
         if pruned is not None:
             return pruned.posterior(outputs, likelihoods)
         lik, size = self._indexed(likelihoods)
@@ -902,7 +915,7 @@ class CompiledEngine:
 
     def log_probability_of_evidence(self, likelihoods: Likelihoods) -> np.ndarray:
         """``log P(evidence)`` per case, shape ``(N,)``; ``-inf`` for impossible evidence, never NaN."""
-        pruned = self._pruned_engine((self.position[v] for v in likelihoods), ())
+        pruned = self._pruned_engine(likelihoods, ())
         if pruned is not None:
             return pruned.log_probability_of_evidence(likelihoods)
         lik, size = self._indexed(likelihoods)
