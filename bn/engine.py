@@ -732,8 +732,9 @@ class CompiledEngine:
 
     Relevance pruning: a marginal, posterior or P(evidence) query keeps only the queried and observed variables
     and their ancestors (the rest is barren and sums out to 1), compiles that part (cached per relevant set,
-    least recently used dropped after :attr:`PRUNED_CACHE`; for one case, from the second time the set is seen)
-    and uses it when its junction tree costs less than half the full one. ``prune=False`` turns this off (the
+    least recently used dropped after :attr:`PRUNED_CACHE`; for one case, from the third time the set is seen)
+    and uses it when its junction tree costs less than half the full one. Trees under :attr:`PRUNE_MIN_STATES`
+    clique states are never pruned: their full-tree query is cheaper than planning. ``prune=False`` turns this off (the
     property tests compare the two to 1e-12).
 
     >>> import bn
@@ -762,10 +763,16 @@ class CompiledEngine:
         self._parents = [[self.position[p] for p in network[v].parents] for v in self.order]
         self._cost = sum(self.plan.sizes(self.cards))
         self._pruned: OrderedDict[frozenset[int], CompiledEngine | None] = OrderedDict()
-        self._seen: OrderedDict[frozenset[int], None] = OrderedDict()  # relevant sets queried once so far
+        self._seen: OrderedDict[frozenset[int], int] = OrderedDict()  # times each relevant set was queried
 
     # -- relevance pruning ------------------------------------------------------------------------------------
     PRUNED_CACHE = 64  # pruned engines kept per network, least recently used dropped first
+    # Below this many clique states a full-tree query takes well under a millisecond, less than planning a pruned
+    # tree (4-5 ms on l4l5_knee 1.1.0): pruning only pays on bigger trees (the 2.0.0 draft has 230,000).
+    PRUNE_MIN_STATES = 20_000
+    # For one case a relevant set is compiled once it has been queried this many times before (an app rerun, a
+    # pattern an analyst returns to); a pattern asked once or twice stays on the full tree.
+    PRUNE_AFTER_SIGHTINGS = 2
 
     def _relevant(self, seeds: Iterable[int]) -> frozenset[int]:
         """The seeds and all their ancestors: everything else is barren (unobserved, with no queried or observed
@@ -784,10 +791,10 @@ class CompiledEngine:
         (cost: the sum of clique sizes); None to use the full tree. Cached per relevant set.
 
         Planning a pruned tree costs a few to tens of milliseconds, more than one query on the full tree of a
-        small network, so a relevant set is compiled the second time it is seen (an app rerun, a repeated
-        pattern), or at once for a batch, where it is paid back over the cases.
+        small network, so for one case a relevant set is compiled after :attr:`PRUNE_AFTER_SIGHTINGS` queries
+        (an app rerun, a repeated pattern), and at once for a batch, where it is paid back over the cases.
         """
-        if not self.prune:
+        if not self.prune or self._cost < self.PRUNE_MIN_STATES:
             return None
         batch = any(np.ndim(v) == 2 and np.shape(v)[0] > 1 for v in likelihoods.values())
         keep = self._relevant([*(self.position[v] for v in likelihoods), *(self.position[v] for v in outputs)])
@@ -796,8 +803,9 @@ class CompiledEngine:
         if keep in self._pruned:
             self._pruned.move_to_end(keep)
             return self._pruned[keep]
-        if not batch and keep not in self._seen:
-            self._seen[keep] = None
+        if not batch and self._seen.get(keep, 0) < self.PRUNE_AFTER_SIGHTINGS:
+            self._seen[keep] = self._seen.get(keep, 0) + 1
+            self._seen.move_to_end(keep)
             if len(self._seen) > 4 * self.PRUNED_CACHE:
                 self._seen.popitem(last=False)
             return None
