@@ -478,6 +478,8 @@ def _charts(run: ValidationRun, out: Path) -> dict[str, str]:
         if it.interval:
             ax.plot(it.interval, [i, i], color="grey", lw=2)
         ax.plot(it.published, i, "o", color="grey", ms=5)
+        if row.implied is None:  # not computable in this version: the published value alone
+            continue
         colour = {True: "tab:green", False: "tab:red", None: "tab:orange"}[row.inside]
         ax.plot(min(row.implied, 1.0) if it.measure not in ("lr_positive", "lr_negative") else row.implied, i,
                 "D", color=colour, ms=5)

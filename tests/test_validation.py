@@ -670,6 +670,11 @@ def test_row_needing_a_later_vocabulary_is_reported_not_computed(knee, tmp_path)
     assert items[1].unavailable == () and items[1].condition == {"l4_root_compromise": "present"}
     result = V.run_concordance(knee, items)
     assert result["rows"][0].implied is None and result["rows"][0].direction == "not in this version"
+    from bn.validate_report import write_report
+
+    run = V.ValidationRun(knee.info.to_dict(), V.run_cases(knee, V.load_cases(knee.network)[:2]), result)
+    text = write_report(run, tmp_path / "report").read_text()  # charts and tables cope with the missing value
+    assert "n/a (needs lachman_test)" in text
     assert result["summary"]["computed"] == 1 and result["by_kind"]["check"]["computed"] == 1
     rows[0]["kind"] = "guess"
     path.write_text(yaml.safe_dump({"items": rows}))
