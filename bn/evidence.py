@@ -216,6 +216,11 @@ def parse_case(text: str | bytes, name: str = "<case>") -> Case:
     except (safeyaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CaseFileError(f"{name}: not valid JSON or YAML ({first})") from None
+    return case_from_document(doc, name)
+
+
+def case_from_document(doc: Any, name: str = "<case>") -> Case:
+    """A case from an already parsed JSON/YAML document (:func:`parse_case` without the parsing)."""
     if not isinstance(doc, dict):
         raise CaseFileError(f"{name}: expected a mapping with 'findings' (and optionally 'network', "
                             "'soft_findings', 'note')")

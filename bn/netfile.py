@@ -357,20 +357,8 @@ class _Builder:
                     break
                 index.append(p.state_index(when[p.id]))
             else:
-                probs = row["probs"]
-                if set(probs) != set(state_ids):
-                    missing = [s for s in state_ids if s not in probs]
-                    extra = [s for s in probs if s not in state_ids]
-                    msg = (f" missing {missing}" if missing else "") + (f" unknown {extra}" if extra else "")
-                    self.problem(vid, f"{where}: probs must give each state of {vid} once;{msg} "
-                                      f"(states: {', '.join(state_ids)})")
-                    continue
-                if not all(self._probability(vid, f"{where} {s}", probs[s]) for s in state_ids):
-                    continue
-                values = [float(probs[s]) for s in state_ids]
-                total = math.fsum(values)
-                if abs(total - 1.0) > SUM_TOLERANCE:
-                    self.problem(vid, f"{where}: probabilities sum to {total:.12g}, not 1")
+                values = self._distribution(vid, where, row["probs"], state_ids)
+                if values is None:
                     continue
                 if not np.isnan(cpt[tuple(index)]).all():
                     self.problem(vid, f"{where}: this parent combination appears twice")
@@ -421,8 +409,9 @@ class _Builder:
             return None
         return noisy_or_table([p.card for p in parents], float(leak["p"]), active), tuple(params)
 
-
     def _distribution(self, vid: str, where: str, probs: Any, state_ids: list[str]) -> list[float] | None:
+        """One distribution over the variable's states (a table row, a mixture component), or None after
+        reporting what is wrong with it."""
         if set(probs) != set(state_ids):
             missing = [s for s in state_ids if s not in probs]
             extra = [s for s in probs if s not in state_ids]

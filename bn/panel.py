@@ -75,7 +75,7 @@ def _vocabulary(path: Path) -> dict[str, Any]:
     return doc
 
 
-def test_cases(cases_dir: str | Path, vocabulary: Mapping[str, Any]) -> list[tuple[str, dict[str, str], dict]]:
+def booklet_cases(cases_dir: str | Path, vocabulary: Mapping[str, Any]) -> list[tuple[str, dict[str, str], dict]]:
     """(file name, findings, whole document) of every ``split: test`` case, findings checked against the
     vocabulary (a finding outside it is a :class:`PanelError` naming the file)."""
     from bn import safeyaml
@@ -97,9 +97,6 @@ def test_cases(cases_dir: str | Path, vocabulary: Mapping[str, Any]) -> list[tup
     return out
 
 
-test_cases.__test__ = False  # a helper, not a pytest test
-
-
 def _label(var: str, spec: Mapping[str, Any]) -> str:
     return str(spec.get("label") or var.replace("_", " ").capitalize())
 
@@ -117,7 +114,7 @@ def write_booklet(cases_dir: str | Path, out_dir: str | Path, *, vocabulary_file
     computes, and nothing that names the answer (title, source, note, expected), goes into the booklet.
     """
     vocab = _vocabulary(Path(vocabulary_file))
-    cases = test_cases(cases_dir, vocab)
+    cases = booklet_cases(cases_dir, vocab)
     order = np.random.default_rng(seed).permutation(len(cases))
     booklet = [BookletCase(f"C{i + 1:02d}", cases[j][0], cases[j][1]) for i, j in enumerate(order)]
     out = Path(out_dir)

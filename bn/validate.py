@@ -37,6 +37,7 @@ True
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ import numpy as np
 
 from bn import safeyaml
 from bn.errors import BNError, CaseFileError
-from bn.evidence import Evidence, parse_case
+from bn.evidence import Evidence, case_from_document
 from bn.inference import BayesNet
 from bn.model import Network
 from bn.testset import LockCheck, check_lock, list_digest, read_lock, read_views, record_view, seen_counts
@@ -281,8 +282,15 @@ def vocabulary_ids(network: Network) -> tuple[set[str], set[str]]:
     path = networks_dir() / network.id / "vocabulary.yaml"
     if not path.is_file():
         return set(), set()
-    doc = safeyaml.load(path.read_text(encoding="utf-8")) or {}
-    return set(doc.get("variables") or {}), set(doc.get("knee_pain_sources") or [])
+    variables, sources = _vocabulary_file(str(path), path.stat().st_mtime_ns)
+    return set(variables), set(sources)
+
+
+@functools.lru_cache(maxsize=8)
+def _vocabulary_file(path: str, mtime_ns: int) -> tuple[frozenset[str], frozenset[str]]:
+    """The vocabulary's ids, read once per file version (every case file of a run asks for them)."""
+    doc = safeyaml.load(Path(path).read_text(encoding="utf-8")) or {}
+    return frozenset(doc.get("variables") or {}), frozenset(doc.get("knee_pain_sources") or [])
 
 
 def parse_validation_case(text: str | bytes, name: str, network: Network) -> ValidationCase:
@@ -298,11 +306,16 @@ def parse_validation_case(text: str | bytes, name: str, network: Network) -> Val
     from bn.testset import KINDS, SPLITS
 
     raw = text.encode() if isinstance(text, str) else text
+    if len(raw) > MAX_VALIDATION_FILE_BYTES:
+        raise ValidationError(f"{name}: larger than {MAX_VALIDATION_FILE_BYTES:,} bytes")
     try:
-        case = parse_case(raw, name)
+        doc = safeyaml.load(raw.decode("utf-8"))
+    except (safeyaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{name}: not valid JSON or YAML ({str(exc).splitlines()[0]})") from None
+    try:
+        case = case_from_document(doc, name)
     except CaseFileError as exc:
         raise ValidationError(str(exc)) from None
-    doc = safeyaml.load(raw.decode("utf-8"))
     title, source = doc.get("title"), doc.get("source")
     if not isinstance(title, str) or not title.strip():
         raise ValidationError(f"{name}: a validation case needs a 'title'")

@@ -35,6 +35,7 @@ from bn.validate import (
     Reliability,
     ValidationError,
     ValidationRun,
+    case_group,
     roc_curve,
     stability_summary,
 )
@@ -225,18 +226,12 @@ def _sources_section(run: ValidationRun) -> list[str]:
         c = r.case
         link = f" <{c.link}>" if c.link and c.link not in c.source else ""
         confirmed = f" Confirmed by: {_md_escape(c.confirmed_by)}." if c.confirmed_by else ""
-        out.append(f"- **{c.id}** ({GROUPS_SHORT[_group_of(c)]}): {_md_escape(c.title)}. "
+        out.append(f"- **{c.id}** ({GROUPS_SHORT[case_group(c)]}): {_md_escape(c.title)}. "
                    f"{_md_escape(c.source)}{link}.{confirmed}")
     return [*out, ""]
 
 
 GROUPS_SHORT = {"test": "test set", "development": "development set", "archetypes": "textbook archetype"}
-
-
-def _group_of(case) -> str:
-    from bn.validate import case_group
-
-    return case_group(case)
 
 
 def _concordance_section(run: ValidationRun, charts: Mapping[str, str]) -> list[str]:
