@@ -7,7 +7,8 @@ files the app reads on every rerun); otherwise the pure-Python one.
 Before a document is built, its event stream is checked against limits that stop a small file from becoming
 a huge or endless one: no anchors or aliases (a "billion laughs" file of a few hundred bytes expands to
 gigabytes), a nesting depth of at most :data:`MAX_DEPTH` and at most :data:`MAX_NODES` nodes. A number too long
-to convert is refused too. Each limit raises :class:`YAMLLimitError` (a :class:`YAMLError`) with one line.
+to convert is refused too, and so is a key given twice in one mapping (YAML and JSON readers otherwise keep the
+last value without a word). Each raises :class:`YAMLLimitError` (a :class:`YAMLError`) with one line.
 
 >>> load("a: 1\\nb: [x, 2.5]")
 {'a': 1, 'b': ['x', 2.5]}
@@ -40,21 +41,30 @@ class YAMLLimitError(yaml.YAMLError):
 
 
 def _check_events(text: str, max_depth: int, max_nodes: int) -> None:
-    depth = nodes = 0
+    nodes = 0
+    # One frame per open collection: for a mapping, the keys seen and whether the next scalar is a key.
+    stack: list[list] = []
     for event in yaml.parse(text, Loader=_LOADER):
+        line = event.start_mark.line + 1 if event.start_mark else "?"
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            line = event.start_mark.line + 1 if event.start_mark else "?"
             raise YAMLLimitError(f"YAML anchors and aliases are not accepted (line {line})")
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > max_depth:
-                raise YAMLLimitError(f"the document nests deeper than {max_depth} levels")
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
         if isinstance(event, yaml.NodeEvent):
             nodes += 1
             if nodes > max_nodes:
                 raise YAMLLimitError(f"the document has more than {max_nodes:,} values")
+            if stack and stack[-1][0] is not None:  # a node inside a mapping: a key or a value
+                frame = stack[-1]
+                if frame[1] and isinstance(event, yaml.ScalarEvent):
+                    if event.value in frame[0]:
+                        raise YAMLLimitError(f"duplicate key '{event.value}' (line {line}): give each key once")
+                    frame[0].add(event.value)
+                frame[1] = not frame[1]
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            stack.append([set(), True] if isinstance(event, yaml.MappingStartEvent) else [None, False])
+            if len(stack) > max_depth:
+                raise YAMLLimitError(f"the document nests deeper than {max_depth} levels")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            stack.pop()
 
 
 def load(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:

@@ -56,3 +56,22 @@ def test_cli_case_bomb_exits_2_at_once(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 2 and "aliases are not accepted" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and time.perf_counter() - start < 30
+
+
+@pytest.mark.parametrize("text, key, line", [
+    ("network: l4l5_knee\nfindings:\n  knee_pain: present\n  knee_pain: absent\n", "knee_pain", 4),
+    ('{"findings": {"straight_leg_raise": "positive"}, "findings": {}}', "findings", 1),
+    ("findings: {}\nsoft_findings:\n  mcmurray_test: {positive: 0.7, positive: 0.2}\n", "positive", 3),
+])
+def test_duplicate_keys_are_errors_naming_key_and_line(text, key, line):
+    """YAML and JSON readers keep the last of two equal keys without a word; this one refuses the file."""
+    with pytest.raises(CaseFileError, match=rf"duplicate key '{key}' \(line {line}\)"):
+        parse_case(text, "dup.yaml")
+    assert safeyaml.load("a: 1\nb: {a: 2}\nc: [{a: 3}, {a: 4}]") == {"a": 1, "b": {"a": 2}, "c": [{"a": 3}, {"a": 4}]}
+
+
+def test_duplicate_key_in_a_network_file(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("format: bn-network/1\nnetwork: {id: x, title: x, version: 1.0.0, title: y}\nvariables: []\n")
+    problems = check_network_file(path)
+    assert len(problems) == 1 and "duplicate key 'title' (line 2)" in str(problems[0])
