@@ -148,6 +148,9 @@ if first_run:  # a shared link: take the network and view from the URL before th
     matches = [p for p in published if p == wanted or p.startswith(f"{wanted}@")]  # latest version first
     if wanted and matches:
         st.session_state["network"] = matches[0]
+    elif wanted:  # say so, rather than quietly answer from another network
+        st.session_state["flash"] = ("error", f"The link asks for network '{wanted}', which is not published; "
+                                     f"showing {published[0]} instead. Published: {', '.join(published)}.")
     if st.query_params.get("view") in VIEWS:
         st.session_state["view"] = st.query_params["view"]
 reference = st.sidebar.selectbox("Network and version", choices, key="network",
@@ -177,7 +180,9 @@ if first_run:
     except bn.BNError as exc:
         ignored.append(str(exc))
     if ignored:
-        st.session_state["flash"] = ("error", "Some parts of the link were ignored: " + "; ".join(ignored))
+        earlier = st.session_state.get("flash", ("", ""))[1]
+        st.session_state["flash"] = ("error", (earlier + " " if earlier else "")
+                                     + "Some parts of the link were ignored: " + "; ".join(ignored))
 st.sidebar.button("Reset all findings", on_click=reset_findings, args=(entry_variables,), type="primary",
                   width="stretch")
 hard: dict[str, str] = {}

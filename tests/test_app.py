@@ -57,6 +57,17 @@ def test_opens_on_shipped_network_with_disclaimer(app, knee):
         assert radio.value == "unknown"
 
 
+def test_a_link_to_an_unknown_network_says_so(knee):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["network"] = "no_such_net"
+    at.query_params["knee_pain"] = "present"
+    at.run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert "'no_such_net', which is not published" in message and f"{knee.info.id}@{knee.info.version}" in message
+    assert at.radio(key="knee_pain").value == "present"  # the findings of the link are kept
+
+
 def test_answer_at_a_glance_equals_bn(app, knee):
     enter(app, CASE)
     result = knee.query(CASE)
