@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,12 @@ def compare_scenarios(net: BayesNet, scenarios: Mapping[str, Evidence]):
     return table
 
 
+@functools.lru_cache(maxsize=512)
+def _read_case_cached(path: str, mtime_ns: int, size: int) -> Case:
+    """A case file read once per version of the file (the app lists every example on each rerun)."""
+    return read_case(path)
+
+
 def example_cases(*folders: Path) -> dict[str, Case]:
     """Case files (``*.yaml``/``*.json``) in ``folders``, by file stem; unreadable files are skipped.
 
@@ -123,8 +130,9 @@ def example_cases(*folders: Path) -> dict[str, Case]:
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.json")]):
             try:
-                case = read_case(path)
-            except CaseFileError:
+                stat = path.stat()
+                case = _read_case_cached(str(path), stat.st_mtime_ns, stat.st_size)
+            except (OSError, CaseFileError):
                 continue
             if case.split != "test":
                 found[path.stem] = case
