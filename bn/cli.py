@@ -21,6 +21,10 @@ from bn.validate_cli import add_parser as add_validate_parser
 DISCLAIMER = "Educational decision-support tool, not a medical device."
 
 
+EXIT_CODES = ("exit status: 0 success; 1 problems found (bn check, the bn validate gate); 2 bad input or usage "
+              "(one line on stderr saying what and how to fix it); 3 an internal error (--debug shows the traceback)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -31,6 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # `bn ... | head`
         return 0
+    except Exception as exc:  # a bug, not bad input: say so in one line and keep the traceback for --debug
+        if args.debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"bn: internal error: {type(exc).__name__}: {first} (please report it; --debug shows the traceback)",
+              file=sys.stderr)
+        return 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="bn", description="Bayesian-network diagnostic reasoner: is this knee pain from the L4-L5 "
                                f"segment, the knee or the hip? {DISCLAIMER}",
         epilog="NETWORK is a published id (l4l5_knee), id@version (l4l5_knee@1.0.0) or a path to a "
-               ".yaml, .bif or .xmlbif file.")
+               f".yaml, .bif or .xmlbif file. {EXIT_CODES}.")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     q = sub.add_parser("query", help="posterior probabilities for a case",

@@ -147,6 +147,28 @@ def test_check_fails_on_dishonest_provenance(capsys, write_network, edit, messag
     assert code == 1 and message in out and "1 problem in" in err
 
 
+def test_exit_codes_separate_problems_bad_input_and_bugs(capsys, monkeypatch, write_network):
+    """0 ok, 1 problems found, 2 bad input, 3 an internal error (one line; --debug re-raises)."""
+    assert main(["check", str(write_network(small_network_doc()))]) == 0
+    doc = small_network_doc()
+    doc["variables"][0]["cpt"]["table"]["rows"][0]["source"] = "nobody"
+    assert main(["check", str(write_network(doc, "bad.yaml"))]) == 1
+    assert main(["query", "l4l5_knee", "-e", "knee_pian=present"]) == 2
+    capsys.readouterr()
+
+    def broken(args):
+        raise KeyError("boom")
+
+    import bn.cli
+
+    monkeypatch.setattr(bn.cli, "_cmd_networks", broken)
+    assert main(["networks"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("bn: internal error: KeyError: 'boom'") and len(err.strip().splitlines()) == 1
+    with pytest.raises(KeyError):
+        main(["--debug", "networks"])
+
+
 def test_info_json(capsys):
     code, out, _ = run(capsys, "info", "l4l5_knee", "--json")
     data = json.loads(out)
