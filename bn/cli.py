@@ -193,7 +193,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         if headline is not None:
             out["knee_pain_source_interval"] = {k: list(v) for k, v in headline.intervals.items()}
             out["knee_pain_source_call"] = headline.to_dict()
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2, allow_nan=False))
     else:
         print(format_result(net, result, headline))
     return 0
@@ -276,7 +276,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     net, evidence = _load_case(args)
     ex = explain(net, evidence, args.target)
     if args.json:
-        print(json.dumps(ex.to_dict(), indent=2))
+        print(json.dumps(ex.to_dict(), indent=2, allow_nan=False))
         return 0
     lines = [_header(net), _findings_line(evidence),
              f"target: {ex.target_label} ({ex.target.variable}={ex.target.state}): prior {_pct(ex.prior)}, "
@@ -309,7 +309,7 @@ def _cmd_next(args: argparse.Namespace) -> int:
     ranking = next_best(net, evidence, args.target, measure=args.measure, cost_weight=args.cost_weight,
                         costs=costs, top=args.top or None)
     if args.json:
-        print(json.dumps(ranking.to_dict(), indent=2))
+        print(json.dumps(ranking.to_dict(), indent=2, allow_nan=False))
         return 0
     current = ranking.current
     now = _pct(current) if isinstance(current, float) else "see diagnoses"
@@ -331,7 +331,7 @@ def _cmd_stability(args: argparse.Namespace) -> int:
     st = stability(net, evidence, observe=args.observe, target=args.target, threshold=args.threshold,
                    samples=args.samples, seed=args.seed)
     if args.json:
-        print(json.dumps(st.to_dict(), indent=2))
+        print(json.dumps(st.to_dict(), indent=2, allow_nan=False))
         return 0
     present = [v for v, s in st.explanation.items() if s == net.network[v].state_ids[-1]]
     sd = st.same_decision

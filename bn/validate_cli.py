@@ -135,8 +135,9 @@ def run(args: argparse.Namespace) -> int:
         write_report(result, V.REPORT_DIR)
     gate = result.gate
     if args.json:
-        print(json.dumps({"network": result.network, "gate": gate, "summary": result.suite.summary,
-                          "concordance": result.concordance["summary"], "timings": result.timings}, indent=2))
+        print(json.dumps(V.json_safe({"network": result.network, "gate": gate, "summary": result.suite.summary,
+                          "concordance": result.concordance["summary"], "timings": result.timings}),
+                         indent=2, allow_nan=False))
     else:
         s = result.suite.summary
         print(f"network {_name(net)}")
@@ -246,8 +247,8 @@ def _panel(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     text = panel.panel_markdown(result, net.info.to_dict())
     (out / "panel.md").write_text(text, encoding="utf-8")
-    (out / "panel.json").write_text(json.dumps({"network": net.info.to_dict(), **result}, indent=2,
-                                               default=float) + "\n", encoding="utf-8")
+    (out / "panel.json").write_text(json.dumps(V.json_safe({"network": net.info.to_dict(), **result}), indent=2,
+                                               allow_nan=False) + "\n", encoding="utf-8")
     print(text, end="")
     print(f"written: {out / 'panel.md'}, {out / 'panel.json'}")
     return 0

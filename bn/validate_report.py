@@ -36,6 +36,7 @@ from bn.validate import (
     ValidationError,
     ValidationRun,
     case_group,
+    json_safe,
     roc_curve,
     stability_summary,
 )
@@ -107,8 +108,9 @@ def write_report(run: ValidationRun, out_dir: str | Path = OUT_DIR, comparison: 
     lines += [f"| {k} | {v:.1f} |" for k, v in run.timings.items()]
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(_results_json(run, comparison), indent=2, default=_json_default)
-                                      + "\n", encoding="utf-8")
+    results = json.loads(json.dumps(_results_json(run, comparison), default=_json_default))  # numpy -> plain
+    (out / "results.json").write_text(json.dumps(json_safe(results), indent=2, allow_nan=False) + "\n",
+                                      encoding="utf-8")
     return path
 
 

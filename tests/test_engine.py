@@ -86,7 +86,8 @@ def pyagrum_case(model: gum.BayesNet, network: Network, ev: bn.Evidence, variabl
         for var, state in ev.findings.items():
             ie.addEvidence(var, network[var].state_index(state))
         for var, lik in ev.soft_findings.items():
-            ie.addEvidence(var, [lik[s] for s in network[var].state_ids])
+            vec = [lik[s] for s in network[var].state_ids]
+            ie.addEvidence(var, [x / max(vec) for x in vec])  # soft likelihoods count by their ratios (max 1)
         ie.makeInference()
         return ie.evidenceProbability(), {v: np.asarray(ie.posterior(v).toarray()) for v in variables}
     except gum.IncompatibleEvidence:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import time
@@ -75,3 +77,51 @@ def test_duplicate_key_in_a_network_file(tmp_path):
     path.write_text("format: bn-network/1\nnetwork: {id: x, title: x, version: 1.0.0, title: y}\nvariables: []\n")
     problems = check_network_file(path)
     assert len(problems) == 1 and "duplicate key 'title' (line 2)" in str(problems[0])
+
+
+# -- numerical safety of soft evidence and JSON output (issue 14) -------------------------------------------------
+
+
+def _strict(text: str):
+    def refuse(name):
+        raise ValueError(f"non-JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_soft_likelihoods_are_ratios(knee):
+    """A soft finding's likelihoods count only by their ratios: P(findings) stays at most P(the hard findings),
+    posteriors do not move when all likelihoods are scaled, and extreme values stay finite."""
+    hard = {"knee_pain": "present"}
+    p_hard = knee.probability_of_evidence(hard)
+    base = knee.query(hard, soft={"straight_leg_raise": {"positive": 5.0, "negative": 2.0}})
+    scaled = knee.query(hard, soft={"straight_leg_raise": {"positive": 0.5, "negative": 0.2}})
+    assert base.probability_of_evidence <= p_hard + 1e-15
+    assert base.probability_of_evidence == pytest.approx(scaled.probability_of_evidence, rel=1e-12)
+    for key, p in base.knee_pain_source.items():
+        assert p == pytest.approx(scaled.knee_pain_source[key], abs=1e-12)
+    extreme = knee.query(hard, soft={"straight_leg_raise": {"positive": 1e300, "negative": 1e-300}})
+    certain = knee.query({**hard, "straight_leg_raise": "positive"})
+    assert 0 < extreme.probability_of_evidence <= p_hard
+    for key, p in extreme.knee_pain_source.items():
+        assert p == pytest.approx(certain.knee_pain_source[key], abs=1e-12)
+
+
+def test_json_outputs_are_strict_json(capsys, tmp_path):
+    from bn.cli import main
+
+    for argv in (["query", "l4l5_knee", "-e", "knee_pain=present", "--soft", "straight_leg_raise=positive:0.9",
+                  "--json", "--interval-draws", "40"],
+                 ["explain", "l4l5_knee", "-e", "knee_pain=present", "--json"],
+                 ["next", "l4l5_knee", "-e", "knee_pain=present", "--top", "3", "--json"]):
+        assert main(argv) == 0
+        _strict(capsys.readouterr().out)
+    # an empty group's accuracy is NaN in Python: null in results.json and in --json
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    shutil.copy(ROOT / "validation" / "cases" / "a13_knee_oa_classic.yaml", cases)
+    assert main(["validate", "--fast", "--cases", str(cases), "--out", str(tmp_path / "r"), "--json"]) == 0
+    printed = _strict(capsys.readouterr().out)
+    assert printed["summary"]["cases"] == 1
+    results = _strict((tmp_path / "r" / "results.json").read_text())
+    assert results["cases"]["groups"]["test"]["top1"]["value"] is None

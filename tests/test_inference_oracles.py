@@ -55,7 +55,8 @@ def pyagrum_answer(model: gum.BayesNet, network: Network, evidence: bn.Evidence)
     for var, state in evidence.findings.items():
         ie.addEvidence(var, state)
     for var, lik in evidence.soft_findings.items():
-        ie.addEvidence(var, [lik[s] for s in network[var].state_ids])
+        vec = [lik[s] for s in network[var].state_ids]
+        ie.addEvidence(var, [x / max(vec) for x in vec])  # soft likelihoods count by their ratios (max 1)
     ie.makeInference()
     marginals = {v: np.asarray(ie.posterior(v).toarray()) for v in network.variables}
     return ie.evidenceProbability(), marginals
