@@ -15,7 +15,6 @@ own parser and ``bn sensitivity VERB -h`` shows its options.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Callable
@@ -303,19 +302,10 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _clean(obj: Any) -> Any:
-    """JSON has no NaN or infinity: write them as null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def _print_json(data: dict[str, Any]) -> int:
-    print(json.dumps(_clean(data), indent=2))
+    from bn.jsonout import dumps
+
+    print(dumps(data, indent=2))
     return 0
 
 

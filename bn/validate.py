@@ -191,18 +191,6 @@ def expected_calibration_error(probabilities: Sequence[float] | np.ndarray, outc
     return reliability(probabilities, outcomes, bins).ece
 
 
-def json_safe(obj: Any) -> Any:
-    """``obj`` with every NaN or infinite float replaced by None, so that it is valid JSON (an empty group's
-    accuracy is NaN in Python and null in a file)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
 def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     """Wilson score 95% interval for a binomial proportion (used where a study gives n but no interval).
 

@@ -25,7 +25,6 @@ Bad input (unknown network, malformed case file, bad option) raises a :class:`~b
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -91,6 +90,7 @@ def _sizes(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     """Execute ``bn validate``; returns the exit status."""
     import bn
+    from bn import jsonout
     from bn import validate as V
     from bn.validate_report import write_report
 
@@ -135,9 +135,8 @@ def run(args: argparse.Namespace) -> int:
         write_report(result, V.REPORT_DIR)
     gate = result.gate
     if args.json:
-        print(json.dumps(V.json_safe({"network": result.network, "gate": gate, "summary": result.suite.summary,
-                          "concordance": result.concordance["summary"], "timings": result.timings}),
-                         indent=2, allow_nan=False))
+        print(jsonout.dumps({"network": result.network, "gate": gate, "summary": result.suite.summary,
+                             "concordance": result.concordance["summary"], "timings": result.timings}, indent=2))
     else:
         s = result.suite.summary
         print(f"network {_name(net)}")
@@ -213,7 +212,7 @@ def _lock(args: argparse.Namespace) -> int:
 def _panel(args: argparse.Namespace) -> int:
     """``bn validate panel --booklet DIR`` or ``--responses CSV... --key key.csv``."""
     import bn
-    from bn import panel
+    from bn import jsonout, panel
     from bn import validate as V
     from bn.registry import networks_dir
 
@@ -247,8 +246,8 @@ def _panel(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     text = panel.panel_markdown(result, net.info.to_dict())
     (out / "panel.md").write_text(text, encoding="utf-8")
-    (out / "panel.json").write_text(json.dumps(V.json_safe({"network": net.info.to_dict(), **result}), indent=2,
-                                               allow_nan=False) + "\n", encoding="utf-8")
+    (out / "panel.json").write_text(jsonout.dumps({"network": net.info.to_dict(), **result}, indent=2) + "\n",
+                                    encoding="utf-8")
     print(text, end="")
     print(f"written: {out / 'panel.md'}, {out / 'panel.json'}")
     return 0

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bn import jsonout
 from bn.validate import (
     OUT_DIR,
     CaseResult,
@@ -36,7 +37,6 @@ from bn.validate import (
     ValidationError,
     ValidationRun,
     case_group,
-    json_safe,
     roc_curve,
     stability_summary,
 )
@@ -109,8 +109,7 @@ def write_report(run: ValidationRun, out_dir: str | Path = OUT_DIR, comparison: 
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     results = json.loads(json.dumps(_results_json(run, comparison), default=_json_default))  # numpy -> plain
-    (out / "results.json").write_text(json.dumps(json_safe(results), indent=2, allow_nan=False) + "\n",
-                                      encoding="utf-8")
+    (out / "results.json").write_text(jsonout.dumps(results, indent=2) + "\n", encoding="utf-8")
     return path
 
 
