@@ -769,7 +769,8 @@ def run_cases(net: BayesNet, cases: Sequence[ValidationCase], stability_draws: i
 # Literature concordance
 # ================================================================================================
 
-MEASURES = ("sensitivity", "specificity", "lr_positive", "lr_negative", "probability")
+MEASURES = ("sensitivity", "specificity", "lr_positive", "lr_negative", "probability", "odds_ratio")
+RATIO_MEASURES = ("lr_positive", "lr_negative", "odds_ratio")  # unbounded: plotted on a log scale
 
 
 CONCORDANCE_KINDS = ("input", "check")
@@ -785,7 +786,9 @@ class ConcordanceItem:
     combination of findings, e.g. femoral stretch positive and patellar reflex reduced). ``population``
     describes the study population: ``{variable: state}`` or ``{variable: [state, ...]}`` (any of those).
     ``measure``: sensitivity P(F | C, pop), specificity P(not F | not C, pop), lr_positive, lr_negative, or
-    probability P(F | C, pop) (``condition`` may be empty).
+    probability P(F | C, pop) (``condition`` may be empty), or odds_ratio: the odds of F in ``population``
+    over its odds in ``versus`` (a second population; how far apart two published strata are, e.g. the top
+    and bottom quartiles of a score, which does not depend on the study's overall prevalence as P(F) does).
 
     ``kind`` says what the row can show: ``input`` when the network's numbers were set from this figure (the
     row checks the copy, not the model), ``check`` when they were not (an independent figure, or a
@@ -808,6 +811,7 @@ class ConcordanceItem:
     combine: str = "any"  # how the finding's entries combine: any (OR) | all (AND)
     reference: str = ""  # the network's reference key for the study, when it has one
     unavailable: tuple[str, ...] = ()
+    versus: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the second population of an odds_ratio
 
 
 def load_concordance(network: Network, path: str | Path = CONCORDANCE_FILE) -> list[ConcordanceItem]:
@@ -854,14 +858,15 @@ def _concordance_item(row: Mapping[str, Any], where: str, network: Network,
         raise ValidationError(f"{where}: combine must be 'any' or 'all', got {combine!r}")
     events: dict[str, dict[str, Any]] = {}
     unavailable: list[str] = []
-    for key in ("finding", "condition", "population"):
+    for key in ("finding", "condition", "population", "versus"):
         value = row.get(key) or {}
         if not isinstance(value, dict):
             raise ValidationError(f"{where}: '{key}' must map variables to states")
         event: dict[str, Any] = {}
         for var, state in value.items():
             var = str(var)
-            states = [str(s) for s in state] if key == "population" and isinstance(state, list) else [str(state)]
+            many = key in ("population", "versus")
+            states = [str(s) for s in state] if many and isinstance(state, list) else [str(state)]
             if var not in network.variables and var in vocab_vars:
                 unavailable.append(var)
                 continue
@@ -870,19 +875,22 @@ def _concordance_item(row: Mapping[str, Any], where: str, network: Network,
                     Evidence({var: st}).validate(network)
             except BNError as exc:
                 raise ValidationError(f"{where}: {key}: {exc}") from None
-            event[var] = tuple(states) if key == "population" else states[0]
+            event[var] = tuple(states) if many else states[0]
         events[key] = event
     if not row.get("finding"):
         raise ValidationError(f"{where}: 'finding' is empty")
-    if measure != "probability" and not row.get("condition"):
+    if measure not in ("probability", "odds_ratio") and not row.get("condition"):
         raise ValidationError(f"{where}: measure {measure} needs a 'condition'")
-    overlap = (set(events["finding"]) | set(events["condition"])) & set(events["population"])
+    if (measure == "odds_ratio") != bool(row.get("versus")):
+        raise ValidationError(f"{where}: 'versus' (the second population) goes with measure odds_ratio, "
+                              "and only with it")
+    overlap = (set(events["finding"]) | set(events["condition"])) & (set(events["population"]) | set(events["versus"]))
     if overlap:
         raise ValidationError(f"{where}: {', '.join(sorted(overlap))} is both an event and population evidence")
     # An OR event keeps its entries this version has (the rest cannot occur in it); an AND finding, the
     # population and a condition with nothing left cannot be asked of this version at all.
     lost = [v for v in unavailable if (v in (row.get("finding") or {}) and (combine == "all" or not events["finding"]))
-            or v in (row.get("population") or {})
+            or v in (row.get("population") or {}) or v in (row.get("versus") or {})
             or (v in (row.get("condition") or {}) and not events["condition"])]
     published = _number(row["published"], where, "published")
     interval, kind = None, "none"
@@ -902,7 +910,8 @@ def _concordance_item(row: Mapping[str, Any], where: str, network: Network,
     return ConcordanceItem(str(row["id"]), str(row["label"]), measure, events["finding"], events["condition"],
                            events["population"], published, interval, kind, str(row["source"]),
                            str(row.get("note") or ""), kind=row["kind"], combine=combine,
-                           reference=str(row.get("reference") or ""), unavailable=tuple(dict.fromkeys(lost)))
+                           reference=str(row.get("reference") or ""), unavailable=tuple(dict.fromkeys(lost)),
+                           versus=events["versus"])
 
 
 def _number(x: Any, where: str, key: str) -> float:
@@ -927,9 +936,13 @@ def implied_value(net: BayesNet, item: ConcordanceItem) -> float:
     """What the network says for ``item``, marginalising over everything not in the population evidence."""
     network = net.network
     variables = list(dict.fromkeys([*item.finding, *item.condition]))
-    hard = {v: s[0] for v, s in item.population.items() if len(s) == 1}
-    soft = {v: {st: float(st in s) for st in network[v].state_ids} for v, s in item.population.items() if len(s) > 1}
-    joint = net.joint(variables, hard, soft or None)
+
+    def joint_in(population: Mapping[str, tuple[str, ...]]) -> np.ndarray:
+        hard = {v: s[0] for v, s in population.items() if len(s) == 1}
+        soft = {v: {st: float(st in s) for st in network[v].state_ids} for v, s in population.items() if len(s) > 1}
+        return net.joint(variables, hard, soft or None)
+
+    joint = joint_in(item.population)
     if item.combine == "all":
         f = np.logical_and.reduce([_event_mask(network, variables, {v: s}) for v, s in item.finding.items()])
     else:
@@ -945,6 +958,12 @@ def implied_value(net: BayesNet, item: ConcordanceItem) -> float:
     sens = p(f, c)
     if item.measure in ("sensitivity", "probability"):
         return sens
+    if item.measure == "odds_ratio":
+        other = joint_in(item.versus)
+        q = float(other[f].sum()) / float(other.sum())
+        if sens >= 1 or q <= 0:
+            return float("inf")
+        return (sens / (1 - sens)) / (q / (1 - q))
     spec = p(~f, ~c)
     if item.measure == "specificity":
         return spec
@@ -953,10 +972,52 @@ def implied_value(net: BayesNet, item: ConcordanceItem) -> float:
     return (1 - sens) / spec  # lr_negative
 
 
+def plausible_reach(net: BayesNet, item: ConcordanceItem) -> tuple[float, float]:
+    """How far the row's implied value moves when its finding's parameters span their plausible ranges.
+
+    The parameters are those of the finding variables and of their latent mechanism parents (a deficit or
+    syndrome node carries part of a sign's sensitivity). Each is set to either end of its range, one at a
+    time; then all of them together at the ends that pushed the value down, and at those that pushed it up.
+    Returns (lowest, highest) over those networks: a row outside its published interval is defensible only
+    when this reaches the published value (or its note says why the populations differ).
+    """
+    from bn.sensitivity import parameters, with_parameter
+
+    network = net.network
+    names = set(item.finding)
+    names |= {p for v in item.finding for p in network[v].parents if network[p].role == "mechanism"}
+    params = [p for p in parameters(network) if p.variable in names and p.range[0] < p.range[1]]
+
+    def value_with(settings: Sequence[tuple[Any, float]]) -> float:
+        changed = network
+        for p, x in settings:
+            changed = with_parameter(changed, p, x)
+        return implied_value(BayesNet(changed), item)
+
+    values, down, up = [], [], []
+    for p in params:
+        low, high = value_with([(p, p.range[0])]), value_with([(p, p.range[1])])
+        values += [low, high]
+        down.append((p, p.range[0] if low <= high else p.range[1]))
+        up.append((p, p.range[1] if low <= high else p.range[0]))
+    if params:
+        values += [value_with(down), value_with(up)]
+    now = implied_value(net, item)
+    return min([now, *values]), max([now, *values])
+
+
 @dataclass(frozen=True)
 class ConcordanceRow:
     item: ConcordanceItem
     implied: float | None  # None: the row needs variables this network version does not have
+    reach: tuple[float, float] | None = None  # plausible_reach, computed for rows outside their interval
+
+    @property
+    def reaches_published(self) -> bool | None:
+        """Whether the finding's plausible ranges can move the implied value to the published one."""
+        if self.reach is None:
+            return None
+        return self.reach[0] <= self.item.published <= self.reach[1]
 
     @property
     def inside(self) -> bool | None:
@@ -980,9 +1041,12 @@ class ConcordanceRow:
         it = self.item
         return {"id": it.id, "label": it.label, "kind": it.kind, "measure": it.measure, "finding": it.finding,
                 "combine": it.combine, "condition": it.condition,
-                "population": {k: list(v) for k, v in it.population.items()}, "published": it.published,
+                "population": {k: list(v) for k, v in it.population.items()},
+                "versus": {k: list(v) for k, v in it.versus.items()}, "published": it.published,
                 "interval": list(it.interval) if it.interval else None, "interval_kind": it.interval_kind,
                 "implied": self.implied, "inside": self.inside, "direction": self.direction,
+                "plausible_reach": list(self.reach) if self.reach else None,
+                "reaches_published": self.reaches_published,
                 "unavailable": list(it.unavailable), "source": it.source, "note": it.note}
 
 
@@ -996,8 +1060,14 @@ def _concordance_counts(rows: Sequence[ConcordanceRow]) -> dict[str, int]:
 
 def run_concordance(net: BayesNet, items: Sequence[ConcordanceItem]) -> dict[str, Any]:
     """Implied value for every item, and counts inside / outside their interval: for all rows
-    (``summary``) and for the ``input`` and ``check`` rows apart (``by_kind``)."""
-    rows = [ConcordanceRow(it, None if it.unavailable else implied_value(net, it)) for it in items]
+    (``summary``) and for the ``input`` and ``check`` rows apart (``by_kind``). A row outside its interval
+    also gets its :func:`plausible_reach`."""
+    rows = []
+    for it in items:
+        row = ConcordanceRow(it, None if it.unavailable else implied_value(net, it))
+        if row.inside is False:
+            row = ConcordanceRow(it, row.implied, plausible_reach(net, it))
+        rows.append(row)
     return {
         "network": net.info.to_dict(),
         "rows": rows,

@@ -32,6 +32,7 @@ import numpy as np
 from bn import jsonout
 from bn.validate import (
     OUT_DIR,
+    RATIO_MEASURES,
     CaseResult,
     Reliability,
     ValidationError,
@@ -243,7 +244,11 @@ def _concordance_section(run: ValidationRun, charts: Mapping[str, str]) -> list[
            "whose joint behaviour it was never fitted to: they can show the model is wrong. *input* rows are "
            "figures the network's numbers were set from: they show how faithfully the inputs were copied into a "
            "different population, not whether the model is right. Wilson intervals were computed here from the "
-           "study's n where the study gave none.", ""]
+           "study's n where the study gave none. For a row outside its interval, *plausible reach* is how far the "
+           "implied value moves when the finding's parameters (and those of its latent parents) span their "
+           "plausible ranges, one at a time and all together: a row whose reach includes the published value "
+           "disagrees within the network's stated uncertainty; one whose reach does not needs the reason in its "
+           "note.", ""]
     for kind, title in (("check", "Checks (independent figures and combinations)"),
                         ("input", "Inputs (figures the network was set from)")):
         c = by_kind.get(kind, {})
@@ -252,8 +257,8 @@ def _concordance_section(run: ValidationRun, charts: Mapping[str, str]) -> list[
                 f"{c.get('inside', 0)} of {c.get('with_interval', 0)} inside their published interval "
                 f"({c.get('items', 0)} rows, {c.get('items', 0) - c.get('computed', 0)} not computable in this "
                 "version).", "",
-                "| figure | measure | published | interval | implied | inside? | note |",
-                "|---|---|---|---|---|---|---|"]
+                "| figure | measure | published | interval | implied | inside? | plausible reach | note |",
+                "|---|---|---|---|---|---|---|---|"]
         for row in rows:
             it = row.item
             interval = f"{_fmt(it.interval[0])}-{_fmt(it.interval[1])} ({it.interval_kind})" if it.interval else "none"
@@ -262,8 +267,10 @@ def _concordance_section(run: ValidationRun, charts: Mapping[str, str]) -> list[
             else:
                 mark = {True: "yes", False: f"**no ({row.direction})**", None: f"n/a ({row.direction})"}[row.inside]
                 implied = _fmt(row.implied)
+            reach = "-" if row.reach is None else (f"{_fmt(row.reach[0])}-{_fmt(row.reach[1])} ("
+                                                   f"{'reaches' if row.reaches_published else 'does not reach'})")
             out.append(f"| {_md_escape(it.label)} | {it.measure} | {_fmt(it.published)} | {interval} | "
-                       f"{implied} | {mark} | {_md_escape(it.note)} |")
+                       f"{implied} | {mark} | {reach} | {_md_escape(it.note)} |")
         out.append("")
     if "concordance" in charts:
         out += [f"![Concordance]({charts['concordance']})", ""]
@@ -477,11 +484,11 @@ def _charts(run: ValidationRun, out: Path) -> dict[str, str]:
         if row.implied is None:  # not computable in this version: the published value alone
             continue
         colour = {True: "tab:green", False: "tab:red", None: "tab:orange"}[row.inside]
-        ax.plot(min(row.implied, 1.0) if it.measure not in ("lr_positive", "lr_negative") else row.implied, i,
+        ax.plot(min(row.implied, 1.0) if it.measure not in RATIO_MEASURES else row.implied, i,
                 "D", color=colour, ms=5)
     ax.set_yticks(range(len(rows)), [r.item.id for r in rows], fontsize=7)
     ax.invert_yaxis()
-    if any(r.item.measure in ("lr_positive", "lr_negative") for r in rows):
+    if any(r.item.measure in RATIO_MEASURES for r in rows):
         ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlim(left=0)
     ax.set_xlabel("grey: published value and interval; diamond: implied\n"
