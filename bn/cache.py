@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from bn.engine import TreePlan, network_plan
+from bn.engine import TreePlan, engine_plan
 from bn.inference import BayesNet
 from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable
 
-FORMAT = 1
+FORMAT = 2  # 2: plans may be over the OR chains (bn.decompose)
 
 
 def cache_dir() -> Path:
@@ -75,11 +75,12 @@ def read_compiled(reference: str | Path) -> tuple[Network, TreePlan, dict[frozen
     from bn.registry import read_network
 
     network = read_network(path)
-    plan = network_plan(network)
+    plan = engine_plan(network)
     extra = {}
     if network.has_roles:
-        explained = BayesNet(network, plan=plan).default_map_variables()
-        extra[frozenset(explained)] = network_plan(network, explained)
+        net = BayesNet(network, plan=plan)
+        explained = net.default_map_variables()
+        extra[frozenset(explained)] = net.engine.extra_plan(explained)
     with contextlib.suppress(OSError):  # a read-only home directory must not stop a query
         _write_entry(entry, network, plan, extra)
     return network, plan, extra

@@ -246,6 +246,40 @@ def network_plan(network: Network, extra: Iterable[str] = ()) -> TreePlan:
     return plan_junction_tree(cards, families, [index[v] for v in extra], name=network.id)
 
 
+def engine_plan(network: Network) -> TreePlan:
+    """The plan the compiled engine runs: over the network itself, or over its OR chains
+    (:func:`bn.decompose.or_chains`) when their junction tree has fewer clique states in all.
+
+    A plan over the chains covers more variables than the network has; :class:`CompiledEngine` tells the two
+    apart by that, so a plan from the cache needs nothing else.
+    """
+    from bn.decompose import or_chains
+
+    plan = network_plan(network)
+    chained = or_chains(network)
+    if chained is None:
+        return plan
+    try:
+        other = network_plan(chained)
+    except NetworkTooLargeError:
+        return plan
+    cost = sum(plan.sizes([network[v].card for v in network.variables]))
+    return other if sum(other.sizes([chained[v].card for v in chained.variables])) < cost else plan
+
+
+def _inner_network(network: Network, plan: TreePlan) -> Network:
+    """The network a plan was made for: ``network`` or its OR chains."""
+    if len(plan.assign) == len(network.variables):
+        return network
+    from bn.decompose import or_chains
+
+    chained = or_chains(network)
+    if chained is None or len(chained.variables) != len(plan.assign):
+        raise ValueError(f"this plan covers {len(plan.assign)} variables; {network.id} has "
+                         f"{len(network.variables)}")
+    return chained
+
+
 # -- the runtime tree --------------------------------------------------------------------------------------------
 
 @dataclass
@@ -753,14 +787,18 @@ class CompiledEngine:
                  extra_plans: Mapping[frozenset[str], TreePlan] | None = None, *, prune: bool = True):
         self.network = network
         self.prune = prune
+        self.plan = plan if plan is not None else engine_plan(network)
+        # What the tree is built on: the network, or its OR chains (hidden steps after its own variables, so
+        # positions of the network's variables are the same in both).
+        self._inner = _inner_network(network, self.plan)
         self.order = list(network.variables)
-        self.position = {v: i for i, v in enumerate(self.order)}
-        self.cards = [network[v].card for v in self.order]
-        self.plan = plan if plan is not None else network_plan(network)
-        self._tree = _Tree(self.plan, network)
+        self._inner_order = list(self._inner.variables)
+        self.position = {v: i for i, v in enumerate(self._inner_order)}
+        self.cards = [self._inner[v].card for v in self._inner_order]
+        self._tree = _Tree(self.plan, self._inner)
         self._extra_plans = dict(extra_plans or {})
         self._extra_trees: dict[frozenset[str], _Tree] = {}
-        self._parents = [[self.position[p] for p in network[v].parents] for v in self.order]
+        self._parents = [[self.position[p] for p in self._inner[v].parents] for v in self._inner_order]
         self._cost = sum(self.plan.sizes(self.cards))
         self._pruned: OrderedDict[frozenset[int], CompiledEngine | None] = OrderedDict()
         self._seen: OrderedDict[frozenset[int], int] = OrderedDict()  # times each relevant set was queried
@@ -798,7 +836,7 @@ class CompiledEngine:
             return None
         batch = any(np.ndim(v) == 2 and np.shape(v)[0] > 1 for v in likelihoods.values())
         keep = self._relevant([*(self.position[v] for v in likelihoods), *(self.position[v] for v in outputs)])
-        if not keep or len(keep) == len(self.order):
+        if not keep or len(keep) == len(self._inner_order):
             return None
         if keep in self._pruned:
             self._pruned.move_to_end(keep)
@@ -811,20 +849,59 @@ class CompiledEngine:
             return None
         from dataclasses import replace
 
-        sub = replace(self.network, variables={v: self.network[v] for i, v in enumerate(self.order) if i in keep})
-        plan = network_plan(sub)
-        cards = [sub[v].card for v in sub.variables]
+        # The relevant part of the network's own variables (a kept variable keeps its OR-chain steps, its
+        # ancestors): whether chains pay is decided again for the part, as for a whole network.
+        sub = replace(self.network, variables={v: self.network[v] for v in self.order if self.position[v] in keep})
+        plan = engine_plan(sub)
+        cards = [len(sub[v].states) for v in sub.variables]
+        cards += [2] * (len(plan.assign) - len(cards))  # OR-chain steps are binary
         engine = CompiledEngine(sub, plan, prune=False) if sum(plan.sizes(cards)) < 0.5 * self._cost else None
         self._pruned[keep] = engine
         if len(self._pruned) > self.PRUNED_CACHE:
             self._pruned.popitem(last=False)
         return engine
 
+    # A batch is split by which variables each case observes when a pattern is shared by at least this many cases
+    # (each pattern then runs on its own pruned tree); rarer patterns go together on the tree of their union.
+    PATTERN_MIN_CASES = 32
+
+    def _by_pattern(self, likelihoods: Likelihoods) -> list[tuple[np.ndarray, dict[str, np.ndarray]]] | None:
+        """The cases of a batch grouped by the variables they observe (a likelihood other than all ones), as
+        ``(rows, likelihoods)``; None when grouping would not change the tree (one pattern, or none common)."""
+        arrays = {v: np.asarray(a, dtype=float) for v, a in likelihoods.items()}
+        size = max((a.shape[0] for a in arrays.values() if a.ndim == 2), default=1)
+        if size < 2 * self.PATTERN_MIN_CASES:
+            return None
+        names = [v for v, a in arrays.items() if a.ndim == 2 and a.shape[0] == size]
+        shared = {v: a for v, a in arrays.items() if v not in names}
+        if not names:
+            return None
+        observed = np.stack([~np.all(arrays[v] == 1.0, axis=1) for v in names], axis=1)
+        patterns, inverse = np.unique(observed, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        if len(patterns) == 1:
+            return None
+        counts = np.bincount(inverse)
+        common = [g for g in np.argsort(-counts, kind="stable")[:self.PRUNED_CACHE]
+                  if counts[g] >= self.PATTERN_MIN_CASES]
+        if not common:
+            return None
+        groups, rest = [], np.ones(size, dtype=bool)
+        for g in common:
+            rows = np.flatnonzero(inverse == g)
+            rest[rows] = False
+            groups.append((rows, {**shared, **{v: arrays[v][rows] for v, seen in zip(names, patterns[g]) if seen}}))
+        if rest.any():
+            rows = np.flatnonzero(rest)
+            groups.append((rows, {**shared, **{v: arrays[v][rows] for k, v in enumerate(names)
+                                               if observed[rows, k].any()}}))
+        return groups
+
     def extra_plan(self, outputs: Iterable[str]) -> TreePlan:
         """The plan answering a joint query over ``outputs`` (built now unless given to the constructor)."""
         key = frozenset(outputs)
         if key not in self._extra_plans:
-            self._extra_plans[key] = network_plan(self.network, sorted(key, key=self.position.get))
+            self._extra_plans[key] = network_plan(self._inner, sorted(key, key=self.position.get))
         return self._extra_plans[key]
 
     # -- evidence -------------------------------------------------------------------------------------------
@@ -871,6 +948,18 @@ class CompiledEngine:
         Cases with probability zero get NaN marginals and ``-inf`` log probability.
         """
         variables = self.order if variables is None else list(variables)
+        if len(variables) < len(self.order) and self.prune and self._cost >= self.PRUNE_MIN_STATES:
+            groups = self._by_pattern(likelihoods)
+            if groups:
+                size = groups[0][0].size + sum(rows.size for rows, _ in groups[1:])
+                out = {v: np.empty((size, self.cards[self.position[v]])) for v in variables}
+                log_z = np.empty(size)
+                for rows, part in groups:
+                    m, z = self.marginals(part, variables)
+                    for v in variables:
+                        out[v][rows] = m[v]
+                    log_z[rows] = z
+                return out, log_z
         if len(variables) < len(self.order):
             pruned = self._pruned_engine(likelihoods, variables)
             if pruned is not None:
@@ -962,15 +1051,20 @@ class CompiledEngine:
         """``P(family, evidence)`` for each variable's family (axes: its parents, then itself), one case.
 
         One calibration answers every family: each family lies in the clique its table was assigned to. This
-        is what sensitivity analysis (the derivative of P(e) by every table entry) and EM need.
+        is what sensitivity analysis (the derivative of P(e) by every table entry) and EM need. A family the
+        OR chains split (its table is spread over chain steps) is one joint query instead.
         """
         variables = self.order if variables is None else list(variables)
+        out = {}
+        if self._inner is not self.network:
+            for v in [v for v in variables if self._inner[v].parents != self.network[v].parents]:
+                out[v] = self.joint([*self.network[v].parents, v], likelihoods)
+            variables = [v for v in variables if v not in out]
         tree = self._tree
         pot, log_z = self._calibrated_case(likelihoods, {tree.plan.assign[self.position[v]] for v in variables})
         p_e = math.exp(log_z) if np.isfinite(log_z) else 0.0
-        out = {}
         for v in variables:
-            var = self.network[v]
+            var = self._inner[v]
             c = tree.plan.assign[self.position[v]]
             family = [self.position[u] for u in (*var.parents, v)]
             members = tree.cliques[c]
@@ -994,9 +1088,9 @@ class CompiledEngine:
         pot, log_z = self._calibrated_case(likelihoods, None)
         if not np.isfinite(log_z):
             return None
-        out = np.full((n, len(self.order)), -1, dtype=np.int64)
+        out = np.full((n, len(self._inner_order)), -1, dtype=np.int64)
         if n == 0:
-            return out
+            return out[:, :len(self.order)]
         for level in [tree.roots, *(lvl.cliques for lvl in tree.levels)]:
             for c in level:
                 members = tree.cliques[c]
@@ -1012,7 +1106,7 @@ class CompiledEngine:
                 pick = np.minimum((cumulative <= u[:, None]).sum(axis=1), cumulative.shape[1] - 1)
                 for k, states in zip(rest, np.unravel_index(pick, [tree.shapes[c][k] for k in rest]), strict=True):
                     out[:, members[k]] = states
-        return out
+        return out[:, :len(self.order)]
 
     def _tree_for(self, outputs: Sequence[str]) -> tuple[_Tree, int]:
         idx = {self.position[v] for v in outputs}
@@ -1026,7 +1120,7 @@ class CompiledEngine:
         if key not in self._extra_trees:
             if len(self._extra_trees) > 64:
                 self._extra_trees.clear()
-            self._extra_trees[key] = _Tree(self.extra_plan(key), self.network, fused=False)
+            self._extra_trees[key] = _Tree(self.extra_plan(key), self._inner, fused=False)
         tree = self._extra_trees[key]
         return tree, tree.plan.target
 
