@@ -263,8 +263,9 @@ def format_result(net, result, headline=None) -> str:
 
 
 def _label(network, var: str) -> str:
-    label = network[var].label
-    return label if label and len(label) <= 48 else var
+    """The variable's label, shortened to fit the 48-character column (an id only when it has no label)."""
+    label = network[var].label or var
+    return label if len(label) <= 48 else label[:45].rstrip(" ,(") + "..."
 
 
 # -- explain, next, stability ------------------------------------------------------------------------

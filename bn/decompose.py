@@ -37,7 +37,10 @@ def _factors(var: Variable) -> tuple[float, list[np.ndarray]] | None:
     is not of that form (state 0 is "off", as in noisy-OR tables)."""
     if var.card != 2 or len(var.parents) < MIN_PARENTS:
         return None
-    off = np.asarray(var.cpt, dtype=float)[..., 0]
+    table = np.asarray(var.cpt, dtype=float)
+    off = table[..., 0]
+    if not np.allclose(table[..., 1], 1.0 - off, rtol=0.0, atol=TOLERANCE):
+        return None  # not a distribution per row (sensitivity analysis compiles a table of ones)
     base = (0,) * off.ndim
     c = float(off[base])
     if not c > 0.0:

@@ -8,7 +8,7 @@
 >>> result.posteriors["disc_herniation"]["present"] > result.priors["disc_herniation"]["present"]
 True
 >>> sorted(result.knee_pain_source)
-['hip', 'knee', 'l4l5_spine', 'other']
+['hip', 'knee', 'l4l5_spine', 'other', 'other_lumbar_level']
 """
 
 from __future__ import annotations

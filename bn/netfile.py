@@ -313,6 +313,13 @@ class _Builder:
             elif not lo - 1e-12 <= value <= hi + 1e-12:
                 self.problem(vid, f"{where}: value {value:g} lies outside its plausible range {rng}")
                 ok = False
+            elif 0.0 < value < 1.0 and lo < hi and (lo <= 0.0 or hi >= 1.0):
+                # Parameter draws read a range on the log-odds scale, where 0 and 1 are infinitely far away: a
+                # range touching them would be drawn as if anything were plausible.
+                self.problem(vid, f"{where}: range {rng} reaches {'0' if lo <= 0.0 else '1'} while the value "
+                                  f"{value:g} does not; give the {'smallest' if lo <= 0.0 else 'largest'} "
+                                  "plausible value instead")
+                ok = False
         if not ok:
             return None
         return {"source": source, "detail": detail, "expert_estimate": expert,

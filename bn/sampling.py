@@ -6,7 +6,7 @@ multiply the weight by their likelihood. Weighted averages over the samples are 
 consistent) estimates of posterior expectations. Seeded and reproducible.
 
 >>> import bn, numpy as np
->>> net = bn.load("l4l5_knee").network
+>>> net = bn.load("l4l5_knee@1.1.0").network
 >>> states, weights = sample(net, 1000, np.random.default_rng(0))
 >>> states.shape, bool(np.all(weights == 1.0))
 ((1000, 58), True)

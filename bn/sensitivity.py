@@ -450,7 +450,10 @@ class _Coefficients:
 
             ones = replace(var, cpt=np.ones_like(table))
             network = replace(self.network, variables={**self.network.variables, var.id: ones})
-            engine = make_engine(network, "einsum", getattr(self.net.engine, "plan", None))
+            plan = getattr(self.net.engine, "plan", None)
+            if plan is not None and len(plan.assign) != len(network.variables):
+                plan = None  # a plan over OR chains: the table of ones is no OR, so it is planned afresh
+            engine = make_engine(network, "einsum", plan)
             return [np.asarray(engine.joint(family, lik), dtype=float) for lik in liks]
         out = []
         for k in range(len(liks)):

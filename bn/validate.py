@@ -988,11 +988,17 @@ def plausible_reach(net: BayesNet, item: ConcordanceItem) -> tuple[float, float]
     names |= {p for v in item.finding for p in network[v].parents if network[p].role == "mechanism"}
     params = [p for p in parameters(network) if p.variable in names and p.range[0] < p.range[1]]
 
+    plan = getattr(net.engine, "plan", None)
+
     def value_with(settings: Sequence[tuple[Any, float]]) -> float:
         changed = network
         for p, x in settings:
             changed = with_parameter(changed, p, x)
-        return implied_value(BayesNet(changed), item)
+        try:  # the same structure: reuse the junction tree (planning is most of the cost)
+            changed_net = BayesNet(changed, plan=plan)
+        except ValueError:  # a changed table no longer splits into the same OR chain
+            changed_net = BayesNet(changed)
+        return implied_value(changed_net, item)
 
     values, down, up = [], [], []
     for p in params:

@@ -21,6 +21,12 @@ def pct(p: float) -> str:
     return f"{p:.1%}" if 0 < p < 0.01 or 0.99 < p < 1 else f"{p:.0%}"
 
 
+
+@pytest.fixture(scope="session")
+def knee(shipped):
+    """The app opens on the shipped (latest) network: its answers are compared with that network's."""
+    return shipped
+
 @pytest.fixture
 def app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)

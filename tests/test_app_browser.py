@@ -27,6 +27,12 @@ ARTIFACTS = ROOT / "build" / "test-artifacts"
 TIMEOUT = 30_000
 
 
+
+@pytest.fixture(scope="session")
+def knee(shipped):
+    """The app opens on the shipped (latest) network: its answers are compared with that network's."""
+    return shipped
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     with socket.socket() as s:

@@ -39,7 +39,7 @@ def test_scores_match_the_pgmpy_reference_row_by_row(tmp_path, knee):
     path = tmp_path / "cases.csv"
     cases.to_csv(path, index=False)
     out = tmp_path / "scored.csv"
-    assert run_batch(["batch", "l4l5_knee", str(path), "--keep", "case_id", "--out", str(out), "--no-progress",
+    assert run_batch(["batch", "l4l5_knee@1.1.0", str(path), "--keep", "case_id", "--out", str(out), "--no-progress",
                       "--targets", "disc_herniation,knee_osteoarthritis"]) == 0
     scored = pd.read_csv(out, keep_default_na=False)
     assert list(scored["case_id"]) == ["a", "b", "c"] and list(scored["row"]) == [1, 2, 3]

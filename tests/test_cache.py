@@ -28,10 +28,10 @@ def entries(folder):
 
 
 def test_cached_load_matches_fresh_load_and_is_keyed_by_content(cache, knee):
-    cold = bn.cache.load("l4l5_knee")
+    cold = bn.cache.load("l4l5_knee@1.1.0")
     assert len(entries(cache)) == 1
     assert entries(cache)[0].name.startswith(knee.info.sha256)  # the file's sha256 is the key
-    warm = bn.cache.load("l4l5_knee")
+    warm = bn.cache.load("l4l5_knee@1.1.0")
     assert len(entries(cache)) == 1
     case = {"knee_pain": "present", "straight_leg_raise": "positive", "age_group": "65_plus"}
     expected = knee.query(case).to_dict()  # the fresh, uncached load
@@ -47,7 +47,7 @@ def test_cached_load_matches_fresh_load_and_is_keyed_by_content(cache, knee):
 
 
 def test_entries_are_npz_with_json_and_no_pickled_objects(cache):
-    bn.cache.load("l4l5_knee")
+    bn.cache.load("l4l5_knee@1.1.0")
     (entry,) = entries(cache)
     with zipfile.ZipFile(entry) as zf:
         for name in zf.namelist():

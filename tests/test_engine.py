@@ -447,7 +447,7 @@ def test_a_table_that_is_not_an_or_is_left_as_written():
 def test_a_batch_split_by_evidence_pattern_answers_as_one_tree():
     """Cases grouped by which findings they observe, each group on its own pruned tree, against the full
     tree without pruning: the same marginals and log P(e) to 1e-12, in the original case order."""
-    net = bn.load("networks/drafts/l4l5_knee-2.0.0.yaml").network
+    net = bn.load("l4l5_knee@2.0.0").network
     grouped, full = CompiledEngine(net), CompiledEngine(net, prune=False)
     assert grouped._cost >= grouped.PRUNE_MIN_STATES
     rng = np.random.default_rng(11)

@@ -80,7 +80,7 @@ def test_cached_per_case_and_seeded(knee):
 
 
 def test_query_json_and_text_carry_the_intervals(knee, capsys):
-    args = ["query", "l4l5_knee", *[f"-e{k}={v}" for k, v in REFERRED.items()], "--interval-draws", "80"]
+    args = ["query", "l4l5_knee@1.1.0", *[f"-e{k}={v}" for k, v in REFERRED.items()], "--interval-draws", "80"]
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     h = source_headline(knee, REFERRED, draws=80)

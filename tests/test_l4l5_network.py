@@ -69,12 +69,13 @@ def test_red_flags_have_alert_messages(version):
 
 
 def test_no_finding_combination_is_impossible(version):
-    # Only the deterministic OR nodes may contain zeros; every finding state has positive probability
-    # given any single other finding.
+    # Only deterministic ORs and mechanisms (a herniation zone exists only with a herniation; a latent deficit
+    # only with its root) may contain zeros; every finding state has positive probability given any single
+    # other finding.
     import numpy as np
 
     for v in version.network.variables.values():
-        if v.form != "deterministic_or":
+        if v.form != "deterministic_or" and v.role != "mechanism":
             assert (v.cpt > 0).all() and (v.cpt < 1).all(), v.id
     findings = version.network.by_role("finding", "red_flag")
     everything_positive = {f: version.network[f].state_ids[-1] for f in findings}

@@ -1,5 +1,6 @@
-"""l4l5_knee 2.0.0 (a draft until it is published in networks/l4l5_knee/): the anatomy, the vocabulary-2 contract,
-the headline and provenance rules a specialist checks first (issue 11). Each check is computed from the network."""
+"""l4l5_knee 2.0.0, the shipped version: the anatomy, the vocabulary-2 contract, calibration in each study's own
+population, the combinations of findings, the headline and provenance rules a specialist checks first (issue 11).
+Each check is computed from the network."""
 
 from __future__ import annotations
 
@@ -14,12 +15,19 @@ import bn
 from bn.provenance import provenance_problems
 
 ROOT = Path(__file__).resolve().parent.parent
-DRAFT = ROOT / "networks" / "drafts" / "l4l5_knee-2.0.0.yaml"
+V2 = ROOT / "networks" / "l4l5_knee" / "2.0.0.yaml"
 
 
 @pytest.fixture(scope="module")
 def v2() -> bn.BayesNet:
-    return bn.load(str(DRAFT))
+    return bn.load(str(V2))
+
+
+@pytest.fixture(scope="module")
+def concordance(v2):
+    from bn.validate import load_concordance, run_concordance
+
+    return {r.item.id: r for r in run_concordance(v2, load_concordance(v2.network))["rows"]}
 
 
 def test_vocabulary_2_in_full(v2):
@@ -96,5 +104,57 @@ def test_septic_arthritis_red_flag_alert(v2):
     assert r.posteriors["septic_arthritis"]["present"] > 0.1
 
 
-def test_draft_is_not_published():
-    assert "2.0.0" not in bn.published()["l4l5_knee"] or (ROOT / "networks" / "l4l5_knee" / "2.0.0.yaml").exists()
+def test_2_0_0_is_published_and_is_what_ships():
+    assert bn.published()["l4l5_knee"][-1] == "2.0.0"
+    assert bn.load("l4l5_knee").info.sha256 == bn.load(str(V2)).info.sha256
+
+
+# Rows that stay outside their interval even at the ends of the plausible ranges, each for a reason its note
+# gives: van der Windt's surgical cohorts (the network follows Capra's MRI cohort, inside its interval) and a
+# slip prevalence at any level against the network's L4-L5 slip.
+OUTSIDE_BY_DESIGN = {"slr_sens_cochrane", "slr_spec_cochrane", "ds_men_65"}
+
+
+def test_figures_outside_their_interval_are_explained_and_within_reach(concordance):
+    outside = {k: r for k, r in concordance.items() if r.inside is False}
+    assert all(r.item.note for r in outside.values())
+    unreachable = {k for k, r in outside.items() if not r.reaches_published}
+    assert unreachable <= OUTSIDE_BY_DESIGN, unreachable
+    inputs = [r for r in concordance.values() if r.item.kind == "input" and r.inside is not None]
+    assert sum(r.inside for r in inputs) >= 0.8 * len(inputs)
+
+
+@pytest.mark.parametrize("row", ["slr_sens_capra", "slr_spec_capra", "cslr_spec_cochrane", "sensory_spec_tawa",
+                                 "claudication_spec", "bilateral_spec", "no_pain_seated_spec",
+                                 "hip_abductor_foot_drop_jeon", "lachman_spec_sokal", "groin_spec_khan"])
+def test_single_tests_are_no_stronger_than_published_in_the_study_population(concordance, row):
+    assert concordance[row].inside, (row, concordance[row].implied, concordance[row].item.interval)
+
+
+def test_stenosis_items_separate_as_far_as_konno_score_quartiles(concordance):
+    """A combination the network was never fitted to: Konno 2007's top against bottom score quartile."""
+    row = concordance["konno2007_score_quartiles"]
+    assert row.item.kind == "check" and row.inside, row.implied
+
+
+def test_one_root_deficit_shows_its_signs_together(v2):
+    """The L4 signs share the latent deficit: given L4 compromise they co-occur more often than independent
+    signs would, so together they do not multiply as separate evidence."""
+    signs = {"quadriceps_weakness": "present", "patellar_reflex": "reduced", "sensory_loss_medial_leg": "present"}
+    given = {"l4_root_compromise": "present", "age_group": "40_to_64"}
+    names = list(signs)
+    joint = v2.joint(names, given)
+    idx = tuple(v2.network[v].state_index(s) for v, s in signs.items())
+    together = float(joint[idx])
+    alone = np.prod([v2.posterior(v, given)[s] for v, s in signs.items()])
+    assert together > 2 * alone
+
+
+def test_structural_knee_signs_do_not_multiply(v2):
+    """Crepitus, bony enlargement and a positive radiograph are signs of one structure (knee_structural_oa),
+    common without symptomatic OA after 65: together they stay below what independent signs would give."""
+    ev = {"age_group": "65_plus", "knee_pain": "present"}
+    for sign, state in (("knee_crepitus", "present"), ("knee_bony_enlargement", "present"),
+                        ("knee_xray_osteoarthritis", "positive")):
+        ev[sign] = state
+    assert v2.posterior("knee_osteoarthritis", ev)["present"] < 0.85

@@ -99,7 +99,7 @@ def test_the_new_file_cites_the_records_on_every_learnt_row_and_keeps_the_rest(t
 
 
 def test_noisy_or_tables_become_full_tables_when_learnt():
-    net = bn.load("l4l5_knee")
+    net = bn.load("l4l5_knee@1.1.0")
     records = records_from(net.network, 300, 3, ["straight_leg_raise", "l4_root_compromise", "l5_root_compromise"])
     result = learn(net, records, "1.2.0", variables=["straight_leg_raise"])
     assert [t.variable for t in result.tables] == ["straight_leg_raise"]

@@ -98,6 +98,8 @@ BROKEN = {
         "expert_estimate", "x"), "other", "either a source or an expert_estimate"),
     "range excludes value": (lambda d: _variable(d, "sign")["cpt"]["noisy_or"]["leak"].__setitem__(
         "range", [0.1, 0.2]), "sign", "outside its plausible range"),
+    "range reaches 0": (lambda d: _variable(d, "sign")["cpt"]["noisy_or"]["leak"].__setitem__(
+        "range", [0.0, 0.2]), "sign", "reaches 0 while the value"),
     "unknown state in row": (lambda d: _variable(d, "disease")["cpt"]["table"]["rows"][0]["when"].__setitem__(
         "age", "middle"), "disease", "'middle' is not a state of age (states: young, old)"),
     "duplicate row": (lambda d: _variable(d, "disease")["cpt"]["table"]["rows"][1]["when"].__setitem__(

@@ -247,7 +247,7 @@ def test_vocabulary_1_terms_are_used_for_a_vocabulary_1_network(knee):
                                 "vocabulary_1": {"diagnoses": [], "knee_pain_source": "other"}})
     old = V.parse_validation_case(text, "pf.yaml", knee.network)
     assert old.diagnoses == () and old.knee_pain_sources == ("other",)
-    v2 = bn.load(str(ROOT / "networks" / "drafts" / "l4l5_knee-2.0.0.yaml"))
+    v2 = bn.load("l4l5_knee@2.0.0")
     new = V.parse_validation_case(text, "pf.yaml", v2.network)
     assert new.diagnoses == ("patellofemoral_pain",) and new.knee_pain_sources == ("knee",)
     with pytest.raises(V.ValidationError, match="vocabulary_1 may give"):
@@ -459,8 +459,9 @@ def test_bad_concordance_item(knee, tmp_path):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_no_regression_against_recorded_baseline(knee):
+def test_no_regression_against_recorded_baseline(shipped):
     """The CI gate: per split, no accuracy lost, and the test cases exactly as locked."""
+    knee = shipped
     recorded = V.read_baseline().get(knee.info.id, {}).get(knee.info.version)
     assert recorded is not None, (f"no baseline for {knee.info.id} {knee.info.version}: run "
                                   "'bn validate --fast --write-baseline' and commit validation/baseline.json")
@@ -469,7 +470,8 @@ def test_no_regression_against_recorded_baseline(knee):
     assert not problems, "; ".join(problems)
 
 
-def test_committed_report_names_the_shipped_network(knee):
+def test_committed_report_names_the_shipped_network(shipped):
+    knee = shipped
     report = (V.REPORT_DIR / "report.md").read_text()
     assert knee.info.sha256 in report and f"version **{knee.info.version}**" in report
     # the committed report is a full run: it carries the stability of every call
@@ -572,7 +574,7 @@ def _cli(argv: list[str]) -> int:
 
 
 def test_cli_fast_writes_stamped_report_and_checks_baseline(tmp_path, knee, capsys):
-    assert _cli(["validate", "l4l5_knee", "--fast", "--out", str(tmp_path), "--check-baseline"]) == 0
+    assert _cli(["validate", "l4l5_knee@1.1.0", "--fast", "--out", str(tmp_path), "--check-baseline"]) == 0
     report = (tmp_path / "report.md").read_text()
     assert knee.info.sha256 in report and knee.info.version in report
     results = json.loads((tmp_path / "results.json").read_text())
@@ -588,7 +590,7 @@ def test_cli_fast_with_stability_draws(tmp_path, capsys):
     cases.mkdir()
     for name in ("a05_hard_hip_oa_knee_pain_only", "p03_ciftci2010_incomplete_ces"):
         shutil.copy(V.CASES_DIR / f"{name}.yaml", cases)
-    assert _cli(["validate", "--fast", "--stability-draws", "20", "--cases", str(cases),
+    assert _cli(["validate", "l4l5_knee@1.1.0", "--fast", "--stability-draws", "20", "--cases", str(cases),
                  "--out", str(tmp_path / "r")]) == 0
     assert "stability: " in capsys.readouterr().out
     results = json.loads((tmp_path / "r" / "results.json").read_text())
@@ -601,7 +603,8 @@ def test_cli_regression_exits_1(tmp_path, knee):
     gate = V.run_all(knee, fast=True).gate
     gate["development"]["top1_accuracy"] = 1.01
     V.write_baseline(gate, knee.info.to_dict(), base)
-    assert _cli(["validate", "--fast", "--out", str(tmp_path), "--check-baseline", "--baseline", str(base)]) == 1
+    assert _cli(["validate", "l4l5_knee@1.1.0", "--fast", "--out", str(tmp_path), "--check-baseline", "--baseline",
+                 str(base)]) == 1
 
 
 def test_cli_compare(changed_version, tmp_path, capsys):
