@@ -6,8 +6,9 @@ depend only on the file's bytes, so the result is stored once as a ``.npz`` file
 and a JSON document for everything else; loaded with ``allow_pickle=False``, never pickle) under
 ``$BN_CACHE_DIR`` or ``~/.cache/bn``. A warm load imports neither pgmpy, jsonschema nor pandas.
 
-The key also holds this module's format number and the package version, so a new reader or compiler never
-sees an old entry. An unreadable entry is ignored and rewritten.
+The key also holds this module's format number, the package version and a digest of the reading and compiling
+code (so an edited formula or planner never meets an entry the old code wrote, even at the same version). An
+unreadable entry is ignored and rewritten.
 
 >>> import bn.cache
 >>> net = bn.cache.load("l4l5_knee")          # first time: read, validate, compile, store; then: one file read
@@ -18,6 +19,7 @@ sees an old entry. An unreadable entry is ignored and rewritten.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -41,6 +43,17 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "bn"
 
 
+@functools.cache
+def _code_digest() -> str:
+    """sha256 of the code that reads and compiles a network: an edited reader or compiler (a noisy-OR formula,
+    a validation rule, the planner) must never meet an entry the old code wrote, whatever the package version."""
+    here = Path(__file__).parent  # read as files: importing interop or netfile would pull in pgmpy and jsonschema
+    h = hashlib.sha256()
+    for name in ("cache", "decompose", "engine", "interop", "model", "netfile", "safeyaml"):
+        h.update((here / f"{name}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
 def load(reference: str | Network = "l4l5_knee", engine: str = "einsum") -> BayesNet:
     """:func:`bn.load` through the cache: same arguments, same result, without re-reading a known file."""
     if isinstance(reference, Network):
@@ -61,7 +74,7 @@ def read_compiled(reference: str | Path) -> tuple[Network, TreePlan, dict[frozen
     path = resolve(str(reference))
     data = read_bytes_limited(path)
     digest = hashlib.sha256(data).hexdigest()
-    entry = cache_dir() / f"{digest}-f{FORMAT}-bn{__version__}.npz"
+    entry = cache_dir() / f"{digest}-f{FORMAT}-bn{__version__}-{_code_digest()}.npz"
     if entry.is_file():
         try:
             network, plan, extra = _read_entry(entry)

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import copy
 import itertools
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+
+# The suite never reads the developer's own compiled-network cache (~/.cache/bn): every run starts empty, and
+# the app server the browser tests start inherits this.
+os.environ["BN_CACHE_DIR"] = tempfile.mkdtemp(prefix="bn-test-cache-")
 
 import bn
 from bn.model import Network, Variable

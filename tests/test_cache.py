@@ -92,3 +92,17 @@ def test_warm_query_imports_no_pgmpy_jsonschema_or_pandas(cache, tmp_path):
     heavy = next(line for line in done.stderr.splitlines() if line.startswith("HEAVY"))
     assert heavy == "HEAVY ", heavy
     assert json.loads(done.stdout)["network"]["id"] == "l4l5_knee"
+
+
+def test_an_entry_written_by_other_code_is_never_read(cache, monkeypatch):
+    """The key holds a digest of the reading and compiling code: after an edit to, say, the noisy-OR formula
+    at the same package version, the old entry is not used (issue 13 found 0.08788 served where a fresh read
+    answered 0.10384)."""
+    monkeypatch.setattr(bn.cache, "_code_digest", lambda: "0123456789abcdef")
+    bn.cache.load("l4l5_knee@1.1.0")
+    (old,) = entries(cache)
+    assert old.name.endswith("-0123456789abcdef.npz")
+    monkeypatch.undo()
+    monkeypatch.setenv("BN_CACHE_DIR", str(cache))
+    bn.cache.load("l4l5_knee@1.1.0")
+    assert len(entries(cache)) == 2 and old in entries(cache)
