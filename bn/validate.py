@@ -599,15 +599,20 @@ def _diagnosis_leaders(net: BayesNet, case: ValidationCase, draws: int, seed: in
             float(np.mean(np.isin(top2, established).any(axis=1))))
 
 
+TIE_TOLERANCE = 1e-9
+
+
 def _rank(scores: Mapping[str, float], targets: Sequence[str]) -> tuple[int, float]:
     """Best 1-based rank of any target; other targets are not competitors (a case may have two diagnoses).
 
-    A target tied with a competitor gets the worse rank, so a tie never counts as a hit.
+    A target tied with a competitor gets the worse rank, so a tie never counts as a hit. Ties are equal to within
+    :data:`TIE_TOLERANCE`: two sources the network makes exactly equal come out of different junction trees
+    (pruned or full) a few units of 1e-16 apart, and a rank must not depend on which tree answered.
     """
     best_rank, best_p = len(scores) + 1, 0.0
     for t in targets:
         p = scores[t]
-        rank = 1 + sum(1 for k, q in scores.items() if k not in targets and q >= p)
+        rank = 1 + sum(1 for k, q in scores.items() if k not in targets and q >= p - TIE_TOLERANCE)
         if rank < best_rank or (rank == best_rank and p > best_p):
             best_rank, best_p = rank, p
     return best_rank, best_p
