@@ -683,3 +683,13 @@ def test_row_needing_a_later_vocabulary_is_reported_not_computed(knee, tmp_path)
     path.write_text(yaml.safe_dump({"items": rows}))
     with pytest.raises(V.ValidationError, match="kind must be 'input'"):
         V.load_concordance(knee.network, path)
+
+
+@pytest.mark.parametrize("noise", [1e-16, -1e-16, 0.0])
+def test_a_tie_counts_against_the_target_whichever_way_rounding_falls(noise):
+    """Two exactly tied posteriors come out of different junction trees a few 1e-16 apart: the rank must not
+    depend on which tree answered."""
+    from bn.validate import _rank
+
+    assert _rank({"a": 0.2 + noise, "b": 0.2, "c": 0.1}, ["a"]) == (2, 0.2 + noise)
+    assert _rank({"a": 0.3, "b": 0.2, "c": 0.1}, ["a"])[0] == 1
