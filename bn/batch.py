@@ -64,8 +64,11 @@ def read_cases(path: str | Path, what: str = "cases file") -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
             return frame.astype(object).where(frame.notna(), None)
-        # Only empty cells are missing: "NA" or "none" could be state names.
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+        _check_field_counts(path, what)
+        # Only empty cells are missing: "NA" or "none" could be state names. The header decides the columns:
+        # index_col=False stops pandas from turning a first column into the index when rows are longer.
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
+                           index_col=False)
     except FileNotFoundError:
         raise BatchError(f"no {what} at '{path}'") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
@@ -73,10 +76,49 @@ def read_cases(path: str | Path, what: str = "cases file") -> pd.DataFrame:
         raise BatchError(f"cannot read {what} '{path}': {first}") from None
 
 
+def _check_field_counts(path: Path, what: str) -> None:
+    """Every row has the header's number of fields, or the file is refused naming the lines (blank lines
+    counted): a row with one field more or fewer would shift its cells into the wrong columns."""
+    import csv
+
+    wrong: list[tuple[int, int]] = []
+    header = None
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        line = 0
+        for fields in reader:
+            start, line = line + 1, reader.line_num
+            if not fields:
+                continue  # a blank line
+            if header is None:
+                header = len(fields)
+            elif len(fields) != header:
+                wrong.append((start, len(fields)))
+    if wrong:
+        first, count = wrong[0]
+        others = f"; {len(wrong) - 1} more such line(s), e.g. {', '.join(str(n) for n, _ in wrong[1:4])}" \
+            if len(wrong) > 1 else ""
+        raise BatchError(f"cannot read {what} '{path}': line {first} has {count} field(s), the header has {header}"
+                         f"{others}; every row needs exactly the header's fields (a trailing comma counts as one)")
+
+
 def output_columns(net: BayesNet, targets: Sequence[str]) -> list[str]:
     cols = [f"P({v}={s})" for v in targets for s in net.network[v].state_ids]
     cols += [f"knee_pain_source_{key}" for key in net.network.knee_pain_sources]
     return cols
+
+
+FIXED_OUTPUT_COLUMNS = ("row", "log_probability_of_evidence", "error", "network_id", "network_version",
+                        "network_sha256")
+
+
+def _check_keep(net: BayesNet, targets: Sequence[str], keep: Sequence[str]) -> None:
+    """A passed-through column may not share a name with an output column (it would be overwritten)."""
+    taken = set(FIXED_OUTPUT_COLUMNS) | set(output_columns(net, targets))
+    clash = [c for c in keep if c in taken]
+    if clash:
+        raise BatchError(f"--keep {clash[0]}: the output has a column of that name; rename that column in the "
+                         "cases file")
 
 
 def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | None = None,
@@ -89,6 +131,7 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
     targets = net.default_query_variables() if targets is None else list(targets)
     net._check_variables(targets)
     keep = list(keep)
+    _check_keep(net, targets, keep)
     findings = finding_columns(net, frame, keep)
     n = len(frame)
     rows = np.arange(first_row, first_row + n)
@@ -233,7 +276,8 @@ def score_cases(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
         raise BatchError(f"unknown --on-error '{on_error}' (choose skip or fail)")
     targets = net.default_query_variables() if targets is None else list(targets)
     net._check_variables(targets)
-    finding_columns(net, frame.iloc[:0], list(keep))  # column problems fail before any work
+    _check_keep(net, targets, list(keep))  # column problems fail before any work
+    finding_columns(net, frame.iloc[:0], list(keep))
     starts = list(range(0, len(frame), chunk_size)) or [0]
     chunks = [(frame.iloc[s:s + chunk_size], s + 1) for s in starts]
     results: list[tuple[pd.DataFrame, list[RowError]] | None] = [None] * len(chunks)

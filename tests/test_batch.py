@@ -4,6 +4,7 @@ with their row numbers, parquet, and a local Dask cluster giving identical resul
 from __future__ import annotations
 
 import argparse
+import re
 
 import numpy as np
 import pandas as pd
@@ -125,3 +126,36 @@ def test_read_cases_keeps_na_like_state_names(tmp_path):
     path.write_text("a,b\nNA,none\n,x\n")
     frame = read_cases(path)
     assert frame.loc[0, "a"] == "NA" and frame.loc[0, "b"] == "none" and pd.isna(frame.loc[1, "a"])
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["knee_pain,straight_leg_raise", "present,positive,", "present,negative,"],
+     "line 2 has 3 field(s), the header has 2"),
+    (["knee_pain,straight_leg_raise,age_group", "present,positive,65_plus", "", "present,negative"],
+     "line 4 has 2 field(s), the header has 3"),
+])
+def test_a_row_with_the_wrong_number_of_fields_is_refused_by_its_line(tmp_path, lines, message):
+    """One trailing field on every row used to make pandas take the first column as the index and shift the
+    rest (P(disc_herniation) 0.023 instead of 0.066, "0 bad rows"); a short row was padded silently. Line
+    numbers count the header and blank lines."""
+    path = tmp_path / "cases.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BatchError, match=re.escape(message)):
+        read_cases(path)
+
+
+@pytest.mark.parametrize("column", ["row", "error", "network_sha256", "P(disc_herniation=present)"])
+def test_a_kept_column_never_collides_with_an_output_column(tmp_path, knee, column):
+    frame = pd.DataFrame({"knee_pain": ["present"], column: ["mine"]})
+    with pytest.raises(BatchError, match=re.escape(f"--keep {column}: the output has a column of that name")):
+        score_cases(knee, frame, targets=["disc_herniation"], keep=[column], progress=False)
+
+
+def test_a_well_formed_file_scores_as_before(tmp_path, knee):
+    path = tmp_path / "cases.csv"
+    path.write_text("case_id,knee_pain,straight_leg_raise\nc1,present,positive\nc2,present,\n")
+    scored, errors = score_cases(knee, read_cases(path), targets=["disc_herniation"], keep=["case_id"],
+                                 progress=False)
+    assert not errors and list(scored["case_id"]) == ["c1", "c2"]
+    expected = knee.posterior("disc_herniation", {"knee_pain": "present", "straight_leg_raise": "positive"})
+    assert scored.loc[0, "P(disc_herniation=present)"] == pytest.approx(expected["present"], abs=1e-12)
