@@ -216,6 +216,8 @@ evidence = Evidence(hard, soft)
 st.title("Is this knee pain from the L4-L5 spine, the knee or the hip?" if network.knee_pain_sources
          else network.title)
 st.warning(DISCLAIMER, icon="⚠️")
+if network.info.warning:
+    st.error(f"This network is {network.info.warning}.")
 flash = st.session_state.pop("flash", None)
 if flash:
     (st.success if flash[0] == "success" else st.error)(flash[1])

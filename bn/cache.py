@@ -81,10 +81,7 @@ def read_compiled(reference: str | Path) -> tuple[Network, TreePlan, dict[frozen
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged or foreign entry: recompile and overwrite it
         else:
-            info = network.info
-            network = Network(**{**network.__dict__, "info": NetworkInfo(info.id, info.version, info.sha256,
-                                                                         str(path))})
-            return network, plan, extra
+            return _stamped(network, path), plan, extra
     from bn.registry import read_network
 
     network = read_network(path)
@@ -96,7 +93,26 @@ def read_compiled(reference: str | Path) -> tuple[Network, TreePlan, dict[frozen
         extra[frozenset(explained)] = net.engine.extra_plan(explained)
     with contextlib.suppress(OSError):  # a read-only home directory must not stop a query
         _write_entry(entry, network, plan, extra)
-    return network, plan, extra
+    return _stamped(network, path), plan, extra
+
+
+def _stamped(network: Network, path: Path) -> Network:
+    """The network with its file path and whether it is the published version it claims (pinned hashes,
+    :func:`bn.registry.published_status`). The published file itself with other bytes is refused: a
+    published version is immutable."""
+    from bn.errors import UnknownNetworkError
+    from bn.registry import networks_dir, pinned, published_status
+
+    info = network.info
+    status = published_status(info.id, info.version, info.sha256)
+    own = networks_dir() / info.id / f"{info.version}.yaml"
+    if status is False and own.exists() and own.resolve() == Path(path).resolve():
+        raise UnknownNetworkError(
+            f"{path} was changed after {info.id} {info.version} was published (sha256 {info.sha256[:16]}..., "
+            f"published {pinned(info.id)[info.version][:16]}...): a published version is immutable; restore it "
+            "and publish the change as a new version")
+    return Network(**{**network.__dict__, "info": NetworkInfo(info.id, info.version, info.sha256, str(path),
+                                                              status)})
 
 
 def _write_entry(entry: Path, network: Network, plan: TreePlan, extra: dict[frozenset[str], TreePlan]) -> None:

@@ -161,7 +161,8 @@ def _load_case(args: argparse.Namespace):
 
 def _header(net) -> str:
     info = net.info
-    return f"network {info.id} {info.version} (sha256 {info.sha256[:16]}...), engine {net.engine.name}"
+    line = f"network {info.id} {info.version} (sha256 {info.sha256[:16]}...), engine {net.engine.name}"
+    return f"{line}\nWARNING: {info.warning}" if info.warning else line
 
 
 def _findings_line(ev) -> str:
@@ -436,9 +437,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         network = read_network_file(path) if not problems else None
     if network is not None:
         from bn.provenance import provenance_problems
+        from bn.registry import pinned, published_status
 
         # Not load errors (published versions stay loadable), but a file with them is not fit to publish.
         problems = provenance_problems(network)
+        info = network.info
+        if published_status(info.id, info.version, info.sha256) is False:
+            problems = [*problems, f"{path}: claims {info.id} {info.version}, which was published with sha256 "
+                                   f"{pinned(info.id)[info.version]}; this file's is {info.sha256}"]
     if problems:
         for problem in problems:
             print(problem)

@@ -99,9 +99,23 @@ class NetworkInfo:
     version: str
     sha256: str
     path: str = ""
+    # True: the published id@version (its sha256 is the pinned one); False: it claims a published id@version
+    # with other bytes; None: not a published version (a draft, a learnt file, a standard network).
+    published: bool | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+    def to_dict(self) -> dict[str, str | bool]:
+        out: dict[str, str | bool] = {"id": self.id, "version": self.version, "sha256": self.sha256}
+        if self.published is not None:
+            out["published"] = self.published
+        return out
+
+    @property
+    def warning(self) -> str:
+        """A one-line warning for a file that claims a published version it is not ('' otherwise)."""
+        if self.published is not False:
+            return ""
+        return (f"not the published {self.id} {self.version}: this file claims that version but its sha256 "
+                f"({self.sha256[:16]}...) differs from the published one")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,39 @@ def published() -> dict[str, list[str]]:
     return found
 
 
+PINNED_FILE = "published.yaml"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def pinned(network_id: str) -> dict[str, str]:
+    """Version -> sha256 of every published version of ``network_id`` (``networks/<id>/published.yaml``);
+    empty when the folder has no such file.
+
+    >>> pinned("l4l5_knee")["1.0.0"][:12]
+    '85c04ea369d3'
+    """
+    from bn import safeyaml
+
+    path = networks_dir() / network_id / PINNED_FILE
+    if not path.is_file():
+        return {}
+    try:
+        doc = safeyaml.load(path.read_text(encoding="utf-8"))
+    except (OSError, safeyaml.YAMLError) as exc:
+        raise UnknownNetworkError(f"{path}: cannot read the published hashes ({str(exc).splitlines()[0]})") from None
+    if not isinstance(doc, dict) or not all(_VERSION.match(str(k)) and _SHA256.match(str(v)) for k, v in doc.items()):
+        raise UnknownNetworkError(f"{path}: expected lines 'VERSION: SHA256' (a version like 1.0.0, a 64-digit "
+                                  "lowercase hex sha256)")
+    return {str(k): str(v) for k, v in doc.items()}
+
+
+def published_status(network_id: str, version: str, sha256: str) -> bool | None:
+    """True when ``id@version`` is published with this sha256, False when it is published with another one
+    (an impostor or an edited copy), None when no such version is published."""
+    expected = pinned(network_id).get(version)
+    return None if expected is None else expected == sha256
+
+
 def _version_key(version: str) -> tuple[int, ...]:
     m = _VERSION.match(version)
     return tuple(int(x) for x in m.groups()) if m else (-1,)

@@ -1,0 +1,68 @@
+"""Published versions are pinned by their sha256 (networks/<id>/published.yaml): an impostor or an edited copy
+is never reported as the published network (issue 18)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+from conftest import ROOT
+
+import bn
+from bn.cli import main
+from bn.errors import BNError
+from bn.registry import pinned, published
+
+NETWORKS = ROOT / "networks"
+
+
+def test_every_published_version_is_pinned_to_its_bytes():
+    for network_id, versions in published().items():
+        pins = pinned(network_id)
+        assert set(pins) == set(versions), f"{network_id}: add the new version's sha256 to published.yaml"
+        for v in versions:
+            assert pins[v] == hashlib.sha256((NETWORKS / network_id / f"{v}.yaml").read_bytes()).hexdigest()
+
+
+def test_the_published_file_says_so():
+    info = bn.load("l4l5_knee@1.0.0").info
+    assert info.published is True and info.warning == "" and info.to_dict()["published"] is True
+
+
+@pytest.fixture
+def impostor(tmp_path):
+    """A file elsewhere that claims l4l5_knee 1.0.0, one title character changed."""
+    path = tmp_path / "evil" / "l4l5_knee" / "1.0.0.yaml"
+    path.parent.mkdir(parents=True)
+    text = (NETWORKS / "l4l5_knee" / "1.0.0.yaml").read_text()
+    path.write_text(text.replace("Knee pain: referred", "Knee pain - referred", 1))
+    assert path.read_text() != text
+    return path
+
+
+def test_an_impostor_is_marked_in_the_api_the_json_and_the_text(impostor, capsys):
+    info = bn.load(str(impostor)).info
+    assert (info.id, info.version, info.published) == ("l4l5_knee", "1.0.0", False)
+    assert "not the published l4l5_knee 1.0.0" in info.warning
+    assert main(["query", str(impostor), "-e", "knee_pain=present", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["network"]["published"] is False
+    assert main(["query", str(impostor), "-e", "knee_pain=present"]) == 0
+    assert "WARNING: not the published l4l5_knee 1.0.0" in capsys.readouterr().out
+
+
+def test_bn_check_compares_with_the_pinned_hash(impostor, capsys):
+    assert main(["check", str(impostor)]) == 1
+    assert "claims l4l5_knee 1.0.0, which was published with sha256 85c04ea3" in capsys.readouterr().out
+
+
+def test_an_edited_published_file_is_refused(tmp_path, monkeypatch):
+    folder = tmp_path / "networks"
+    shutil.copytree(NETWORKS / "l4l5_knee", folder / "l4l5_knee")
+    with open(folder / "l4l5_knee" / "1.1.0.yaml", "a") as handle:
+        handle.write("# edited after publication\n")
+    monkeypatch.setenv("BN_NETWORKS_DIR", str(folder))
+    with pytest.raises(BNError, match=r"was changed after l4l5_knee 1\.1\.0 was published"):
+        bn.load("l4l5_knee@1.1.0")
+    assert bn.load("l4l5_knee@1.0.0").info.published is True
