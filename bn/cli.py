@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     x.set_defaults(func=_cmd_export)
 
     c = sub.add_parser("check", help="validate a network file and print every problem")
-    c.add_argument("file", metavar="FILE")
+    c.add_argument("file", metavar="FILE", help="a network file, or a published reference such as l4l5_knee@2.0.0")
     c.set_defaults(func=_cmd_check)
 
     ls = sub.add_parser("networks", help="list the published networks and their versions")
@@ -425,6 +425,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from bn.netfile import check_network_file, read_network_file
 
     path = Path(args.file)
+    if not path.exists() and "/" not in args.file:
+        from bn.registry import resolve
+
+        path = resolve(args.file)  # a published reference (l4l5_knee@2.0.0): check its file
     if standard_format(path):
         try:
             network = read_standard(path)

@@ -66,3 +66,9 @@ def test_an_edited_published_file_is_refused(tmp_path, monkeypatch):
     with pytest.raises(BNError, match=r"was changed after l4l5_knee 1\.1\.0 was published"):
         bn.load("l4l5_knee@1.1.0")
     assert bn.load("l4l5_knee@1.0.0").info.published is True
+
+
+def test_bn_check_takes_a_published_reference(capsys):
+    assert main(["check", "l4l5_knee@2.0.0"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK ") and pinned("l4l5_knee")["2.0.0"] in out
