@@ -214,14 +214,43 @@ def parse_case(text: str | bytes, name: str = "<case>") -> Case:
     raw = text.encode() if isinstance(text, str) else text
     if len(raw) > MAX_CASE_BYTES:
         raise CaseFileError(f"{name}: the case file is {len(raw):,} bytes; the limit is {MAX_CASE_BYTES:,}")
-    from bn import safeyaml  # here, not at the top: a warm `bn query` without a case file never needs YAML
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CaseFileError(f"{name}: not valid JSON or YAML ({exc})") from None
+    doc = _json_document(text, name)
+    if doc is None:
+        from bn import safeyaml  # here, not at the top: a warm `bn query` without a case file never needs YAML
+
+        try:
+            doc = safeyaml.load(text)  # the safe loader builds no objects
+        except safeyaml.YAMLError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CaseFileError(f"{name}: not valid JSON or YAML ({first})") from None
+    return case_from_document(doc, name)
+
+
+def _json_document(text: str, name: str) -> Any:
+    """The document when ``text`` is JSON, else None (then it is read as YAML). JSON is read by the JSON
+    parser, not as YAML: YAML 1.1 takes ``1e-05`` for a string and cannot decode the surrogate-pair escapes
+    JSON writes for characters beyond the Basic Multilingual Plane, so the tool could not read its own files."""
+    if not text.lstrip().startswith("{"):
+        return None
+
+    class Duplicate(Exception):
+        pass
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({key for key, _ in items}) < len(items):
+            raise Duplicate
+        return dict(items)
 
     try:
-        doc = safeyaml.load(raw.decode("utf-8"))  # JSON is YAML; the safe loader builds no objects
-    except (safeyaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CaseFileError(f"{name}: not valid JSON or YAML ({first})") from None
-    return case_from_document(doc, name)
+        return json.loads(text, object_pairs_hook=pairs)
+    except (json.JSONDecodeError, Duplicate):
+        return None  # YAML's flow style also starts with "{"; a duplicate key: YAML's reader names its line
+    except RecursionError:
+        raise CaseFileError(f"{name}: nested too deeply") from None
 
 
 def case_from_document(doc: Any, name: str = "<case>") -> Case:
@@ -243,13 +272,28 @@ def case_from_document(doc: Any, name: str = "<case>") -> Case:
     network = doc.get("network")
     return Case(
         Evidence({str(k): str(v) for k, v in findings.items()},
-                 {str(k): {str(s): x for s, x in v.items()} for k, v in soft.items()}),
+                 {str(k): {str(s): _likelihood(x, name, str(k), str(s)) for s, x in v.items()}
+                  for k, v in soft.items()}),
         network=str(network) if network is not None else None,
         note=str(doc.get("note") or ""),
         title=str(doc.get("title") or ""),
         source=str(doc.get("source") or ""),
         split=str(doc.get("split") or ""),
     )
+
+
+def _likelihood(x: Any, name: str, variable: str, state: str) -> float:
+    """A soft finding's likelihood as a number. YAML 1.1 reads an exponent without a dot (``1e-05``, as
+    Python's JSON writes small numbers) as a string, so a numeric string is read as the number it spells."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, str)):
+        raise CaseFileError(f"{name}: soft_findings.{variable}.{state} must be a number, got {x!r}")
+    try:
+        value = float(x)
+    except ValueError:
+        raise CaseFileError(f"{name}: soft_findings.{variable}.{state} must be a number, got {x!r}") from None
+    if not math.isfinite(value):
+        raise CaseFileError(f"{name}: soft_findings.{variable}.{state} must be a finite number, got {x!r}")
+    return value
 
 
 def read_case(path: str | Path) -> Case:

@@ -208,3 +208,27 @@ def test_pruned_queries_equal_the_full_tree(seed, name):
     keep = pruned._relevant([pruned.position[v] for v in [*lik, *targets]])
     if keep and len(keep) < len(pruned.order):
         assert keep in pruned._pruned  # compiled, or judged not worth it, by now
+
+
+_ids = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
+_likelihoods = st.floats(min_value=1e-300, max_value=1.0, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(findings=st.dictionaries(_ids, _ids, max_size=4),
+       soft=st.dictionaries(_ids, st.dictionaries(_ids, _likelihoods, min_size=2, max_size=3), max_size=3),
+       note=st.text(max_size=40))
+def test_a_case_file_reads_back_as_the_same_case(findings, soft, note):
+    """Whatever the CLI or the app writes (JSON, or the same document as YAML) is read back to the same case:
+    Python's JSON writes 1e-05, which YAML 1.1 alone would read as a string (issue 18)."""
+    import yaml
+
+    from bn.evidence import Case, Evidence, parse_case
+
+    soft = {k: v for k, v in soft.items() if k not in findings}
+    case = Case(Evidence(findings, soft), network="l4l5_knee", note=note)
+    for text in (case.to_json(), yaml.safe_dump(case.to_dict())):
+        back = parse_case(text)
+        assert back.evidence.findings == case.evidence.findings
+        assert back.evidence.soft_findings == case.evidence.soft_findings
+        assert (back.network, back.note) == (case.network, case.note)
