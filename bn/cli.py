@@ -441,14 +441,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
         network = read_network_file(path) if not problems else None
     if network is not None:
         from bn.provenance import provenance_problems
-        from bn.registry import pinned, published_status
+        from bn.registry import pinned
 
         # Not load errors (published versions stay loadable), but a file with them is not fit to publish.
         problems = provenance_problems(network)
         info = network.info
-        if published_status(info.id, info.version, info.sha256) is False:
+        published_sha = pinned(info.id).get(info.version)
+        if published_sha not in (None, info.sha256):
             problems = [*problems, f"{path}: claims {info.id} {info.version}, which was published with sha256 "
-                                   f"{pinned(info.id)[info.version]}; this file's is {info.sha256}"]
+                                   f"{published_sha}; this file's is {info.sha256}"]
     if problems:
         for problem in problems:
             print(problem)

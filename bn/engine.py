@@ -951,7 +951,7 @@ class CompiledEngine:
         if len(variables) < len(self.order) and self.prune and self._cost >= self.PRUNE_MIN_STATES:
             groups = self._by_pattern(likelihoods)
             if groups:
-                size = groups[0][0].size + sum(rows.size for rows, _ in groups[1:])
+                size = sum(rows.size for rows, _ in groups)
                 out = {v: np.empty((size, self.cards[self.position[v]])) for v in variables}
                 log_z = np.empty(size)
                 for rows, part in groups:

@@ -230,6 +230,10 @@ def parse_case(text: str | bytes, name: str = "<case>") -> Case:
     return case_from_document(doc, name)
 
 
+class _DuplicateKey(Exception):
+    """A JSON object repeats a key: the YAML reader then reports it with its line."""
+
+
 def _json_document(text: str, name: str) -> Any:
     """The document when ``text`` is JSON, else None (then it is read as YAML). JSON is read by the JSON
     parser, not as YAML: YAML 1.1 takes ``1e-05`` for a string and cannot decode the surrogate-pair escapes
@@ -237,17 +241,14 @@ def _json_document(text: str, name: str) -> Any:
     if not text.lstrip().startswith("{"):
         return None
 
-    class Duplicate(Exception):
-        pass
-
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         if len({key for key, _ in items}) < len(items):
-            raise Duplicate
+            raise _DuplicateKey
         return dict(items)
 
     try:
         return json.loads(text, object_pairs_hook=pairs)
-    except (json.JSONDecodeError, Duplicate):
+    except (json.JSONDecodeError, _DuplicateKey):
         return None  # YAML's flow style also starts with "{"; a duplicate key: YAML's reader names its line
     except RecursionError:
         raise CaseFileError(f"{name}: nested too deeply") from None

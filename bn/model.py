@@ -9,7 +9,7 @@ Tables are stored parents first, child last: ``cpt[i_parent1, ..., i_parentK, i_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,6 +149,18 @@ class Network:
 
     def __contains__(self, variable_id: object) -> bool:
         return variable_id in self.variables
+
+    def ancestors(self, seeds: Iterable[str]) -> set[str]:
+        """The seeds and all their ancestors: every other variable is barren for a question about the seeds
+        (it sums out to 1, whatever its numbers)."""
+        seen: set[str] = set()
+        stack = list(seeds)
+        while stack:
+            v = stack.pop()
+            if v not in seen:
+                seen.add(v)
+                stack.extend(self.variables[v].parents)
+        return seen
 
     def by_role(self, *roles: str) -> list[str]:
         """Variable ids with one of ``roles``, in network order."""

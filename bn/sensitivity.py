@@ -426,7 +426,7 @@ class _Coefficients:
         # belongs to a barren variable, which sums out to 1 whatever its numbers, so its derivatives are 0.
         # Working on the relevant part keeps a large network's junction tree small (l4l5_knee 2.0.0: a
         # one-way analysis of a knee-pain case took 4.6 s on the whole tree).
-        self.relevant = _ancestors(net.network, [*self.likelihoods, *(e.variable for e in self.events)])
+        self.relevant = net.network.ancestors([*self.likelihoods, *(e.variable for e in self.events)])
         if len(self.relevant) < len(net.network.variables):
             sub = replace(net.network, variables={v: x for v, x in net.network.variables.items() if v in self.relevant})
             net = BayesNet(sub)
@@ -502,18 +502,6 @@ class _Coefficients:
         if event not in self._totals:
             self._totals[event] = float(np.sum(self.net.engine.joint((), self._event_likelihoods(event))))
         return self._totals[event]
-
-
-def _ancestors(network: Network, seeds: Iterable[str]) -> set[str]:
-    """The seeds and all their ancestors."""
-    seen: set[str] = set()
-    stack = list(seeds)
-    while stack:
-        v = stack.pop()
-        if v not in seen:
-            seen.add(v)
-            stack.extend(network[v].parents)
-    return seen
 
 
 def _progress(iterable: Iterable[_T], total: int, desc: str, enabled: bool) -> Iterable[_T]:
@@ -1094,13 +1082,7 @@ class _BatchedJoint:
     def __init__(self, network: Network, likelihoods: Mapping[str, np.ndarray], targets: Sequence[str]):
         import opt_einsum
 
-        relevant: set[str] = set()
-        stack = [*likelihoods, *targets]
-        while stack:
-            v = stack.pop()
-            if v not in relevant:
-                relevant.add(v)
-                stack += list(network[v].parents)
+        relevant = network.ancestors([*likelihoods, *targets])
         self.order = [v for v in network.variables if v in relevant]
         sym = {v: opt_einsum.get_symbol(i) for i, v in enumerate(self.order)}
         batch = opt_einsum.get_symbol(len(self.order))
