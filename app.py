@@ -26,7 +26,7 @@ from bn.model import NetworkInfo
 from bn.netfile import MAX_FILE_BYTES, parse_network_text
 from bn.sensitivity import flip, one_way, uncertainty
 from bn.stability import same_decision_probability
-from bn.target import SOURCE_LABELS, SOURCE_SHORT, positive_state
+from bn.target import SOURCE_LABELS, SOURCE_SHORT
 from bn.teaching import compare_scenarios, example_cases, trajectory_frame, walkthrough
 from bn.voi import DIAGNOSES, next_best
 
@@ -84,7 +84,7 @@ def load_case_into_widgets(network, case: Case, variables: list[str]) -> None:
         st.session_state[vid] = state
     for vid, lik in ev.soft_findings.items():
         v = network[vid]
-        positive = positive_state(v.state_ids)
+        positive = v.on_state
         if v.card != 2 or v.role not in ("finding", "red_flag"):
             raise bn.EvidenceError(f"soft finding {vid}: the app takes soft findings for binary findings only")
         st.session_state[vid] = UNCERTAIN
@@ -201,7 +201,7 @@ for title, ids in groups:
                               help=v.description or None,
                               format_func=lambda s, labels=labels: labels.get(s, s))
             if choice == UNCERTAIN:
-                positive = positive_state(v.state_ids)
+                positive = v.on_state
                 other = next(s for s in v.state_ids if s != positive)
                 level = st.slider(f"How sure that it is {positive}? (%)", 1, 99, 70, key=f"{vid}.soft",
                                   help="Entered as a likelihood: the observation is this many "
@@ -252,7 +252,7 @@ diagnoses = network.by_role("diagnosis") or net.default_query_variables()
 rows = []
 for var in diagnoses:
     v = network[var]
-    state = positive_state(v.state_ids) if v.card == 2 else max(result.posteriors[var], key=result.posteriors[var].get)
+    state = v.on_state if v.card == 2 else max(result.posteriors[var], key=result.posteriors[var].get)
     rows.append({"diagnosis": v.display_label, "state": state, "prior": result.priors[var][state],
                  "posterior": result.posteriors[var][state]})
 differential = pd.DataFrame(rows).sort_values("posterior", ascending=False, ignore_index=True)
@@ -268,7 +268,7 @@ st.dataframe(as_percent, hide_index=True, key="differential", width="stretch", c
     "posterior": st.column_config.ProgressColumn("Posterior", format="%.1f%%", min_value=0.0, max_value=100.0)})
 if result.most_probable_explanation:
     present = [network[v].display_label for v, s in result.most_probable_explanation.states.items()
-               if s == network[v].state_ids[-1]]
+               if s == network[v].on_state]
     st.caption(f"Most probable combination (p = {pct(result.most_probable_explanation.probability)}): "
                + ("; ".join(present) or "no diagnosis present"))
 
@@ -463,7 +463,7 @@ elif view == "Case":
     st.markdown("**Share:** the address bar reproduces this case exactly (each finding is a query parameter).")
     st.code("?" + "&".join(f"{k}={v}" for k, v in url.items()), language=None)
     st.code(f"bn query {info.id}@{info.version} " + " ".join(f"-e {k}={v}" for k, v in evidence.findings.items())
-            + "".join(f" --soft {k}={positive_state(list(lik))}:{lik[positive_state(list(lik))]:g}"
+            + "".join(f" --soft {k}={network[k].on_state}:{lik[network[k].on_state]:g}"
                       for k, lik in evidence.soft_findings.items()), language="bash")
 
 elif view == "About":

@@ -161,7 +161,7 @@ def _network_doc(network: Network) -> dict[str, Any]:
         "variables": [
             {"id": v.id, "states": [[s.id, s.label] for s in v.states], "parents": list(v.parents),
              "label": v.label, "description": v.description, "role": v.role, "group": v.group, "cost": v.cost,
-             "alert": v.alert, "form": v.form, "definition": v.definition,
+             "alert": v.alert, "form": v.form, "definition": v.definition, "on_state": v.on_state,
              "parameters": [parameter(p) for p in v.parameters]}
             for v in network.variables.values()
         ],
@@ -180,7 +180,7 @@ def _network_from_doc(doc: dict[str, Any], cpts: list[np.ndarray]) -> Network:
         variables[v["id"]] = Variable(
             id=v["id"], states=tuple(State(s, label) for s, label in v["states"]), parents=tuple(v["parents"]),
             cpt=cpt, label=v["label"], description=v["description"], role=v["role"], group=v["group"],
-            cost=v["cost"], alert=v["alert"], form=v["form"], definition=v["definition"],
+            cost=v["cost"], alert=v["alert"], form=v["form"], definition=v["definition"], on_state=v["on_state"],
             parameters=tuple(parameter(p) for p in v["parameters"]))
     info = doc["info"]
     return Network(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bn import batch_cli, learn_cli, sensitivity_cli
 from bn.errors import BNError
-from bn.target import SOURCE_SHORT, positive_state
+from bn.target import SOURCE_SHORT
 from bn.validate_cli import add_parser as add_validate_parser
 
 DISCLAIMER = "Educational decision-support tool, not a medical device."
@@ -240,13 +240,13 @@ def format_result(net, result, headline=None) -> str:
     for role, variables in groups.items():
         lines += ["", f"{titles.get(role, role):<{width}}   prior -> posterior"]
         if role == "diagnosis":
-            last = {v: network[v].state_ids[-1] for v in variables}
+            last = {v: network[v].on_state for v in variables}
             variables = sorted(variables, key=lambda v: -result.posteriors[v][last[v]])
         for var in variables:
             post, prior = result.posteriors[var], result.priors[var]
             states = network[var].state_ids
             if len(states) == 2:
-                s = positive_state(states)
+                s = network[var].on_state
                 flag = "  (observed)" if var in ev.findings else ""
                 lines.append(f"  {_label(network, var):<{width - 2}} {_pct(prior[s]):>7} -> {_pct(post[s]):>7}"
                              f"  P({s}){flag}")
@@ -256,7 +256,7 @@ def format_result(net, result, headline=None) -> str:
                     lines.append(f"    {s:<{width - 4}} {_pct(prior[s]):>7} -> {_pct(post[s]):>7}")
     mpe = result.most_probable_explanation
     if mpe is not None:
-        present = [v for v, s in mpe.states.items() if s == network[v].state_ids[-1]]
+        present = [v for v, s in mpe.states.items() if s == network[v].on_state]
         lines += ["", f"Most probable combination of diagnoses (p = {_pct(mpe.probability)}): "
                       + (", ".join(present) if present else "none present")]
     lines += ["", DISCLAIMER]
@@ -335,7 +335,7 @@ def _cmd_stability(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(st.to_dict(), indent=2, allow_nan=False))
         return 0
-    present = [v for v, s in st.explanation.items() if s == net.network[v].state_ids[-1]]
+    present = [v for v, s in st.explanation.items() if s == net.network[v].on_state]
     sd = st.same_decision
     how = "exact" if sd.method == "exact" else f"Monte Carlo, {sd.samples} samples, seed {sd.seed}, " \
                                                f"standard error {sd.standard_error:.3f}"

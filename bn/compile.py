@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bn.model import Network, NetworkInfo, Parameter, State, Variable
+from bn.model import Network, NetworkInfo, Parameter, State, Variable, default_on_state
 
 if TYPE_CHECKING:
     from pgmpy.models import DiscreteBayesianNetwork
@@ -50,9 +50,10 @@ def from_pgmpy(model: DiscreteBayesianNetwork, info: NetworkInfo, source_format:
         cards = [int(c) for c in cpd.cardinality[1:]]
         cpt = np.moveaxis(np.asarray(cpd.values, dtype=float).reshape([card, *cards]), 0, -1)
         names = [str(s) for s in cpd.state_names[vid]]
+        on = names.index(default_on_state(names))
         params = tuple(
             Parameter(vid, "row", ", ".join(f"{p}={cpd.state_names[p][i]}" for p, i in zip(parents, idx))
-                      or "(no parents)", float(cpt[idx][-1]) if card == 2 else tuple(cpt[idx].tolist()))
+                      or "(no parents)", float(cpt[idx][on]) if card == 2 else tuple(cpt[idx].tolist()))
             for idx in np.ndindex(*cards)
         )
         variables[vid] = Variable(

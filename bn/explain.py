@@ -29,7 +29,7 @@ from typing import Any
 
 from bn.evidence import Evidence
 from bn.inference import BayesNet
-from bn.target import Target, positive_state, resolve_target
+from bn.target import Target, resolve_target
 
 
 @dataclass(frozen=True)
@@ -168,4 +168,4 @@ def _sentence(network, var: str, state: str | None, target_label: str, without: 
     return f"{what}: {verb} {target_label} from {percent(without)} to {percent(with_)} (weight {weight:+.1f} dB)"
 
 
-__all__ = ["Conflict", "Explanation", "FindingWeight", "explain", "positive_state"]
+__all__ = ["Conflict", "Explanation", "FindingWeight", "explain"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bn.model import Network
-from bn.target import positive_state
 
 ROLE_SHAPES = {"risk_factor": "house", "diagnosis": "box", "mechanism": "ellipse", "finding": "note",
                "red_flag": "octagon"}
@@ -61,7 +60,7 @@ def to_dot(network: Network, posteriors: Mapping[str, Mapping[str, float]] | Non
                 attrs["peripheries"] = "2"
                 attrs["fillcolor"] = "#ffe9a8"
             elif v.id in posteriors:
-                state = positive_state(v.state_ids) if v.card == 2 else max(
+                state = v.on_state if v.card == 2 else max(
                     posteriors[v.id], key=posteriors[v.id].get)
                 p = posteriors[v.id][state]
                 label += f"\nP({state}) {p:.0%}"

@@ -207,7 +207,7 @@ def _separating_finding(net: BayesNet, ev: Evidence, a: str, b: str) -> tuple[st
     if not pool:
         return None
     outcomes = net.outcome_posteriors([a, b], pool, ev)
-    sa, sb = network[a].state_ids[-1], network[b].state_ids[-1]
+    sa, sb = network[a].on_state, network[b].on_state
     gap_now = net.posterior(a, ev)[sa] - net.posterior(b, ev)[sb]
     best = None
     for c in pool:

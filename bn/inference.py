@@ -338,8 +338,8 @@ class BayesNet:
         if self.network.knee_pain_sources:
             sources, prior_sources = {}, {}
             for key, var in self.network.knee_pain_sources.items():
-                sources[key] = (computed.get(var) or self._marginal(var, ev))[self.network[var].state_ids[-1]]
-                prior_sources[key] = self._priors[var][self.network[var].state_ids[-1]]
+                sources[key] = (computed.get(var) or self._marginal(var, ev))[self.network[var].on_state]
+                prior_sources[key] = self._priors[var][self.network[var].on_state]
         mpe = None
         if explain and self.network.has_roles and self.network.by_role("diagnosis"):
             mpe = self.most_probable_explanation(findings=ev)
@@ -357,11 +357,11 @@ class BayesNet:
         for vid in self.network.by_role("red_flag"):
             v = self.network[vid]
             message = v.alert or f"Red flag: {v.display_label} present. Seek urgent assessment."
-            if ev.findings.get(vid) == v.state_ids[-1]:
+            if ev.findings.get(vid) == v.on_state:
                 out.append(Alert(vid, message))
             elif vid in ev.soft_findings:
                 lik = ev.soft_findings[vid]
-                if lik[v.state_ids[-1]] > max(lik[s] for s in v.state_ids[:-1]):
+                if lik[v.on_state] > max(lik[s] for s in v.state_ids if s != v.on_state):
                     out.append(Alert(vid, f"Possible (uncertain finding): {message}"))
         return out
 

@@ -6,7 +6,7 @@ This is the path for a clinic that wants the tables to reflect its own populatio
 - ``method="bayes"`` (the default): each row of a table is a Dirichlet prior worth ``prior_weight`` patients,
   centred on the network's own row (the published figures), updated with the counts of that parent
   combination in the records. The new row is the posterior mean; its plausible ``range`` (used by
-  sensitivity analysis) is the 90% posterior interval of the row's last state.
+  sensitivity analysis) is the 90% posterior interval of the row's on-state (``Variable.on_state``).
 - ``method="mle"``: the observed frequencies, wherever the parent combination was seen at least once (other
   rows keep the network's values).
 
@@ -144,7 +144,7 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
             raise LearnError(f"{vid}: {int(counts[tuple(conflict[0])])} records have {vid}="
                              f"{var.state_ids[conflict[0][-1]]}{' when ' + where if where else ''}, which "
                              f"{network.id} {network.info.version} gives probability 0")
-        new, ranges = _update(table, counts, method, prior_weight)
+        new, ranges = _update(table, counts, method, prior_weight, on=var.on_index)
         specs[vid]["cpt"] = {"table": {"parents": list(var.parents), "rows": _rows(
             network, var, new, ranges, counts, key, method, prior_weight)}}
         tables.append(LearntTable(vid, int(known.sum()), float(np.abs(new - table).max())))
@@ -174,8 +174,9 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
     return LearnResult(new_network, text, tables, skipped)
 
 
-def _update(table: np.ndarray, counts: np.ndarray, method: str, weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """New rows, and the 90% interval of each row's last state (NaN where none applies)."""
+def _update(table: np.ndarray, counts: np.ndarray, method: str, weight: float, *,
+            on: int) -> tuple[np.ndarray, np.ndarray]:
+    """New rows, and the 90% interval of each row's state ``on`` (NaN where none applies)."""
     from scipy.stats import beta
 
     seen = counts.sum(axis=-1, keepdims=True)
@@ -184,7 +185,7 @@ def _update(table: np.ndarray, counts: np.ndarray, method: str, weight: float) -
         return new, np.full((*table.shape[:-1], 2), np.nan)
     post = weight * table + counts
     new = post / post.sum(axis=-1, keepdims=True)
-    a = post[..., -1]
+    a = post[..., on]
     b = post.sum(axis=-1) - a
     with np.errstate(invalid="ignore"):
         ranges = np.stack([beta.ppf(INTERVAL[0], a, b), beta.ppf(INTERVAL[1], a, b)], axis=-1)
@@ -209,8 +210,8 @@ def _rows(network: Network, var, new: np.ndarray, ranges: np.ndarray, counts: np
                                "detail": detail}
         low, high = ranges[index]
         if np.isfinite(low) and np.isfinite(high):
-            last = probs[-1]
-            row["range"] = [min(float(f"{low:.4g}"), last), max(float(f"{high:.4g}"), last)]
+            on = probs[var.on_index]
+            row["range"] = [min(float(f"{low:.4g}"), on), max(float(f"{high:.4g}"), on)]
         rows.append(row)
     return rows
 

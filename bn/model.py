@@ -16,6 +16,18 @@ import numpy as np
 
 ROLES = ("risk_factor", "diagnosis", "mechanism", "finding", "red_flag")
 GROUPS = ("history", "exam", "imaging", "tests")
+# State names that mean "the thing is there"; the first one a variable has is its on-state (else its last).
+ON_NAMES = ("present", "positive", "yes", "true", "reduced", "abnormal")
+
+
+def default_on_state(states: tuple[str, ...] | list[str]) -> str:
+    """The on-state a variable gets when its file names none: its first state called ``present``,
+    ``positive``, ``yes``, ``true``, ``reduced`` or ``abnormal`` (case-insensitive), else its last state.
+
+    >>> default_on_state(["present", "absent"]), default_on_state(["low", "high"])
+    ('present', 'high')
+    """
+    return next((s for s in states if s.lower() in ON_NAMES), states[-1])
 
 
 @dataclass(frozen=True)
@@ -28,8 +40,8 @@ class State:
 class Parameter:
     """One number as the modeller wrote it: a table row, a noisy-OR link or a noisy-OR leak.
 
-    ``value`` is the probability of the variable's last state for rows of binary variables and for
-    links and leaks; for a row of a variable with more states it is the whole row.
+    ``value`` is the probability of the variable's on-state (:attr:`Variable.on_state`) for rows of
+    binary variables and for links and leaks; for a row of a variable with more states it is the whole row.
     """
 
     variable: str
@@ -66,10 +78,24 @@ class Variable:
     form: str = "table"  # "table" | "noisy_or" | "deterministic_or" | "mixture"
     definition: str | None = None
     parameters: tuple[Parameter, ...] = ()
+    # The one state that "present", "positive", a red flag's alert, a noisy-OR's "on", a summary target and a
+    # single number shown for the variable all mean; set once here, used everywhere.
+    on_state: str = ""
+
+    def __post_init__(self) -> None:
+        ids = self.state_ids
+        if not self.on_state:
+            object.__setattr__(self, "on_state", default_on_state(ids))
+        elif self.on_state not in ids:
+            raise ValueError(f"{self.id}: on_state '{self.on_state}' is not one of its states ({', '.join(ids)})")
 
     @property
     def state_ids(self) -> tuple[str, ...]:
         return tuple(s.id for s in self.states)
+
+    @property
+    def on_index(self) -> int:
+        return self.state_ids.index(self.on_state)
 
     @property
     def card(self) -> int:

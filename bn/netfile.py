@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bn.errors import NetworkFileError, Problem
-from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable
+from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable, default_on_state
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 SUM_TOLERANCE = 1e-9
@@ -262,22 +262,28 @@ class _Builder:
     def _variable(self, spec: dict, parents: tuple[str, ...], done: dict[str, Variable]) -> Variable | None:
         vid = spec["id"]
         states = tuple(State(s["id"], s.get("label", s["id"])) for s in spec["states"])
+        on_state = spec.get("on_state") or default_on_state([s.id for s in states])
+        if on_state not in (s.id for s in states):
+            self.problem(vid, f"on_state '{on_state}' is not one of its states "
+                              f"({', '.join(s.id for s in states)})")
+            return None
+        on_index = [s.id for s in states].index(on_state)
         form, body = next(iter(spec["cpt"].items()))
         parent_vars = [done[p] for p in parents]
         if form in ("noisy_or", "deterministic_or") and len(states) != 2:
             self.problem(vid, f"{form} needs a binary variable; this one has {len(states)} states")
             return None
         if form == "mixture" and any(p.card != 2 for p in parent_vars):
-            self.problem(vid, "a mixture's components must be binary parents (their last state switches them on)")
+            self.problem(vid, "a mixture's components must be binary parents (their on_state switches them on)")
             return None
         if form == "table":
-            built = self._table(vid, states, parent_vars, body)
+            built = self._table(vid, states, parent_vars, body, on_index)
         elif form == "mixture":
-            built = self._mixture(vid, states, parent_vars, body)
+            built = self._mixture(vid, states, parent_vars, body, on_index)
         elif form == "noisy_or":
-            built = self._noisy_or(vid, parent_vars, body)
+            built = self._noisy_or(vid, parent_vars, body, on_index)
         else:
-            built = (_deterministic_or(parent_vars), ())
+            built = (_deterministic_or(parent_vars, on_index=on_index), ())
         if built is None:
             return None
         cpt, params = built
@@ -286,7 +292,7 @@ class _Builder:
             description=spec.get("description", ""), role=spec.get("role"), group=spec.get("group"),
             cost=spec.get("cost"), alert=spec.get("alert"), form=form,
             definition=body.get("definition") if form in ("deterministic_or", "mixture") else None,
-            parameters=params,
+            parameters=params, on_state=on_state,
         )
 
     def _provenance(self, vid: str, where: str, item: dict, inherited: dict, value: float) -> dict | None:
@@ -334,7 +340,7 @@ class _Builder:
             return False
         return True
 
-    def _table(self, vid: str, states: tuple[State, ...], parents: list[Variable], body: dict):
+    def _table(self, vid: str, states: tuple[State, ...], parents: list[Variable], body: dict, on_index: int):
         state_ids = [s.id for s in states]
         shape = tuple(p.card for p in parents)
         expected = int(np.prod(shape)) if shape else 1
@@ -371,8 +377,8 @@ class _Builder:
                     self.problem(vid, f"{where}: this parent combination appears twice")
                     continue
                 cpt[tuple(index)] = values
-                value = values[-1] if len(values) == 2 else tuple(values)
-                prov = self._provenance(vid, where, row, inherited, values[-1])
+                value = values[on_index] if len(values) == 2 else tuple(values)
+                prov = self._provenance(vid, where, row, inherited, values[on_index])
                 if prov is not None:
                     params.append(Parameter(vid, "row", key, value, **prov))
         if len(self.problems) > count_before:
@@ -382,7 +388,7 @@ class _Builder:
             return None
         return cpt, tuple(params)
 
-    def _noisy_or(self, vid: str, parents: list[Variable], body: dict):
+    def _noisy_or(self, vid: str, parents: list[Variable], body: dict, on_index: int):
         count_before = len(self.problems)
         inherited = {k: body[k] for k in ("source", "detail", "expert_estimate") if k in body}
         leak = body["leak"]
@@ -396,7 +402,7 @@ class _Builder:
         seen = set()
         for n, link in enumerate(body["links"], start=1):
             parent = by_id[link["parent"]]
-            state = link.get("state", parent.state_ids[-1])
+            state = link.get("state", parent.on_state)
             where = f"link {n} ({parent.id}={state})"
             if state not in parent.state_ids:
                 self.problem(vid, f"{where}: '{state}' is not a state of {parent.id} "
@@ -414,7 +420,7 @@ class _Builder:
             active.append((parents.index(parent), parent.state_index(state), float(link["p"])))
         if len(self.problems) > count_before:
             return None
-        return noisy_or_table([p.card for p in parents], float(leak["p"]), active), tuple(params)
+        return noisy_or_table([p.card for p in parents], float(leak["p"]), active, on_index=on_index), tuple(params)
 
     def _distribution(self, vid: str, where: str, probs: Any, state_ids: list[str]) -> list[float] | None:
         """One distribution over the variable's states (a table row, a mixture component), or None after
@@ -435,7 +441,7 @@ class _Builder:
             return None
         return values
 
-    def _mixture(self, vid: str, states: tuple[State, ...], parents: list[Variable], body: dict):
+    def _mixture(self, vid: str, states: tuple[State, ...], parents: list[Variable], body: dict, on_index: int):
         """Each present parent contributes its own distribution; several present ones mix by weight."""
         state_ids = [s.id for s in states]
         count_before = len(self.problems)
@@ -443,7 +449,7 @@ class _Builder:
         params = []
         otherwise = self._distribution(vid, "otherwise", body["otherwise"]["probs"], state_ids)
         if otherwise is not None:
-            prov = self._provenance(vid, "otherwise", body["otherwise"], inherited, otherwise[-1])
+            prov = self._provenance(vid, "otherwise", body["otherwise"], inherited, otherwise[on_index])
             if prov is not None:
                 params.append(Parameter(vid, "component", "otherwise", tuple(otherwise), **prov))
         components = []
@@ -452,38 +458,44 @@ class _Builder:
             values = self._distribution(vid, where, comp["probs"], state_ids)
             if values is None:
                 continue
-            prov = self._provenance(vid, where, comp, inherited, values[-1])
+            prov = self._provenance(vid, where, comp, inherited, values[on_index])
+            parent = next(p for p in parents if p.id == comp["parent"])
             if prov is not None:
-                params.append(Parameter(vid, "component", f"{comp['parent']}=present", tuple(values), **prov))
+                params.append(Parameter(vid, "component", f"{parent.id}={parent.on_state}", tuple(values), **prov))
             components.append((float(comp.get("weight", 1.0)), values))
         if len(self.problems) > count_before:
             return None
-        return mixture_table(components, otherwise), tuple(params)
+        return mixture_table(components, otherwise, on=[p.on_index for p in parents]), tuple(params)
 
 
-def mixture_table(components: list[tuple[float, list[float]]], otherwise: list[float]) -> np.ndarray:
+def mixture_table(components: list[tuple[float, list[float]]], otherwise: list[float], *,
+                  on: list[int] | None = None) -> np.ndarray:
     """Full table of a mixture over binary parents (one component per parent, in parent order):
-    ``P(s | parents) = sum_i w_i p_i(s) / sum_i w_i`` over the parents that are present, ``otherwise`` when none.
+    ``P(s | parents) = sum_i w_i p_i(s) / sum_i w_i`` over the parents that are on, ``otherwise`` when none.
+    ``on`` gives each parent's on-state index (default 1, the second state).
 
     >>> mixture_table([(1.0, [0.8, 0.2]), (3.0, [0.0, 1.0])], [0.5, 0.5]).tolist()
     [[[0.5, 0.5], [0.0, 1.0]], [[0.8, 0.2], [0.2, 0.8]]]
     """
     k = len(components)
+    on_index = on if on is not None else [1] * k
     cpt = np.zeros((2,) * k + (len(otherwise),))
     for config in itertools.product((0, 1), repeat=k):
-        on = [components[i] for i in range(k) if config[i]]
-        if not on:
+        active = [components[i] for i in range(k) if config[i] == on_index[i]]
+        if not active:
             cpt[config] = otherwise
             continue
-        weights = np.array([w for w, _ in on])
-        cpt[config] = (weights[:, None] * np.array([p for _, p in on])).sum(axis=0) / weights.sum()
+        weights = np.array([w for w, _ in active])
+        cpt[config] = (weights[:, None] * np.array([p for _, p in active])).sum(axis=0) / weights.sum()
     return cpt
 
 
-def noisy_or_table(cards: list[int], leak: float, links: list[tuple[int, int, float]]) -> np.ndarray:
+def noisy_or_table(cards: list[int], leak: float, links: list[tuple[int, int, float]], *,
+                   on_index: int = 1) -> np.ndarray:
     """Full table of a noisy-OR: ``P(on | config) = 1 - (1 - leak) * prod(1 - p_i)`` over active links.
 
-    ``links`` holds ``(parent axis, parent state index, p)``. The result has shape ``(*cards, 2)``.
+    ``links`` holds ``(parent axis, parent state index, p)``. The result has shape ``(*cards, 2)``, the
+    child's on-state at ``on_index`` of the last axis.
 
     >>> noisy_or_table([2], 0.1, [(0, 1, 0.5)]).round(3).tolist()
     [[0.9, 0.1], [0.45, 0.55]]
@@ -493,15 +505,17 @@ def noisy_or_table(cards: list[int], leak: float, links: list[tuple[int, int, fl
         factor = np.ones(cards[axis])
         factor[state] = 1.0 - p
         off = off * factor.reshape([-1 if a == axis else 1 for a in range(len(cards))])
-    return np.stack([off, 1.0 - off], axis=-1)
+    table = np.stack([off, 1.0 - off], axis=-1)
+    return table if on_index == 1 else np.ascontiguousarray(table[..., ::-1])
 
 
-def _deterministic_or(parents: list[Variable]) -> np.ndarray:
+def _deterministic_or(parents: list[Variable], *, on_index: int) -> np.ndarray:
     cards = [p.card for p in parents]
     on = np.zeros(tuple(cards))
     for config in itertools.product(*(range(c) for c in cards)):
-        on[config] = float(any(i == c - 1 for i, c in zip(config, cards)))
-    return np.stack([1.0 - on, on], axis=-1)
+        on[config] = float(any(i == p.on_index for i, p in zip(config, parents)))
+    table = np.stack([1.0 - on, on], axis=-1)
+    return table if on_index == 1 else np.ascontiguousarray(table[..., ::-1])
 
 
 def _suggest(name: str, options) -> str:

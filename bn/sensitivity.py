@@ -68,7 +68,7 @@ from bn.evidence import Evidence, read_case
 from bn.inference import BayesNet, Findings
 from bn.model import Network, Parameter, Variable
 from bn.netfile import noisy_or_table
-from bn.target import Target, positive_state, resolve_target
+from bn.target import Target, resolve_target
 
 DEFAULT_LOG_ODDS_HALF_WIDTH = 1.0  # default plausible range: logit(value) +/- 1 (odds x/÷ e)
 RANGE_LEVEL = 0.90  # a plausible range is read as a 90% interval (on the log-odds scale)
@@ -225,15 +225,12 @@ def parameters(network: Network) -> list[SensitivityParameter]:
             p = written.get(row)
             key = _row_key(network, var, row)
             probs = var.cpt[row]
-            if var.card == 2:
-                # The number the modeller wrote: the last state for YAML rows, the "positive" state otherwise.
-                states = [var.state_ids[-1] if p is not None else positive_state(var.state_ids)]
-            else:
-                states = list(var.state_ids)
+            # The number the modeller wrote: P(on-state) for a binary row.
+            states = [var.on_state] if var.card == 2 else list(var.state_ids)
             for state in states:
                 i = var.state_index(state)
                 value = float(probs[i])
-                from_file = p is not None and p.range is not None and i == var.card - 1
+                from_file = p is not None and p.range is not None and i == var.on_index
                 rng = tuple(float(x) for x in p.range) if from_file else default_range(value)
                 out.append(SensitivityParameter(
                     id=_row_id(var, state, key), variable=var.id, kind="row", key=key, state=state, value=value,
@@ -244,12 +241,12 @@ def parameters(network: Network) -> list[SensitivityParameter]:
 
 def _noisy_or_parameters(network: Network, var: Variable) -> list[SensitivityParameter]:
     out = []
-    on = var.state_ids[-1]
+    on = var.on_state
     for p in var.parameters:
         value = float(p.value)  # type: ignore[arg-type]  # links and leaks are single numbers
         rng = tuple(float(x) for x in p.range) if p.range is not None else default_range(value)
         common = {"variable": var.id, "kind": p.kind, "key": p.key, "state": on, "value": value, "range": rng,
-                  "range_from": "network" if p.range is not None else "default", "state_index": var.card - 1,
+                  "range_from": "network" if p.range is not None else "default", "state_index": var.on_index,
                   **_provenance(p)}
         if p.kind == "leak":
             out.append(SensitivityParameter(id=f"{var.id} <- leak", **common))
@@ -325,7 +322,7 @@ def table_at(network: Network, parameter: SensitivityParameter, t: float) -> np.
         leak = t
     else:
         links = [(a, s, t if (a, s) == parameter.link else p) for a, s, p in links]
-    return noisy_or_table([network[q].card for q in var.parents], leak, links)
+    return noisy_or_table([network[q].card for q in var.parents], leak, links, on_index=var.on_index)
 
 
 def _noisy_or_spec(network: Network, var: Variable) -> tuple[float, list[tuple[int, int, float]]]:
@@ -736,7 +733,7 @@ def leader_changes(network: Network) -> LeaderChanges:
     if not network.knee_pain_sources:
         raise SensitivityError(f"network {network.id} has no knee-pain sources; give a constraint such as "
                                "'VAR=STATE>=0.5'")
-    return LeaderChanges(tuple((k, Target(v, network[v].state_ids[-1])) for k, v in network.knee_pain_sources.items()))
+    return LeaderChanges(tuple((k, Target(v, network[v].on_state)) for k, v in network.knee_pain_sources.items()))
 
 
 _CONSTRAINT = re.compile(r"^\s*(?P<lhs>.+?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*$")
@@ -1231,7 +1228,7 @@ def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str 
         results.append(TargetUncertainty(t, t.label(network), point, post[np.isfinite(post)]))
     leader_now = leaders = None
     sources = network.knee_pain_sources
-    if sources and all(Target(v, network[v].state_ids[-1]) in resolved for v in sources.values()):
+    if sources and all(Target(v, network[v].on_state) in resolved for v in sources.values()):
         by_var = {r.target.variable: r for r in results}
         keys = list(sources)
         stacked = np.stack([samples[sources[k]][:, -1] / samples[sources[k]].sum(axis=1) for k in keys], axis=1)

@@ -228,10 +228,10 @@ def stability(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
     variables = net.default_map_variables()
     mpe = net.most_probable_explanation(variables, ev)
     network = net.network
-    marginals = {v: net.posterior(v, ev)[network[v].state_ids[-1]] for v in variables}
+    marginals = {v: net.posterior(v, ev)[network[v].on_state] for v in variables}
     disagreements = []
     for v in variables:
-        positive = network[v].state_ids[-1]
+        positive = network[v].on_state
         in_mpe = mpe.states[v] == positive
         if in_mpe != (marginals[v] >= 0.5):
             disagreements.append(Disagreement(v, mpe.states[v], marginals[v]))

@@ -1,6 +1,6 @@
 """The question a reasoning tool is asked about: one state of one variable.
 
-A target is written ``VAR=STATE``, ``VAR`` (its "present"/"positive" state), or a knee-pain source key
+A target is written ``VAR=STATE``, ``VAR`` (its on-state, :attr:`bn.model.Variable.on_state`), or a knee-pain source key
 (``l4l5_spine``, ``knee``, ``hip``, ``other``). Without one, networks with knee-pain sources ask about
 ``l4l5_spine`` and other networks about their first diagnosis.
 
@@ -20,8 +20,6 @@ from bn.errors import EvidenceError
 from bn.evidence import lookup_variable
 from bn.model import Network
 
-POSITIVE = ("present", "positive", "yes", "true", "reduced", "abnormal")
-
 
 @dataclass(frozen=True)
 class Target:
@@ -31,9 +29,9 @@ class Target:
     def label(self, network: Network) -> str:
         v = network[self.variable]
         for key, var in network.knee_pain_sources.items():
-            if var == self.variable and self.state == v.state_ids[-1]:
+            if var == self.variable and self.state == v.on_state:
                 return SOURCE_LABELS.get(key, key)
-        if len(v.states) == 2 and self.state == positive_state(v.state_ids):
+        if len(v.states) == 2 and self.state == v.on_state:
             return v.display_label
         return f"{v.display_label} = {self.state}"
 
@@ -48,11 +46,6 @@ SOURCE_LABELS = {"l4l5_spine": "knee pain from the L4-L5 spine",
                  "hip": "knee pain from the hip", "other": "knee pain from other causes"}
 
 
-def positive_state(states: tuple[str, ...] | list[str]) -> str:
-    """The state a single number describes for a binary variable (``present``, ``positive``...; else the last)."""
-    return next((s for s in states if s.lower() in POSITIVE), states[-1])
-
-
 def resolve_target(network: Network, text: str | None = None) -> Target:
     """Parse a target; raises EvidenceError with the valid choices when it names nothing."""
     if text is None or not str(text).strip():
@@ -65,7 +58,7 @@ def resolve_target(network: Network, text: str | None = None) -> Target:
     text = str(text).strip()
     if text in network.knee_pain_sources:
         var = network.knee_pain_sources[text]
-        return Target(var, network[var].state_ids[-1])
+        return Target(var, network[var].on_state)
     name, sep, state = text.partition("=")
     if name not in network and not sep and network.knee_pain_sources:
         sources = ", ".join(network.knee_pain_sources)
@@ -75,7 +68,7 @@ def resolve_target(network: Network, text: str | None = None) -> Target:
             raise EvidenceError(f"{exc} (or a knee-pain source: {sources})") from None
     v = lookup_variable(network, name.strip())
     if not sep:
-        return Target(v.id, positive_state(v.state_ids))
+        return Target(v.id, v.on_state)
     state = state.strip()
     if state not in v.state_ids:
         raise EvidenceError(f"'{state}' is not a state of {v.id}; valid states: {', '.join(v.state_ids)}")

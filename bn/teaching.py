@@ -54,7 +54,7 @@ def walkthrough(net: BayesNet, evidence: Evidence, order: Sequence[str] | None =
     for i, prefix in enumerate(prefixes):
         posteriors = {v: dict(zip(network[v].state_ids, batch.marginals[v][i].tolist(), strict=True))
                       for v in variables}
-        sources = ({key: posteriors[var][network[var].state_ids[-1]] for key, var in network.knee_pain_sources.items()}
+        sources = ({key: posteriors[var][network[var].on_state] for key, var in network.knee_pain_sources.items()}
                    if network.knee_pain_sources else None)
         steps.append(Step(i, order[i - 1] if i else None, prefix, posteriors, sources))
     return steps
@@ -75,7 +75,7 @@ def trajectory_frame(net: BayesNet, steps: Sequence[Step]):
         for var in network.by_role("diagnosis"):
             rows.append({"step": step.number, "revealed": step.revealed or "(start)", "kind": "diagnosis",
                          "label": network[var].display_label,
-                         "probability": step.posteriors[var][network[var].state_ids[-1]]})
+                         "probability": step.posteriors[var][network[var].on_state]})
     return pd.DataFrame(rows)
 
 
@@ -101,7 +101,7 @@ def compare_scenarios(net: BayesNet, scenarios: Mapping[str, Evidence]):
         rows.append({"kind": "source", "label": SOURCE_LABELS.get(key, key),
                      **{n: results[n].knee_pain_source[key] for n in names}})
     for var in network.by_role("diagnosis"):
-        positive = network[var].state_ids[-1]
+        positive = network[var].on_state
         rows.append({"kind": "diagnosis", "label": network[var].display_label,
                      **{n: results[n].posteriors[var][positive] for n in names}})
     table = pd.DataFrame(rows, columns=["kind", "label", *names])

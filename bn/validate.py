@@ -627,8 +627,8 @@ def score_case(net: BayesNet, case: ValidationCase, stability_draws: int = 0, se
     candidates = list(dict.fromkeys([*rankable_diagnoses(network), *case.diagnoses]))
     sources = {k: v for k, v in network.knee_pain_sources.items() if k in SOURCE_KEYS}
     marg = net.marginals([*candidates, *sources.values()], case.evidence)
-    dx = {d: marg[d][network[d].state_ids[-1]] for d in candidates}
-    src = {k: marg[v][network[v].state_ids[-1]] for k, v in sources.items()}
+    dx = {d: marg[d][network[d].on_state] for d in candidates}
+    src = {k: marg[v][network[v].on_state] for k, v in sources.items()}
     dx_rank = dx_p = src_rank = src_p = None
     if case.diagnoses:
         dx_rank, dx_p = _rank(dx, case.diagnoses)
@@ -1123,7 +1123,7 @@ def batch_posteriors(net: BayesNet, states: np.ndarray, observed: Sequence[str],
         ev = {v: network[v].state_ids[int(s)] for v, s in zip(observed, row)}
         marg = net.marginals(list(targets), ev)
         for t in targets:
-            out[t][i] = marg[t][network[t].state_ids[-1]]
+            out[t][i] = marg[t][network[t].on_state]
     return {t: out[t][inverse] for t in targets}
 
 

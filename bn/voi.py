@@ -118,7 +118,7 @@ def next_best(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
             raise EvidenceError("every diagnosis is observed; nothing left to learn about")
         tgt: Target | str = DIAGNOSES
         label = "the diagnoses"
-        current: float | dict[str, float] = {v: net.posterior(v, ev)[network[v].state_ids[-1]] for v in outputs}
+        current: float | dict[str, float] = {v: net.posterior(v, ev)[network[v].on_state] for v in outputs}
     else:
         tgt = target if isinstance(target, Target) else resolve_target(network, target)
         outputs = [tgt.variable]

@@ -131,7 +131,8 @@ def _sanitised(network: Network) -> Network:
         s = re.sub(r"[^A-Za-z0-9_]", "_", s)
         return f"s{s}" if s[0].isdigit() else s
 
-    variables = {vid: Variable(**{**v.__dict__, "states": tuple(State(clean(s.id), s.label) for s in v.states)})
+    variables = {vid: Variable(**{**v.__dict__, "states": tuple(State(clean(s.id), s.label) for s in v.states),
+                                  "on_state": clean(v.on_state)})
                  for vid, v in network.variables.items()}
     return Network(**{**network.__dict__, "variables": variables})
 
