@@ -1050,19 +1050,31 @@ class CompiledEngine:
                       ) -> dict[str, np.ndarray]:
         """``P(family, evidence)`` for each variable's family (axes: its parents, then itself), one case.
 
+        May underflow to 0 where ``P(evidence)`` does; :meth:`family_posteriors` never does.
+        """
+        tables, log_z = self.family_posteriors(likelihoods, variables)
+        p_e = math.exp(log_z) if np.isfinite(log_z) else 0.0
+        return {v: t * p_e for v, t in tables.items()}
+
+    def family_posteriors(self, likelihoods: Likelihoods, variables: Sequence[str] | None = None
+                          ) -> tuple[dict[str, np.ndarray], float]:
+        """``P(family | evidence)`` for each variable's family (axes: its parents, then itself), and
+        ``log P(evidence)``, for one case (zeros and ``-inf`` for impossible evidence).
+
         One calibration answers every family: each family lies in the clique its table was assigned to. This
-        is what sensitivity analysis (the derivative of P(e) by every table entry) and EM need. A family the
-        OR chains split (its table is spread over chain steps) is one joint query instead.
+        is what sensitivity analysis (the derivative of P(e) by every table entry) and EM need, normalised so
+        that it holds where P(e) underflows. A family the OR chains split (its table is spread over chain
+        steps) is one posterior query instead.
         """
         variables = self.order if variables is None else list(variables)
         out = {}
         if self._inner is not self.network:
             for v in [v for v in variables if self._inner[v].parents != self.network[v].parents]:
-                out[v] = self.joint([*self.network[v].parents, v], likelihoods)
+                table, _ = self.posterior([*self.network[v].parents, v], likelihoods)
+                out[v] = np.nan_to_num(table[0])
             variables = [v for v in variables if v not in out]
         tree = self._tree
         pot, log_z = self._calibrated_case(likelihoods, {tree.plan.assign[self.position[v]] for v in variables})
-        p_e = math.exp(log_z) if np.isfinite(log_z) else 0.0
         for v in variables:
             var = self._inner[v]
             c = tree.plan.assign[self.position[v]]
@@ -1073,8 +1085,10 @@ class CompiledEngine:
             kept = [u for u in members if u in family]
             table = np.transpose(table, [kept.index(u) for u in family])
             total = table.sum()
-            out[v] = table * (p_e / total) if total > 0 else np.zeros_like(table)
-        return out
+            out[v] = table / total if total > 0 else np.zeros_like(table)
+        if not out:  # every family was an OR chain's: log P(e) still comes from the tree
+            log_z = float(self.log_probability_of_evidence(likelihoods)[0])
+        return out, log_z
 
     def sample_posterior(self, likelihoods: Likelihoods, n: int, rng: np.random.Generator) -> np.ndarray | None:
         """``n`` independent draws of every variable from ``P(X | evidence)``, as state indices ``(n, variables)``
@@ -1164,6 +1178,16 @@ def _family_joints_by_query(engine, likelihoods: Likelihoods, variables: Sequenc
             for v in (network.variables if variables is None else variables)}
 
 
+def _family_posteriors_by_query(engine, likelihoods: Likelihoods, variables: Sequence[str] | None = None
+                                ) -> tuple[dict[str, np.ndarray], float]:
+    """``family_posteriors`` from joints (these engines work in linear space, so P(e) may underflow)."""
+    p_e = float(engine.joint((), likelihoods))
+    joints = _family_joints_by_query(engine, likelihoods, variables)
+    if p_e <= 0.0:
+        return {v: np.zeros_like(t) for v, t in joints.items()}, -math.inf
+    return {v: t / p_e for v, t in joints.items()}, math.log(p_e)
+
+
 class ContractionEngine:
     """Exact inference by one opt_einsum contraction per query over every table (the previous engine).
 
@@ -1210,6 +1234,7 @@ class ContractionEngine:
 
 
     family_joints = _family_joints_by_query
+    family_posteriors = _family_posteriors_by_query
 
 
 # Kept for code that imported the old name.
@@ -1266,6 +1291,7 @@ class PgmpyEngine:
         return p
 
     family_joints = _family_joints_by_query
+    family_posteriors = _family_posteriors_by_query
 
 
 def make_engine(network: Network, name: str = "einsum", plan: TreePlan | None = None,

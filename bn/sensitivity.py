@@ -404,7 +404,10 @@ class SensitivityFunction:
 
 @dataclass(frozen=True)
 class _Linear:
-    """``P(event, e)(t) / P(e)(t0) = a t + b`` for one parameter and one event (or the evidence alone)."""
+    """``P(event, e)(t) / P(e)(t0) = a t + b`` for one parameter and one event (or the evidence alone).
+
+    Every coefficient is relative to ``P(e)`` at the network's values, so none under- or overflows where
+    ``P(e)`` itself does (a case with many findings on a large network: log P(e) below -700)."""
 
     a: float
     b: float
@@ -414,7 +417,8 @@ class _Linear:
 
 
 class _Coefficients:
-    """Exact linear coefficients of ``P(event, e)`` and ``P(e)`` in each parameter, from family joints."""
+    """Exact linear coefficients of ``P(event, e)`` and ``P(e)`` in each parameter, relative to ``P(e)``,
+    from family posteriors (normalised: they hold where ``P(e)`` underflows)."""
 
     def __init__(self, net: BayesNet, evidence: Evidence, events: Sequence[Target]):
         self.events = list(dict.fromkeys(events))
@@ -430,8 +434,8 @@ class _Coefficients:
         self.net = net
         self.network = net.network
         self.evidence = evidence
-        self.p_e = float(net.probability_of_evidence(evidence))
-        self._family_cache: dict[int, dict[str, np.ndarray]] = {}
+        self._family_cache: dict[int, tuple[dict[str, np.ndarray], float]] = {}
+        self.log_p_e = self._families(0)[1]
 
     def _event_likelihoods(self, event: Target) -> dict[str, np.ndarray]:
         var = self.network[event.variable]
@@ -442,8 +446,8 @@ class _Coefficients:
         return lik
 
     def _family_derivatives(self, var: Variable, dts: list[np.ndarray]) -> list[np.ndarray]:
-        """``dP(., e) / dT`` for the evidence alone and each event, with the family's axes (parents, child)."""
-        family = (*var.parents, var.id)
+        """``dP(., e) / dT / P(e)`` for the evidence alone and each event, with the family's axes (parents,
+        child)."""
         liks = [self.likelihoods] + [self._event_likelihoods(ev) for ev in self.events]
         table = np.asarray(var.cpt, dtype=float)
         zero = table == 0.0
@@ -459,46 +463,53 @@ class _Coefficients:
             if plan is not None and len(plan.assign) != len(network.variables):
                 plan = None  # a plan over OR chains: the table of ones is no OR, so it is planned afresh
             engine = make_engine(network, "einsum", plan)
-            return [np.asarray(engine.joint(family, lik), dtype=float) for lik in liks]
+            out = []
+            for lik in liks:
+                tables, log_z = engine.family_posteriors(lik, [var.id])
+                out.append(tables[var.id] * self._ratio(log_z))
+            return out
         out = []
         for k in range(len(liks)):
-            joint = self._families(k)[var.id]
+            tables, log_z = self._families(k)
+            joint = tables[var.id] * self._ratio(log_z)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out.append(np.where(zero, 0.0, joint / np.where(zero, 1.0, table)))
         return out
+
+    def _ratio(self, log_z: float) -> float:
+        """``exp(log_z) / P(e)``, computed in log space."""
+        return math.exp(log_z - self.log_p_e) if np.isfinite(log_z) else 0.0
 
     def for_variable(self, variable: str, params: Sequence[SensitivityParameter]
                      ) -> dict[str, tuple[_Linear, list[_Linear]]]:
         """For each parameter id: (P(e) as a linear function of t, [P(event, e) for each event])."""
         if variable not in self.relevant:
-            totals = [self._event_total(ev) / self.p_e for ev in self.events]
+            totals = [self.posterior(ev) for ev in self.events]
             return {p.id: (_Linear(0.0, 1.0), [_Linear(0.0, x) for x in totals]) for p in params}
         var = self.network[variable]
         dts = [table_at(self.network, p, 1.0) - table_at(self.network, p, 0.0) for p in params]
         derivs = self._family_derivatives(var, dts)
-        totals = [self.p_e] + [self._event_total(ev) for ev in self.events]
+        totals = [1.0] + [self.posterior(ev) for ev in self.events]
         out = {}
         for p, dt in zip(params, dts):
             lines = []
             for deriv, total in zip(derivs, totals):
-                a = float(np.sum(dt * deriv)) / self.p_e
-                lines.append(_Linear(a, total / self.p_e - a * p.value))
+                a = float(np.sum(dt * deriv))
+                lines.append(_Linear(a, total - a * p.value))
             out[p.id] = (lines[0], lines[1:])
         return out
 
-    def _families(self, k: int) -> dict[str, np.ndarray]:
-        """P(family, e) of every variable (k = 0) or P(family, event k, e), from one calibration each."""
+    def _families(self, k: int) -> tuple[dict[str, np.ndarray], float]:
+        """P(family | e) of every variable (k = 0) or P(family | event k, e), and log P(e) or
+        log P(event k, e), from one calibration each."""
         if k not in self._family_cache:
             lik = self.likelihoods if k == 0 else self._event_likelihoods(self.events[k - 1])
-            self._family_cache[k] = self.net.engine.family_joints(lik)
+            self._family_cache[k] = self.net.engine.family_posteriors(lik)
         return self._family_cache[k]
 
-    def _event_total(self, event: Target) -> float:
-        if not hasattr(self, "_totals"):
-            self._totals: dict[Target, float] = {}
-        if event not in self._totals:
-            self._totals[event] = float(np.sum(self.net.engine.joint((), self._event_likelihoods(event))))
-        return self._totals[event]
+    def posterior(self, event: Target) -> float:
+        """``P(event | e) = P(event, e) / P(e)`` at the network's values."""
+        return self._ratio(self._families(self.events.index(event) + 1)[1])
 
 
 def _progress(iterable: Iterable[_T], total: int, desc: str, enabled: bool) -> Iterable[_T]:
@@ -624,7 +635,7 @@ def one_way(net: BayesNet, findings: Findings = None, target: str | Target | Non
     network = net.network
     params = find_parameters(network, only) if only is not None else parameters(network)
     coefficients = _Coefficients(net, ev, [tgt])
-    posterior = coefficients._event_total(tgt) / coefficients.p_e
+    posterior = coefficients.posterior(tgt)
     rows = []
     groups = _group(params)
     for variable, group in _progress(groups.items(), len(groups), "one-way sensitivity", progress):
@@ -873,7 +884,7 @@ def flip(net: BayesNet, findings: Findings = None, constraint: Constraint | str 
         constraint = parse_constraint(network, constraint)
     ev, events = _prepare(net, findings, constraint.events)
     coefficients = _Coefficients(net, ev, events)
-    now = {t: coefficients._event_total(t) / coefficients.p_e for t in events}
+    now = {t: coefficients.posterior(t) for t in events}
     forms = constraint.forms(now)
     holds_now = any(f.satisfied(now) for f in forms)
     leader_now = constraint.leader(now) if isinstance(constraint, LeaderChanges) else None
@@ -1067,6 +1078,29 @@ def _dirichlet(rng: np.random.Generator, mean: np.ndarray, kappa: float, draws: 
     return out
 
 
+def _chain_scaled(net: BayesNet, likelihoods: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each finding's vector divided by ``P(finding | the findings before it)`` (the chain rule of P(e)).
+
+    The batched contraction works in linear space, where ``P(e)`` of a case with many findings underflows
+    (log P(e) below -745 is 0.0). Scaled so, ``P(e)`` at the network's own numbers is 1 and every partial
+    product stays near the scale of its factors; the posteriors, ratios of two contractions, do not change.
+    """
+    names = list(likelihoods)
+    vectors = [np.asarray(likelihoods[v], dtype=float) for v in names]
+    if net.engine.compiled:
+        # every prefix at once: case j holds the first j + 1 findings and all-ones vectors (no information)
+        # for the rest, so all k cases share one evidence pattern and one batched call
+        batch = {v: np.stack([vec if j >= i else np.ones_like(vec) for j in range(len(names))])
+                 for i, (v, vec) in enumerate(zip(names, vectors))}
+        prefix = [float(x) for x in net.engine.log_probability_of_evidence(batch)] if names else []
+    else:
+        prefix = [net._log_evidence(dict(zip(names[:j + 1], vectors))) for j in range(len(names))]
+    if not all(math.isfinite(x) for x in prefix):
+        return dict(likelihoods)  # impossible findings: left as they are, reported by the caller
+    steps = np.diff([0.0, *prefix])  # log P(finding j | the findings before it)
+    return {v: vec * math.exp(min(-step, 700.0)) for v, vec, step in zip(names, vectors, steps)}
+
+
 class _BatchedJoint:
     """``P(target variable, e)`` for a batch of parameter draws: one exact contraction with a draw axis.
 
@@ -1209,7 +1243,7 @@ def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str 
         names = list(targets)
     ev, resolved = _prepare(net, findings, names)
     resolved = list(dict.fromkeys(resolved))
-    likelihoods = ev.likelihoods(network)
+    likelihoods = _chain_scaled(net, ev.likelihoods(network))
     rng = np.random.default_rng(seed)
     tables = _draw_tables(network, _draw_plan(network, range_scale), draws, rng)
     order = list(network.variables)
@@ -1231,7 +1265,8 @@ def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str 
     if sources and all(Target(v, network[v].on_state) in resolved for v in sources.values()):
         by_var = {r.target.variable: r for r in results}
         keys = list(sources)
-        stacked = np.stack([samples[sources[k]][:, -1] / samples[sources[k]].sum(axis=1) for k in keys], axis=1)
+        on = {k: network[sources[k]].on_index for k in keys}
+        stacked = np.stack([samples[sources[k]][:, on[k]] / samples[sources[k]].sum(axis=1) for k in keys], axis=1)
         winners = np.argmax(stacked, axis=1)
         leaders = {k: float(np.mean(winners == i)) for i, k in enumerate(keys)}
         leader_now = max(keys, key=lambda k: by_var[sources[k]].point)

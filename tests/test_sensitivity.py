@@ -464,3 +464,48 @@ def test_sweep_cli_on_validation_cases(tmp_path, capsys):
     assert run_cli(["sweep", str(small), "--top", "5", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["cases"]) == 3 and len(data["parameters"]) == 5
+
+
+def _star(findings: int = 70) -> Network:
+    """A disease with ``findings`` conditionally independent rare signs: observing them all gives log P(e)
+    below -700."""
+    from bn.model import NetworkInfo, State, Variable
+
+    two = (State("absent", ""), State("present", ""))
+    variables = {"disease": Variable("disease", two, (), np.array([0.7, 0.3]))}
+    rng = np.random.default_rng(3)
+    for i in range(findings):
+        p_absent, p_present = rng.uniform(1e-7, 1e-6), rng.uniform(1e-6, 1e-5)
+        variables[f"s{i}"] = Variable(f"s{i}", two, ("disease",),
+                                      np.array([[1 - p_absent, p_absent], [1 - p_present, p_present]]))
+    return Network(NetworkInfo("star", "1.0.0", "0" * 64), variables)
+
+
+def test_sensitivity_holds_where_the_probability_of_the_findings_underflows():
+    from bn.sensitivity import with_parameter
+
+    network = _star()
+    net = bn.BayesNet(network)
+    findings = {f"s{i}": "present" for i in range(70)}
+    log_p_e = net.log_probability_of_evidence(findings)
+    assert log_p_e < -700 and net.probability_of_evidence(findings) == 0.0  # linear space underflows
+    # closed form: the posterior odds are the prior odds times the product of the likelihood ratios
+    log_lr = sum(math.log(network[f"s{i}"].cpt[1, 1] / network[f"s{i}"].cpt[0, 1]) for i in range(70))
+
+    def exact(prior: float) -> float:
+        return 1.0 / (1.0 + math.exp(-(math.log(prior / (1 - prior)) + log_lr)))
+
+    result = one_way(net, findings, "disease=present", only=["disease", "s0", "s1"])
+    assert result.posterior == pytest.approx(exact(0.3), abs=1e-12)
+    prior = next(r for r in result.rows if r.parameter.variable == "disease")
+    for t in (0.01, 0.2, 0.5, 0.9):
+        assert prior.function(t) == pytest.approx(exact(t), abs=1e-9)
+    for row in result.rows:  # every function agrees with a re-query of the changed network (in log space)
+        assert math.isfinite(row.derivative)
+        for t in row.parameter.range:
+            changed = bn.BayesNet(with_parameter(network, row.parameter, t))
+            assert row.function(t) == pytest.approx(changed.posterior("disease", findings)["present"], abs=1e-9)
+    spread = uncertainty(net, findings, ["disease=present"], draws=200, seed=1, range_scale=1e-9)
+    (target,) = spread.targets
+    assert len(target.samples) == 200 and math.isfinite(target.median)
+    assert target.median == pytest.approx(exact(0.3), abs=1e-6)
