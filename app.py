@@ -24,13 +24,13 @@ from bn.headline import source_headline
 from bn.interop import parse_standard
 from bn.model import NetworkInfo
 from bn.netfile import MAX_FILE_BYTES, parse_network_text
+from bn.resources import networks_dir, validation_dir
 from bn.sensitivity import flip, one_way, uncertainty
 from bn.stability import same_decision_probability
 from bn.target import SOURCE_LABELS, SOURCE_SHORT
 from bn.teaching import compare_scenarios, example_cases, trajectory_frame, walkthrough
 from bn.voi import DIAGNOSES, next_best
 
-ROOT = Path(__file__).resolve().parent
 DISCLAIMER = ("Educational decision-support tool, **not a medical device**. It does not diagnose or replace "
               "clinical judgement; red flags need urgent assessment whatever the probabilities say.")
 GROUPS = [("Patient", ("risk_factor", None)), ("History", ("finding", "history")),
@@ -421,7 +421,7 @@ elif view == "Network":
         st.dataframe(pd.DataFrame(provenance), hide_index=True, key="provenance_table")
 
 elif view == "Educator":
-    cases = example_cases(ROOT / "validation" / "cases", ROOT / "networks" / network.id / "examples")
+    cases = example_cases(validation_dir() / "cases", networks_dir() / network.id / "examples")
     if not cases:
         st.info("No example cases for this network.")
     else:

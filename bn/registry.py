@@ -1,7 +1,8 @@
 """Find networks by reference: ``l4l5_knee`` (latest), ``l4l5_knee@1.0.0``, or a file path.
 
 Published versions are immutable files ``networks/<id>/<version>.yaml``. The folder is the repository's
-``networks/`` unless the environment variable ``BN_NETWORKS_DIR`` names another.
+``networks/`` (or the copy inside an installed wheel, :mod:`bn.resources`) unless the environment variable
+``BN_NETWORKS_DIR`` names another.
 """
 
 from __future__ import annotations
@@ -14,13 +15,9 @@ from bn.errors import UnknownNetworkError
 from bn.interop import read_standard, standard_format
 from bn.model import Network
 from bn.netfile import read_network_file
+from bn.resources import networks_dir
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-
-
-def networks_dir() -> Path:
-    env = os.environ.get("BN_NETWORKS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "networks"
 
 
 def published() -> dict[str, list[str]]:

@@ -51,15 +51,15 @@ from bn.errors import BNError, CaseFileError
 from bn.evidence import Evidence, case_from_document
 from bn.inference import BayesNet
 from bn.model import Network
+from bn.resources import validation_dir, work_dir
 from bn.testset import LockCheck, check_lock, list_digest, read_lock, read_views, record_view, seen_counts
 
-ROOT = Path(__file__).resolve().parent.parent
-VALIDATION_DIR = ROOT / "validation"
+VALIDATION_DIR = validation_dir()
 CASES_DIR = VALIDATION_DIR / "cases"
 CONCORDANCE_FILE = VALIDATION_DIR / "concordance.yaml"
 BASELINE_FILE = VALIDATION_DIR / "baseline.json"
 REPORT_DIR = VALIDATION_DIR / "report"  # the committed report: written only with --update-report
-OUT_DIR = ROOT / "build" / "validation"  # where a run writes by default (never the working tree)
+OUT_DIR = work_dir() / "build" / "validation"  # where a run writes by default (never the working tree)
 LOCK_FILE = VALIDATION_DIR / "test_set.lock"
 VIEWS_FILE = VALIDATION_DIR / "test_set_views.yaml"
 
