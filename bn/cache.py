@@ -7,8 +7,9 @@ and a JSON document for everything else; loaded with ``allow_pickle=False``, nev
 ``$BN_CACHE_DIR`` or ``~/.cache/bn``. A warm load imports neither pgmpy, jsonschema nor pandas.
 
 The key also holds this module's format number, the package version and a digest of the reading and compiling
-code (so an edited formula or planner never meets an entry the old code wrote, even at the same version). An
-unreadable entry is ignored and rewritten.
+code (so an edited formula or planner never meets an entry the old code wrote, even at the same version). The
+model is encoded field by field from its dataclasses (a new field round-trips with no change here), and an
+entry holds the sha256 of its contents: a truncated, damaged or edited entry is ignored and rewritten.
 
 >>> import bn.cache
 >>> net = bn.cache.load("l4l5_knee")          # first time: read, validate, compile, store; then: one file read
@@ -19,12 +20,15 @@ unreadable entry is ignored and rewritten.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime
 import functools
 import hashlib
 import io
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,7 @@ from bn.engine import TreePlan, engine_plan
 from bn.inference import BayesNet
 from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable
 
-FORMAT = 2  # 2: plans may be over the OR chains (bn.decompose)
+FORMAT = 3  # 2: plans may be over the OR chains (bn.decompose); 3: generic model encoding with a digest
 
 
 def cache_dir() -> Path:
@@ -77,9 +81,9 @@ def read_compiled(reference: str | Path) -> tuple[Network, TreePlan, dict[frozen
     entry = cache_dir() / f"{digest}-f{FORMAT}-bn{__version__}-{_code_digest()}.npz"
     if entry.is_file():
         try:
-            network, plan, extra = _read_entry(entry)
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a damaged or foreign entry: recompile and overwrite it
+            network, plan, extra = _read_entry(entry, digest)
+        except Exception:  # whatever is wrong with an entry (a bad zip, a bad document, a bad digest),
+            pass  # it is damaged, tampered with or foreign: never trusted, recompiled and overwritten
         else:
             return _stamped(network, path), plan, extra
     from bn.registry import read_network
@@ -91,7 +95,8 @@ def read_compiled(reference: str | Path) -> tuple[Network, TreePlan, dict[frozen
         net = BayesNet(network, plan=plan)
         explained = net.default_map_variables()
         extra[frozenset(explained)] = net.engine.extra_plan(explained)
-    with contextlib.suppress(OSError):  # a read-only home directory must not stop a query
+    # A read-only home directory, or a model value the entry format cannot hold, must not stop a query.
+    with contextlib.suppress(OSError, ValueError):
         _write_entry(entry, network, plan, extra)
     return _stamped(network, path), plan, extra
 
@@ -116,13 +121,16 @@ def _stamped(network: Network, path: Path) -> Network:
 
 
 def _write_entry(entry: Path, network: Network, plan: TreePlan, extra: dict[frozenset[str], TreePlan]) -> None:
-    doc = {"format": FORMAT, "network": _network_doc(network), "plan": plan.to_json(),
+    arrays: list[np.ndarray] = []
+    doc = {"format": FORMAT, "network": encode(network, arrays), "plan": plan.to_json(),
            "extra_plans": [{"variables": sorted(k), "plan": p.to_json()} for k, p in extra.items()]}
-    arrays = {f"cpt{i}": np.asarray(v.cpt, dtype=float) for i, v in enumerate(network.variables.values())}
-    arrays["document"] = np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8)
+    document = json.dumps(doc, allow_nan=True).encode()
+    named = {f"a{i}": np.ascontiguousarray(a) for i, a in enumerate(arrays)}
+    named["document"] = np.frombuffer(document, dtype=np.uint8)
+    named["digest"] = np.frombuffer(_digest(document, list(named.values())[:-1]).encode(), dtype=np.uint8)
     entry.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **named)
     # Write then rename, so a concurrent reader never sees half a file.
     fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
     try:
@@ -134,56 +142,86 @@ def _write_entry(entry: Path, network: Network, plan: TreePlan, extra: dict[froz
         raise
 
 
-def _read_entry(entry: Path) -> tuple[Network, TreePlan, dict[frozenset[str], TreePlan]]:
+def _digest(document: bytes, arrays: list[np.ndarray]) -> str:
+    """sha256 of the document and of every array's dtype, shape and bytes."""
+    h = hashlib.sha256(document)
+    for a in arrays:
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _read_entry(entry: Path, sha256: str) -> tuple[Network, TreePlan, dict[frozenset[str], TreePlan]]:
+    """The entry's network and plans; ValueError for a damaged, tampered or foreign entry (never trusted)."""
     with np.load(entry, allow_pickle=False) as npz:
-        doc = json.loads(npz["document"].tobytes().decode())
+        document = npz["document"].tobytes()
+        doc = json.loads(document.decode())
         if doc.get("format") != FORMAT:
             raise ValueError("cache format")
-        cpts = [npz[f"cpt{i}"] for i in range(len(doc["network"]["variables"]))]
+        arrays = [npz[f"a{i}"] for i in range(sum(1 for k in npz.files if k.startswith("a")))]
+        if npz["digest"].tobytes().decode() != _digest(document, arrays):
+            raise ValueError("the entry's digest does not match its contents")
+    network = decode(doc["network"], arrays)
+    if not isinstance(network, Network) or network.info.sha256 != sha256:
+        raise ValueError("the entry is for another file")
     extra = {frozenset(e["variables"]): TreePlan.from_json(e["plan"]) for e in doc["extra_plans"]}
-    return _network_from_doc(doc["network"], cpts), TreePlan.from_json(doc["plan"]), extra
+    return network, TreePlan.from_json(doc["plan"]), extra
 
 
-def _network_doc(network: Network) -> dict[str, Any]:
-    def parameter(p: Parameter) -> dict[str, Any]:
-        return {"variable": p.variable, "kind": p.kind, "key": p.key,
-                "value": list(p.value) if isinstance(p.value, tuple) else p.value, "source": p.source,
-                "detail": p.detail, "expert_estimate": p.expert_estimate,
-                "range": list(p.range) if p.range is not None else None}
-
-    return {
-        "info": {"id": network.info.id, "version": network.info.version, "sha256": network.info.sha256},
-        "meta": json.loads(json.dumps(dict(network.meta), default=str)),
-        "references": {k: {"key": r.key, "citation": r.citation, "measured": r.measured, "url": r.url}
-                       for k, r in network.references.items()},
-        "knee_pain_sources": dict(network.knee_pain_sources),
-        "source_format": network.source_format,
-        "variables": [
-            {"id": v.id, "states": [[s.id, s.label] for s in v.states], "parents": list(v.parents),
-             "label": v.label, "description": v.description, "role": v.role, "group": v.group, "cost": v.cost,
-             "alert": v.alert, "form": v.form, "definition": v.definition, "on_state": v.on_state,
-             "parameters": [parameter(p) for p in v.parameters]}
-            for v in network.variables.values()
-        ],
-    }
+# The model's classes, by name: the only types an entry can name (decoding never imports or calls anything else).
+_TYPES = {cls.__name__: cls for cls in (Network, NetworkInfo, Variable, State, Parameter, Reference)}
 
 
-def _network_from_doc(doc: dict[str, Any], cpts: list[np.ndarray]) -> Network:
-    def parameter(d: dict[str, Any]) -> Parameter:
-        value = tuple(d["value"]) if isinstance(d["value"], list) else d["value"]
-        rng = tuple(d["range"]) if d["range"] is not None else None
-        return Parameter(d["variable"], d["kind"], d["key"], value, d["source"], d["detail"], d["expert_estimate"],
-                         rng)
+def encode(obj: Any, arrays: list[np.ndarray]) -> Any:
+    """A JSON-able form of a model object, field by field (every dataclass field, so a new field is never
+    dropped); numpy arrays go to ``arrays`` and are referred to by index.
 
-    variables = {}
-    for v, cpt in zip(doc["variables"], cpts, strict=True):
-        variables[v["id"]] = Variable(
-            id=v["id"], states=tuple(State(s, label) for s, label in v["states"]), parents=tuple(v["parents"]),
-            cpt=cpt, label=v["label"], description=v["description"], role=v["role"], group=v["group"],
-            cost=v["cost"], alert=v["alert"], form=v["form"], definition=v["definition"], on_state=v["on_state"],
-            parameters=tuple(parameter(p) for p in v["parameters"]))
-    info = doc["info"]
-    return Network(
-        info=NetworkInfo(info["id"], info["version"], info["sha256"]), variables=variables, meta=doc["meta"],
-        references={k: Reference(**r) for k, r in doc["references"].items()},
-        knee_pain_sources=doc["knee_pain_sources"], source_format=doc["source_format"])
+    >>> arrays = []
+    >>> encode(State("present", "Present"), arrays)
+    {'@': 'State', 'id': 'present', 'label': 'Present'}
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        if type(obj).__name__ not in _TYPES:
+            raise ValueError(f"cannot cache a {type(obj).__name__}")
+        return {"@": type(obj).__name__, **{f.name: encode(getattr(obj, f.name), arrays)
+                                            for f in dataclasses.fields(obj)}}
+    if isinstance(obj, np.ndarray):
+        arrays.append(obj)
+        return {"@": "array", "index": len(arrays) - 1}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, tuple):
+        return {"@": "tuple", "items": [encode(x, arrays) for x in obj]}
+    if isinstance(obj, Mapping):
+        return {"@": "map", "items": [[encode(k, arrays), encode(v, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, list):
+        return [encode(x, arrays) for x in obj]
+    if isinstance(obj, datetime.datetime):
+        return {"@": "datetime", "iso": obj.isoformat()}
+    if isinstance(obj, datetime.date):
+        return {"@": "date", "iso": obj.isoformat()}
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    raise ValueError(f"cannot cache a {type(obj).__name__}")
+
+
+def decode(obj: Any, arrays: list[np.ndarray]) -> Any:
+    """The inverse of :func:`encode`."""
+    if isinstance(obj, list):
+        return [decode(x, arrays) for x in obj]
+    if not isinstance(obj, dict):
+        return obj
+    kind = obj.get("@")
+    if kind == "array":
+        return arrays[obj["index"]]
+    if kind == "tuple":
+        return tuple(decode(x, arrays) for x in obj["items"])
+    if kind == "map":
+        return {decode(k, arrays): decode(v, arrays) for k, v in obj["items"]}
+    if kind == "datetime":
+        return datetime.datetime.fromisoformat(obj["iso"])
+    if kind == "date":
+        return datetime.date.fromisoformat(obj["iso"])
+    if kind in _TYPES:
+        return _TYPES[kind](**{k: decode(v, arrays) for k, v in obj.items() if k != "@"})
+    raise ValueError(f"unknown type in a cache entry: {kind!r}")

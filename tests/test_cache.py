@@ -37,13 +37,88 @@ def test_cached_load_matches_fresh_load_and_is_keyed_by_content(cache, knee):
     expected = knee.query(case).to_dict()  # the fresh, uncached load
     for net in (cold, warm):
         assert net.query(case).to_dict() == expected
-    # Everything the other commands read survives the round trip.
-    assert warm.network.meta == knee.network.meta and warm.network.references == knee.network.references
-    for vid, v in knee.network.variables.items():
-        w = warm.network[vid]
-        assert (w.parameters, w.states, w.parents, w.role, w.label) == (v.parameters, v.states, v.parents, v.role,
-                                                                          v.label)
-        np.testing.assert_array_equal(w.cpt, v.cpt)
+    # Every field of the network and of every variable survives the round trip.
+    assert_same_network(warm.network, knee.network)
+
+
+def assert_same_network(a, b):
+    import dataclasses
+
+    for f in dataclasses.fields(b):
+        if f.name != "variables":
+            assert getattr(a, f.name) == getattr(b, f.name), f.name
+    assert list(a.variables) == list(b.variables)
+    for vid, v in b.variables.items():
+        w = a.variables[vid]
+        assert type(w) is type(v)
+        for f in dataclasses.fields(v):
+            if f.name == "cpt":
+                np.testing.assert_array_equal(w.cpt, v.cpt)
+                assert w.cpt.dtype == v.cpt.dtype
+            else:
+                assert getattr(w, f.name) == getattr(v, f.name), (vid, f.name)
+
+
+def test_the_encoding_is_generic_a_new_field_round_trips(monkeypatch):
+    """The serializer lists no fields: a Variable with an extra field keeps it."""
+    import dataclasses
+
+    from bn.model import Variable
+
+    Extended = dataclasses.make_dataclass("Variable", [("display_order", int, dataclasses.field(default=0))],
+                                          bases=(Variable,), frozen=True)
+    monkeypatch.setitem(bn.cache._TYPES, "Variable", Extended)
+    network = bn.load("l4l5_knee@1.1.0").network
+    variables = {vid: Extended(**{**{f.name: getattr(v, f.name) for f in dataclasses.fields(v)},
+                                  "display_order": k + 7})
+                 for k, (vid, v) in enumerate(network.variables.items())}
+    extended = dataclasses.replace(network, variables=variables)
+    arrays = []
+    document = json.loads(json.dumps(bn.cache.encode(extended, arrays)))
+    back = bn.cache.decode(document, arrays)
+    assert_same_network(back, extended)
+    assert [v.display_order for v in back.variables.values()] == list(range(7, 7 + len(variables)))
+
+
+def _rewrite(entry, change):
+    """Rewrite an entry's arrays through ``change(dict)``, keeping it a valid npz file."""
+    with np.load(entry, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    change(arrays)
+    with open(entry, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def test_a_tampered_or_truncated_entry_is_never_trusted(cache, knee):
+    case = {"knee_pain": "present", "straight_leg_raise": "positive"}
+    expected = knee.query(case).to_dict()
+    bn.cache.load("l4l5_knee@1.1.0")
+    (entry,) = entries(cache)
+
+    def tamper(arrays):  # every table entry changed; the document and its digest kept
+        for k in arrays:
+            if k.startswith("a"):
+                arrays[k] = np.full_like(arrays[k], 0.5)
+
+    _rewrite(entry, tamper)
+    assert bn.cache.load("l4l5_knee@1.1.0").query(case).to_dict() == expected
+    with np.load(entry, allow_pickle=False) as npz:  # rebuilt: the tables are the real ones again
+        assert not all(np.all(npz[k] == 0.5) for k in npz.files if k.startswith("a"))
+    data = entry.read_bytes()
+    entry.write_bytes(data[: len(data) // 2])
+    assert bn.cache.load("l4l5_knee@1.1.0").query(case).to_dict() == expected
+    assert entry.read_bytes() == data  # rewritten whole
+
+
+def test_an_entry_for_another_file_is_not_served(cache, knee):
+    """An entry copied under another file's key (same format, valid digest) is refused."""
+    bn.cache.load("l4l5_knee@1.0.0")
+    (old,) = entries(cache)
+    key = old.name.replace(bn.load("l4l5_knee@1.0.0").info.sha256, knee.info.sha256)
+    (cache / key).write_bytes(old.read_bytes())
+    net = bn.cache.load("l4l5_knee@1.1.0")
+    assert net.info.version == "1.1.0" and net.info.sha256 == knee.info.sha256
+    assert net.query({"knee_pain": "present"}).to_dict() == knee.query({"knee_pain": "present"}).to_dict()
 
 
 def test_entries_are_npz_with_json_and_no_pickled_objects(cache):
