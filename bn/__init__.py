@@ -6,7 +6,7 @@ An educational decision-support tool, not a medical device.
 >>> net = bn.load("l4l5_knee")
 >>> net.info.id
 'l4l5_knee'
->>> p = net.posterior("disc_herniation", {"knee_pain": "present", "straight_leg_raise": "positive"})
+>>> p = net.posterior("disc_herniation", findings={"knee_pain": "present", "straight_leg_raise": "positive"})
 >>> round(sum(p.values()), 12)
 1.0
 """

@@ -103,7 +103,7 @@ def explain(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
             target: str | Target | None = None, soft=None, conflict_threshold: float = 0.0) -> Explanation:
     """Weight of evidence, retraction posterior and a sentence for each finding, and the case's conflict."""
     network = net.network
-    ev = net.evidence(findings, soft)
+    ev = net.evidence(findings, soft=soft)
     tgt = target if isinstance(target, Target) else resolve_target(network, target)
     label = tgt.label(network)
     prior = net.priors([tgt.variable])[tgt.variable][tgt.state]
@@ -111,7 +111,7 @@ def explain(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
     # One batched pass answers every question: the case itself, the case without each finding (the
     # retraction), and each finding alone (for the conflict measure).
     cases = [ev, *(_without(ev, var) for var in names), *(_only(ev, var) for var in names)]
-    batch = net.batch_marginals(cases, [tgt.variable])
+    batch = net.batch_marginals(cases, variables=[tgt.variable])
     k = network[tgt.variable].state_index(tgt.state)
     post = batch.marginals[tgt.variable][:, k]
     log2 = batch.log_probability_of_evidence / math.log(2)

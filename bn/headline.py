@@ -124,7 +124,7 @@ def source_headline(net: BayesNet, findings: Mapping[str, str] | Evidence | None
     network = net.network
     if not network.knee_pain_sources:
         raise EvidenceError(f"network {network.id} has no knee-pain sources to call")
-    ev = net.evidence(findings, soft)
+    ev = net.evidence(findings, soft=soft)
     key = _key(net, ev, draws, seed)
     if key in _CACHE:
         _CACHE.move_to_end(key)
@@ -206,9 +206,9 @@ def _separating_finding(net: BayesNet, ev: Evidence, a: str, b: str) -> tuple[st
     pool = [c for c in default_candidates(net, ev) if network[c].role != "risk_factor" or not network.has_roles]
     if not pool:
         return None
-    outcomes = net.outcome_posteriors([a, b], pool, ev)
+    outcomes = net.outcome_posteriors([a, b], candidates=pool, findings=ev)
     sa, sb = network[a].on_state, network[b].on_state
-    gap_now = net.posterior(a, ev)[sa] - net.posterior(b, ev)[sb]
+    gap_now = net.posterior(a, findings=ev)[sa] - net.posterior(b, findings=ev)[sb]
     best = None
     for c in pool:
         gain = 0.0

@@ -138,7 +138,7 @@ class BayesNet:
         return self.network.info
 
     # -- evidence ---------------------------------------------------------------------------------
-    def evidence(self, findings: Findings = None, soft: Mapping[str, Mapping[str, float]] | None = None) -> Evidence:
+    def evidence(self, findings: Findings = None, *, soft: Mapping[str, Mapping[str, float]] | None = None) -> Evidence:
         """Validated evidence from findings (and soft findings); raises EvidenceError naming the problem."""
         if isinstance(findings, Evidence):
             ev = findings if not soft else findings.merged(Evidence({}, soft))
@@ -154,14 +154,14 @@ class BayesNet:
     def _compiled(self) -> bool:
         return bool(getattr(self.engine, "compiled", False))
 
-    def probability_of_evidence(self, findings: Findings = None, soft=None) -> float:
+    def probability_of_evidence(self, findings: Findings = None, *, soft=None) -> float:
         """P(findings): the probability the model gives to the findings (with soft findings as likelihoods)."""
-        ev = self.evidence(findings, soft)
+        ev = self.evidence(findings, soft=soft)
         if self._compiled:
             return math.exp(self._log_evidence(self._likelihoods(ev)))
         return float(self.engine.joint((), self._likelihoods(ev)))
 
-    def log_probability_of_evidence(self, findings: Findings = None, soft=None) -> float:
+    def log_probability_of_evidence(self, findings: Findings = None, *, soft=None) -> float:
         """log P(findings), exact even where P(findings) underflows to 0.0; ``-inf`` for impossible findings.
 
         >>> import bn
@@ -169,7 +169,7 @@ class BayesNet:
         >>> net.log_probability_of_evidence({"knee_pain": "present"}) < 0
         True
         """
-        return self._log_evidence(self._likelihoods(self.evidence(findings, soft)))
+        return self._log_evidence(self._likelihoods(self.evidence(findings, soft=soft)))
 
     def _log_evidence(self, likelihoods: Mapping[str, np.ndarray]) -> float:
         if self._compiled:
@@ -177,10 +177,10 @@ class BayesNet:
         p = float(self.engine.joint((), likelihoods))
         return math.log(p) if p > 0.0 else -math.inf
 
-    def joint(self, variables: Sequence[str], findings: Findings = None, soft=None) -> np.ndarray:
+    def joint(self, variables: Sequence[str], *, findings: Findings = None, soft=None) -> np.ndarray:
         """P(variables | findings) as an array with one axis per variable (in the order given)."""
-        self._check_variables(variables)
-        ev = self.evidence(findings, soft)
+        variables = self._names(variables)
+        ev = self.evidence(findings, soft=soft)
         table = self._joint(tuple(variables), ev)
         return table / table.sum()
 
@@ -202,10 +202,13 @@ class BayesNet:
             self._raise_impossible(ev)
         return table
 
-    def posterior(self, variable: str, findings: Findings = None, soft=None) -> dict[str, float]:
+    def posterior(self, variable: str, *, findings: Findings = None, soft=None) -> dict[str, float]:
         """P(variable | findings) as ``{state: probability}``."""
+        if not isinstance(variable, str):
+            raise EvidenceError(f"expected one variable name, got {type(variable).__name__}; pass findings as "
+                                "findings=... (for example net.posterior('disc_herniation', findings=case))")
         self._check_variables([variable])
-        ev = self.evidence(findings, soft)
+        ev = self.evidence(findings, soft=soft)
         return self._marginal(variable, ev)
 
     def _marginal(self, variable: str, ev: Evidence) -> dict[str, float]:
@@ -213,12 +216,11 @@ class BayesNet:
         table = table / table.sum()
         return {s: float(p) for s, p in zip(self.network[variable].state_ids, table)}
 
-    def marginals(self, variables: Sequence[str] | None = None, findings: Findings = None, soft=None
+    def marginals(self, variables: Sequence[str] | None = None, *, findings: Findings = None, soft=None
                   ) -> dict[str, dict[str, float]]:
         """Posterior marginals of ``variables`` (default: all) given the findings."""
-        variables = list(self.network.variables) if variables is None else list(variables)
-        self._check_variables(variables)
-        ev = self.evidence(findings, soft)
+        variables = list(self.network.variables) if variables is None else self._names(variables)
+        ev = self.evidence(findings, soft=soft)
         if self._compiled:
             return self._all_marginals(variables, ev)[0]
         if ev:
@@ -240,7 +242,7 @@ class BayesNet:
             return self._all_marginals(list(self.network.variables), empty)[0]
         return {v: self._marginal(v, empty) for v in self.network.variables}
 
-    def batch_marginals(self, cases: Sequence[Findings], variables: Sequence[str] | None = None
+    def batch_marginals(self, cases: Sequence[Findings], *, variables: Sequence[str] | None = None
                         ) -> BatchMarginals:
         """Marginals of ``variables`` (default: all) for many cases in one vectorised pass.
 
@@ -249,12 +251,11 @@ class BayesNet:
 
         >>> import bn
         >>> net = bn.load("l4l5_knee")
-        >>> out = net.batch_marginals([{}, {"knee_pain": "present"}], ["knee_pain"])
+        >>> out = net.batch_marginals([{}, {"knee_pain": "present"}], variables=["knee_pain"])
         >>> out.marginals["knee_pain"].shape, round(float(out.marginals["knee_pain"][1, 1]), 6)
         ((2, 2), 1.0)
         """
-        variables = list(self.network.variables) if variables is None else list(variables)
-        self._check_variables(variables)
+        variables = list(self.network.variables) if variables is None else self._names(variables)
         evs = [self.evidence(c) for c in cases]
         if not evs:
             return BatchMarginals({v: np.zeros((0, self.network[v].card)) for v in variables}, np.zeros(0))
@@ -279,23 +280,21 @@ class BayesNet:
 
     def priors(self, variables: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
         """Marginals with no findings."""
-        variables = list(self.network.variables) if variables is None else list(variables)
-        self._check_variables(variables)
+        variables = list(self.network.variables) if variables is None else self._names(variables)
         return {v: self._priors[v] for v in variables}
 
-    def most_probable_explanation(self, variables: Sequence[str] | None = None, findings: Findings = None,
+    def most_probable_explanation(self, variables: Sequence[str] | None = None, *, findings: Findings = None,
                                   soft=None) -> Explanation:
         """The jointly most probable states of ``variables`` (default: the diagnoses) given the findings.
 
         This is the MAP assignment of the set, summing out every other variable.
         """
-        variables = list(variables) if variables is not None else self.default_map_variables()
-        self._check_variables(variables)
+        variables = self._names(variables) if variables is not None else self.default_map_variables()
         size = math.prod(self.network[v].card for v in variables)
         if size > MAX_MAP_CONFIGURATIONS:
             raise EvidenceError(f"a joint explanation over {len(variables)} variables has {size:,} "
                                 f"configurations (limit {MAX_MAP_CONFIGURATIONS:,}); choose fewer variables")
-        ev = self.evidence(findings, soft)
+        ev = self.evidence(findings, soft=soft)
         table = self._joint(tuple(variables), ev)
         table = table / table.sum()
         best = np.unravel_index(int(np.argmax(table)), table.shape)
@@ -312,15 +311,15 @@ class BayesNet:
         return chosen or list(self.network.variables)
 
     # -- the whole answer -----------------------------------------------------------------------
-    def query(self, findings: Findings = None, soft=None, variables: Sequence[str] | None = None,
+    def query(self, findings: Findings = None, *, soft=None, variables: Sequence[str] | None = None,
               explain: bool = True) -> QueryResult:
         """Posteriors (and priors) of ``variables``, knee-pain sources, P(evidence), alerts, the MPE.
 
         ``variables`` defaults to the diagnoses and mechanisms (every variable for networks without
         roles). Raises ImpossibleEvidenceError when the findings have probability zero.
         """
-        ev = self.evidence(findings, soft)
-        variables = self.default_query_variables() if variables is None else list(variables)
+        ev = self.evidence(findings, soft=soft)
+        variables = self.default_query_variables() if variables is None else self._names(variables)
         self._check_variables(variables)
         if self._compiled:
             wanted = list(dict.fromkeys([*variables, *self.network.knee_pain_sources.values()]))
@@ -350,9 +349,9 @@ class BayesNet:
             most_probable_explanation=mpe, engine=self.engine.name,
         )
 
-    def alerts(self, findings: Findings = None, soft=None) -> list[Alert]:
+    def alerts(self, findings: Findings = None, *, soft=None) -> list[Alert]:
         """Red-flag alerts for the findings, whatever the posteriors say."""
-        ev = self.evidence(findings, soft)
+        ev = self.evidence(findings, soft=soft)
         out = []
         for vid in self.network.by_role("red_flag"):
             v = self.network[vid]
@@ -370,6 +369,19 @@ class BayesNet:
         for v in variables:
             lookup_variable(self.network, v)
 
+    def _names(self, variables: Sequence[str]) -> list[str]:
+        """Variable names, checked: findings (a mapping) or one bare string where a list of names belongs is
+        the classic positional slip (``net.marginals(case)``), refused rather than read as its keys."""
+        if isinstance(variables, (Mapping, Evidence)):
+            raise EvidenceError("expected a list of variable names, got findings (a mapping); pass findings as "
+                                "findings=... (for example net.marginals(findings={'knee_pain': 'present'}))")
+        if isinstance(variables, str):
+            raise EvidenceError(f"expected a list of variable names, got the string '{variables}'; "
+                                f"write ['{variables}']")
+        names = list(variables)
+        self._check_variables(names)
+        return names
+
     def _raise_impossible(self, ev: Evidence) -> None:
         conflict = self.conflicting_findings(ev)
         described = ", ".join(_describe(ev, v) for v in conflict)
@@ -380,9 +392,9 @@ class BayesNet:
                        f"(probability 0): {described}")
         raise ImpossibleEvidenceError(message, tuple(conflict))
 
-    def conflicting_findings(self, findings: Findings = None, soft=None) -> list[str]:
+    def conflicting_findings(self, findings: Findings = None, *, soft=None) -> list[str]:
         """A smallest-by-deletion set of findings that is impossible together (empty if P(e) > 0)."""
-        ev = self.evidence(findings, soft)
+        ev = self.evidence(findings, soft=soft)
         likelihoods = self._likelihoods(ev)
         if self._log_evidence(likelihoods) > -math.inf:
             return []
@@ -394,7 +406,7 @@ class BayesNet:
         return kept
 
     # -- what would the next finding tell? ---------------------------------------------------------------
-    def outcome_posteriors(self, target: str | Sequence[str], candidates: Sequence[str] | None = None,
+    def outcome_posteriors(self, target: str | Sequence[str], *, candidates: Sequence[str] | None = None,
                            findings: Findings = None, soft=None) -> dict[str, dict[str, Outcome]]:
         """For each unobserved finding and each of its states: P(finding = state | e) and P(target | e, it).
 
@@ -405,7 +417,8 @@ class BayesNet:
 
         >>> import bn
         >>> net = bn.load("l4l5_knee")
-        >>> out = net.outcome_posteriors("disc_herniation", ["straight_leg_raise"], {"knee_pain": "present"})
+        >>> out = net.outcome_posteriors("disc_herniation", candidates=["straight_leg_raise"],
+        ...                              findings={"knee_pain": "present"})
         >>> slr = out["straight_leg_raise"]
         >>> round(sum(o.probability for o in slr.values()), 12)
         1.0
@@ -413,14 +426,13 @@ class BayesNet:
         >>> after["positive"] > after["negative"]
         True
         """
-        targets = [target] if isinstance(target, str) else list(target)
-        self._check_variables(targets)
-        ev = self.evidence(findings, soft)
+        targets = [target] if isinstance(target, str) else self._names(target)
+        ev = self.evidence(findings, soft=soft)
         if candidates is None:
             network = self.network
             pool = network.by_role("finding", "red_flag") if network.has_roles else list(network.variables)
             candidates = [v for v in pool if v not in ev.findings and v not in ev.soft_findings and v not in targets]
-        candidates = list(candidates)
+        candidates = self._names(candidates)
         self._check_variables(candidates)
         lik = self._likelihoods(ev)
         if self._log_evidence(lik) == -math.inf:

@@ -540,7 +540,7 @@ def _prepare(net: BayesNet, findings: Findings, targets: Sequence[str | Target |
                                 f"({target.variable}={ev.findings[target.variable]}); its probability is 0 or 1 "
                                 "whatever the parameters; choose another target")
         resolved.append(target)
-    net.posterior(resolved[0].variable, ev)  # raises ImpossibleEvidenceError naming the conflicting findings
+    net.posterior(resolved[0].variable, findings=ev)  # raises ImpossibleEvidenceError naming the conflicting findings
     return ev, resolved
 
 
@@ -1258,7 +1258,7 @@ def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str 
         table = samples[t.variable]
         with np.errstate(invalid="ignore", divide="ignore"):
             post = table[:, network[t.variable].state_index(t.state)] / table.sum(axis=1)
-        point = float(net.posterior(t.variable, ev)[t.state])
+        point = float(net.posterior(t.variable, findings=ev)[t.state])
         results.append(TargetUncertainty(t, t.label(network), point, post[np.isfinite(post)]))
     leader_now = leaders = None
     sources = network.knee_pain_sources

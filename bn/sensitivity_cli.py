@@ -193,11 +193,12 @@ def _cmd_flip(args: argparse.Namespace) -> int:
                                 args.delta)
     elif args.target is not None:
         target = resolve_target(network, args.target)
-        posterior = net.posterior(target.variable, evidence)[target.state]
+        posterior = net.posterior(target.variable, findings=evidence)[target.state]
         constraint = Threshold(target, 0.5, above=posterior < 0.5)
     else:
         target = resolve_target(network, None)
-        constraint = default_flip_constraint(network, target, net.posterior(target.variable, evidence)[target.state])
+        now = net.posterior(target.variable, findings=evidence)[target.state]
+        constraint = default_flip_constraint(network, target, now)
     result = flip(net, evidence, constraint, args.parameter, progress=True)
     files = _write(args, lambda out: report.write_flip(
         result, out, args.top or max(len(result.changes), 1)))

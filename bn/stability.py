@@ -158,7 +158,7 @@ class _Decider:
 
     def decide_all(self, net: BayesNet, cases: Sequence[Evidence]) -> list[str]:
         """The decision for each case, from one batched pass."""
-        batch = net.batch_marginals(cases, self.variables)
+        batch = net.batch_marginals(cases, variables=self.variables)
         return [self.decide([batch.marginals[v][k] for v in self.variables]) for k in range(len(cases))]
 
 
@@ -172,7 +172,7 @@ def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evide
                               soft=None) -> SameDecision:
     """P(the decision is unchanged after observing ``observe``); exact or a seeded estimate (module docstring)."""
     network = net.network
-    ev = net.evidence(findings, soft)
+    ev = net.evidence(findings, soft=soft)
     tgt = None
     if threshold is not None:
         if not 0.0 <= threshold <= 1.0:
@@ -187,12 +187,12 @@ def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evide
             raise EvidenceError(f"{v} is already observed")
         if v in decider.variables:
             raise EvidenceError(f"{v} is a decision variable and cannot be in the observation set")
-    current = decider.decide(_axis_marginals(net.joint(decider.variables, ev)))
+    current = decider.decide(_axis_marginals(net.joint(decider.variables, findings=ev)))
     if not observe:
         return SameDecision(current, 1.0, "exact", 0.0, [], outcomes={current: 1.0})
     size = math.prod(network[v].card for v in observe)
     if size <= EXACT_LIMIT:
-        table = net.joint([*observe, *decider.variables], ev)
+        table = net.joint([*observe, *decider.variables], findings=ev)
         k = len(observe)
         flat = table.reshape(size, *table.shape[k:])
         outcomes: dict[str, float] = {}
@@ -224,11 +224,11 @@ def stability(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
               threshold: float | None = None, samples: int = DEFAULT_SAMPLES, seed: int = 0,
               soft=None) -> Stability:
     """Most probable explanation vs marginals, and the same-decision probability."""
-    ev = net.evidence(findings, soft)
+    ev = net.evidence(findings, soft=soft)
     variables = net.default_map_variables()
-    mpe = net.most_probable_explanation(variables, ev)
+    mpe = net.most_probable_explanation(variables, findings=ev)
     network = net.network
-    marginals = {v: net.posterior(v, ev)[network[v].on_state] for v in variables}
+    marginals = {v: net.posterior(v, findings=ev)[network[v].on_state] for v in variables}
     disagreements = []
     for v in variables:
         positive = network[v].on_state

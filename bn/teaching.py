@@ -47,7 +47,7 @@ def walkthrough(net: BayesNet, evidence: Evidence, order: Sequence[str] | None =
                                  {k: v for k, v in ev.soft_findings.items() if k in shown}))
     variables = list(dict.fromkeys([*network.by_role("diagnosis"), *network.knee_pain_sources.values()]))
     variables = variables or net.default_query_variables()
-    batch = net.batch_marginals(prefixes, variables)
+    batch = net.batch_marginals(prefixes, variables=variables)
     if not (batch.log_probability_of_evidence > -float("inf")).all():
         net._raise_impossible(ev)
     steps = []

@@ -626,7 +626,7 @@ def score_case(net: BayesNet, case: ValidationCase, stability_draws: int = 0, se
     network = net.network
     candidates = list(dict.fromkeys([*rankable_diagnoses(network), *case.diagnoses]))
     sources = {k: v for k, v in network.knee_pain_sources.items() if k in SOURCE_KEYS}
-    marg = net.marginals([*candidates, *sources.values()], case.evidence)
+    marg = net.marginals([*candidates, *sources.values()], findings=case.evidence)
     dx = {d: marg[d][network[d].on_state] for d in candidates}
     src = {k: marg[v][network[v].on_state] for k, v in sources.items()}
     dx_rank = dx_p = src_rank = src_p = None
@@ -945,7 +945,7 @@ def implied_value(net: BayesNet, item: ConcordanceItem) -> float:
     def joint_in(population: Mapping[str, tuple[str, ...]]) -> np.ndarray:
         hard = {v: s[0] for v, s in population.items() if len(s) == 1}
         soft = {v: {st: float(st in s) for st in network[v].state_ids} for v, s in population.items() if len(s) > 1}
-        return net.joint(variables, hard, soft or None)
+        return net.joint(variables, findings=hard, soft=soft or None)
 
     joint = joint_in(item.population)
     if item.combine == "all":
@@ -1121,7 +1121,7 @@ def batch_posteriors(net: BayesNet, states: np.ndarray, observed: Sequence[str],
             pass  # an engine without batch support: fall back to one query per pattern
     for i, row in enumerate(patterns):
         ev = {v: network[v].state_ids[int(s)] for v, s in zip(observed, row)}
-        marg = net.marginals(list(targets), ev)
+        marg = net.marginals(list(targets), findings=ev)
         for t in targets:
             out[t][i] = marg[t][network[t].on_state]
     return {t: out[t][inverse] for t in targets}

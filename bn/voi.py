@@ -111,19 +111,19 @@ def next_best(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
     if cost_weight < 0:
         raise EvidenceError("the cost weight must be >= 0")
     network = net.network
-    ev = net.evidence(findings, soft)
+    ev = net.evidence(findings, soft=soft)
     if target == DIAGNOSES:
         outputs = [v for v in net.default_map_variables() if v not in ev.variables]
         if not outputs:
             raise EvidenceError("every diagnosis is observed; nothing left to learn about")
         tgt: Target | str = DIAGNOSES
         label = "the diagnoses"
-        current: float | dict[str, float] = {v: net.posterior(v, ev)[network[v].on_state] for v in outputs}
+        current: float | dict[str, float] = {v: net.posterior(v, findings=ev)[network[v].on_state] for v in outputs}
     else:
         tgt = target if isinstance(target, Target) else resolve_target(network, target)
         outputs = [tgt.variable]
         label = tgt.label(network)
-        current = net.posterior(tgt.variable, ev)[tgt.state]
+        current = net.posterior(tgt.variable, findings=ev)[tgt.state]
     for name, value in (costs or {}).items():
         if name not in network:
             raise EvidenceError(f"cost given for unknown variable '{name}'")
@@ -140,7 +140,7 @@ def next_best(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
             raise EvidenceError(f"{c} is the target itself")
     if isinstance(tgt, Target):
         # All candidates' outcomes in one vectorised pass; the joint P(T, F | e) is P(f | e) P(T | e, f).
-        outcomes = net.outcome_posteriors(tgt.variable, pool, ev) if pool else {}
+        outcomes = net.outcome_posteriors(tgt.variable, candidates=pool, findings=ev) if pool else {}
         card = network[tgt.variable].card
         joints = {}
         for c in pool:
@@ -153,7 +153,7 @@ def next_best(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
                         [o.posterior[tgt.variable][t] for t in network[tgt.variable].state_ids])
             joints[c] = joint
     else:
-        joints = {c: net.joint([*outputs, c], ev) for c in pool}  # P(diagnoses..., F | e), F last
+        joints = {c: net.joint([*outputs, c], findings=ev) for c in pool}  # P(diagnoses..., F | e), F last
     ranked = [_candidate(net, tgt, outputs, c, joints[c], measure, cost_weight, costs or {}) for c in pool]
     ranked.sort(key=lambda c: (-c.score, c.finding))
     return Ranking(net.info.to_dict(), tgt, label, current, measure, cost_weight,

@@ -94,7 +94,7 @@ def test_parquet_in_and_out(tmp_path):
     assert run_batch(["batch", ASIA, str(src), "--out", str(out), "--no-progress"]) == 0
     scored = pd.read_parquet(out)
     net = bn.load(ASIA)
-    expected = net.posterior("lung", {"dysp": "no"})
+    expected = net.posterior("lung", findings={"dysp": "no"})
     assert scored.loc[1, "P(lung=yes)"] == pytest.approx(expected["yes"], abs=1e-12)
 
 
@@ -157,5 +157,5 @@ def test_a_well_formed_file_scores_as_before(tmp_path, knee):
     scored, errors = score_cases(knee, read_cases(path), targets=["disc_herniation"], keep=["case_id"],
                                  progress=False)
     assert not errors and list(scored["case_id"]) == ["c1", "c2"]
-    expected = knee.posterior("disc_herniation", {"knee_pain": "present", "straight_leg_raise": "positive"})
+    expected = knee.posterior("disc_herniation", findings={"knee_pain": "present", "straight_leg_raise": "positive"})
     assert scored.loc[0, "P(disc_herniation=present)"] == pytest.approx(expected["present"], abs=1e-12)

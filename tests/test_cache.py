@@ -138,14 +138,14 @@ def test_a_changed_file_is_a_new_entry_and_a_damaged_entry_is_rebuilt(cache, tmp
     path = tmp_path / "asia.bif"
     path.write_text((BENCH / "asia.bif").read_text())
     # The change is to P(smoke), so P(lung | xray) moves (P(lung | smoke) would not).
-    first = bn.cache.load(str(path)).posterior("lung", {"xray": "yes"})
+    first = bn.cache.load(str(path)).posterior("lung", findings={"xray": "yes"})
     path.write_text((BENCH / "asia.bif").read_text().replace("0.5, 0.5", "0.4, 0.6", 1))
-    second = bn.cache.load(str(path)).posterior("lung", {"xray": "yes"})
+    second = bn.cache.load(str(path)).posterior("lung", findings={"xray": "yes"})
     assert len(entries(cache)) == 2 and abs(first["yes"] - second["yes"]) > 1e-3
-    assert second == bn.load(str(path)).posterior("lung", {"xray": "yes"})
+    assert second == bn.load(str(path)).posterior("lung", findings={"xray": "yes"})
     for entry in entries(cache):
         entry.write_bytes(b"not a zip file")
-    assert bn.cache.load(str(path)).posterior("lung", {"xray": "yes"}) == second
+    assert bn.cache.load(str(path)).posterior("lung", findings={"xray": "yes"}) == second
 
 
 def test_warm_query_imports_no_pgmpy_jsonschema_or_pandas(cache, tmp_path):

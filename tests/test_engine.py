@@ -173,7 +173,7 @@ def test_outcome_posteriors_match_brute_force():
     ev = bn.Evidence({"smoke": "yes"}, {"dysp": {"yes": 0.9, "no": 0.4}}).validate(network)
     lik = ev.likelihoods(network)
     p_e, _ = brute_force_marginals(network, lik)
-    out = net.outcome_posteriors(["lung", "tub"], ["xray", "asia", "either"], ev)
+    out = net.outcome_posteriors(["lung", "tub"], candidates=["xray", "asia", "either"], findings=ev)
     assert list(out) == ["xray", "asia", "either"]
     for finding, outcomes in out.items():
         for state, outcome in outcomes.items():
@@ -192,7 +192,7 @@ def test_outcome_posteriors_default_candidates_on_l4l5(knee):
     findings = knee.network.by_role("finding", "red_flag")
     assert set(out) == set(findings) - {"knee_pain", "straight_leg_raise"}
     # Averaging the posterior over the outcomes gives back today's posterior (the law of total probability).
-    today = knee.posterior("disc_herniation", case)
+    today = knee.posterior("disc_herniation", findings=case)
     for outcomes in out.values():
         mixed = sum(o.probability * o.posterior["disc_herniation"]["present"] for o in outcomes.values() if o.posterior)
         assert mixed == pytest.approx(today["present"], abs=1e-12)
@@ -227,7 +227,7 @@ def test_log_evidence_is_exact_where_probability_underflows():
     assert log_p < -1000  # far below the smallest float64
     assert net.log_probability_of_evidence(findings) == pytest.approx(log_p, rel=1e-12)
     assert net.probability_of_evidence(findings) == 0.0  # underflows, as a float must
-    post = net.posterior(f"x{hidden}", findings)
+    post = net.posterior(f"x{hidden}", findings=findings)
     np.testing.assert_allclose([post["a"], post["b"]], through / through.sum(), atol=1e-14)
     result = net.query(findings, variables=[f"x{hidden}"], explain=False)
     assert result.log_probability_of_evidence == pytest.approx(log_p, rel=1e-12)
@@ -355,7 +355,7 @@ def test_impossible_evidence_gives_minus_infinity_without_nan():
         net.marginals(findings=ev)
     assert set(info.value.conflict) == {"tub", "either"}
     # In a batch an impossible case is marked, not raised, and the other cases are unaffected.
-    batch = net.batch_marginals([ev, {"tub": "yes"}], ["lung"])
+    batch = net.batch_marginals([ev, {"tub": "yes"}], variables=["lung"])
     assert batch.log_probability_of_evidence[0] == -math.inf and np.isnan(batch.marginals["lung"][0]).all()
     assert batch.log_probability_of_evidence[1] == pytest.approx(math.log(0.0104), rel=1e-9)
 

@@ -53,9 +53,9 @@ def test_separating_finding_is_the_best_by_brute_force(knee):
         if c in REFERRED:
             continue
         gain = 0.0
-        for s, p in knee.posterior(c, REFERRED).items():
+        for s, p in knee.posterior(c, findings=REFERRED).items():
             if p > 0:
-                post = knee.marginals([a, b], {**REFERRED, c: s})
+                post = knee.marginals([a, b], findings={**REFERRED, c: s})
                 gain += p * abs(post[a]["present"] - post[b]["present"] - gap)
         gains[c] = gain
     best = max(gains, key=gains.get)

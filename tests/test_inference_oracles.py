@@ -92,11 +92,11 @@ def test_most_probable_explanation_matches_enumeration():
     net = bn.load(network)
     ev = bn.Evidence({"dysp": "yes", "xray": "yes"})
     targets = ["tub", "lung", "bronc"]
-    table = net.joint(targets, ev)
+    table = net.joint(targets, findings=ev)
     from itertools import product
 
     best = max(product(*(range(network[t].card) for t in targets)), key=lambda idx: table[idx])
-    mpe = net.most_probable_explanation(targets, ev)
+    mpe = net.most_probable_explanation(targets, findings=ev)
     assert mpe.states == {t: network[t].state_ids[i] for t, i in zip(targets, best, strict=True)}
     assert mpe.probability == pytest.approx(table[best], abs=1e-15)
 
@@ -113,7 +113,8 @@ def test_joint_matches_brute_force():
     expected = np.zeros((2, 2))
     for config, p in joint.items():
         expected[config[i], config[j]] += p
-    np.testing.assert_allclose(bn.load(network).joint(["tub", "lung"], ev), expected / expected.sum(), atol=1e-14)
+    np.testing.assert_allclose(bn.load(network).joint(["tub", "lung"], findings=ev), expected / expected.sum(),
+                               atol=1e-14)
 
 
 # -- pyAgrum oracle ----------------------------------------------------------------------------------

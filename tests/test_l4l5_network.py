@@ -19,7 +19,7 @@ def version(request) -> bn.BayesNet:
 
 
 def p(knee, var, findings, state=None):
-    post = knee.posterior(var, findings)
+    post = knee.posterior(var, findings=findings)
     return post[state or knee.network[var].state_ids[-1]]
 
 

@@ -56,7 +56,7 @@ def test_one_herniation_rarely_compresses_both_roots(v2):
     assert far[1].sum() > 0.85 and far[:, 1].sum() < 0.1  # L4 yes, L5 rarely
     assert para[:, 1].sum() > 0.8 and para[1].sum() < 0.1  # L5 yes, L4 rarely
     # and the two roots are no longer independent given a herniation (1.1.0: P(L5 | L4) = P(L5) = 0.86)
-    h = v2.joint(["l4_root_compromise", "l5_root_compromise"], {"disc_herniation": "present"})
+    h = v2.joint(["l4_root_compromise", "l5_root_compromise"], findings={"disc_herniation": "present"})
     assert h[1, 1] / h[1].sum() < 0.5 * (h[:, 1].sum())
 
 
@@ -74,12 +74,13 @@ def test_foot_drop_without_back_pain_can_be_the_peroneal_nerve(v2):
     """The classic L5 mimic: foot drop and dorsal-foot numbness with a conduction block at the fibular head."""
     ev = {"knee_pain": "present", "ankle_dorsiflexion_weakness": "present", "sensory_loss_dorsum_foot": "present",
           "back_pain": "absent", "ncs_peroneal_block": "positive", "hip_abduction_weakness": "absent"}
-    post = v2.marginals(["peroneal_neuropathy", "l5_root_compromise"], ev)
+    post = v2.marginals(["peroneal_neuropathy", "l5_root_compromise"], findings=ev)
     assert post["peroneal_neuropathy"]["present"] > post["l5_root_compromise"]["present"]
 
 
 def test_straight_leg_raise_loses_sensitivity_with_age(v2):
-    sens = {a: v2.posterior("straight_leg_raise", {"l5_root_compromise": "present", "age_group": a})["positive"]
+    sens = {a: v2.posterior("straight_leg_raise",
+                            findings={"l5_root_compromise": "present", "age_group": a})["positive"]
             for a in ("under_40", "40_to_64", "65_plus")}
     assert sens["under_40"] > sens["40_to_64"] > sens["65_plus"]
 
@@ -88,10 +89,10 @@ def test_stenosis_history_items_do_not_multiply_as_if_independent(v2):
     """Four items of one syndrome: 1.1.0 took P(stenosis) from 0.17 to 0.99 in a 65+ adult; the latent
     claudication syndrome bounds what they can say together."""
     ev = {"age_group": "65_plus", "knee_pain": "present"}
-    path = [v2.posterior("spinal_stenosis", ev)["present"]]
+    path = [v2.posterior("spinal_stenosis", findings=ev)["present"]]
     for item in ("neurogenic_claudication", "no_pain_when_seated", "bilateral_leg_symptoms", "wide_based_gait"):
         ev[item] = "present"
-        path.append(v2.posterior("spinal_stenosis", ev)["present"])
+        path.append(v2.posterior("spinal_stenosis", findings=ev)["present"])
     assert path[-1] < 0.9
     gains = np.diff(path)
     assert gains[-1] < gains[0]
@@ -143,10 +144,10 @@ def test_one_root_deficit_shows_its_signs_together(v2):
     signs = {"quadriceps_weakness": "present", "patellar_reflex": "reduced", "sensory_loss_medial_leg": "present"}
     given = {"l4_root_compromise": "present", "age_group": "40_to_64"}
     names = list(signs)
-    joint = v2.joint(names, given)
+    joint = v2.joint(names, findings=given)
     idx = tuple(v2.network[v].state_index(s) for v, s in signs.items())
     together = float(joint[idx])
-    alone = np.prod([v2.posterior(v, given)[s] for v, s in signs.items()])
+    alone = np.prod([v2.posterior(v, findings=given)[s] for v, s in signs.items()])
     assert together > 2 * alone
 
 
@@ -157,4 +158,4 @@ def test_structural_knee_signs_do_not_multiply(v2):
     for sign, state in (("knee_crepitus", "present"), ("knee_bony_enlargement", "present"),
                         ("knee_xray_osteoarthritis", "positive")):
         ev[sign] = state
-    assert v2.posterior("knee_osteoarthritis", ev)["present"] < 0.85
+    assert v2.posterior("knee_osteoarthritis", findings=ev)["present"] < 0.85

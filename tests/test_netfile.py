@@ -229,7 +229,7 @@ def test_mixture_form_table_by_hand(write_network):
 
     ev = {"where": np.eye(3)[1], "sign": np.array([0.0, 1.0])}
     _, marg = brute_force_marginals(net, ev)
-    got = bn.BayesNet(net).marginals(["disease", "other"], {"where": "side", "sign": "positive"})
+    got = bn.BayesNet(net).marginals(["disease", "other"], findings={"where": "side", "sign": "positive"})
     assert got["other"]["present"] == pytest.approx(marg["other"][1], abs=1e-12)
     assert got["disease"]["present"] == pytest.approx(marg["disease"][1], abs=1e-12)
 

@@ -130,7 +130,7 @@ def test_mutual_information_and_outcomes_match_definitions():
 
 def test_expected_change_measure_and_costs():
     net = naive_bayes(3)
-    base = net.posterior("h", {})["present"]
+    base = net.posterior("h", findings={})["present"]
     ranking = next_best(net, {}, "h", measure="change", cost_weight=0.05)
     for cand in ranking.ranking:
         expected = sum(o.probability * abs(o.target_posterior - base) for o in cand.outcomes.values())
@@ -145,7 +145,7 @@ def test_mutual_information_about_all_diagnoses_jointly(knee):
     ev = {"knee_pain": "present", "age_group": "65_plus"}
     ranking = next_best(knee, ev, "diagnoses", candidates=["mcmurray_test"])
     diagnoses = knee.default_map_variables()
-    joint = knee.joint([*diagnoses, "mcmurray_test"], ev)
+    joint = knee.joint([*diagnoses, "mcmurray_test"], findings=ev)
     flat = joint.reshape(-1, 2)
     p_d, p_f = flat.sum(1), flat.sum(0)
     mi = sum(flat[i, j] * math.log2(flat[i, j] / (p_d[i] * p_f[j]))
@@ -230,7 +230,7 @@ def test_weighted_samples_estimate_the_posterior():
     states, weights = sample(network, 40_000, np.random.default_rng(1), ev)
     column = list(network.variables).index("lung")
     estimate = float(weights[states[:, column] == 0].sum() / weights.sum())
-    exact = bn.load(network).posterior("lung", ev)["yes"]
+    exact = bn.load(network).posterior("lung", findings=ev)["yes"]
     ess = weights.sum() ** 2 / np.sum(weights**2)
     assert abs(estimate - exact) < 4 * math.sqrt(exact * (1 - exact) / ess)
 

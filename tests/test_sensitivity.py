@@ -87,7 +87,7 @@ def rebuilt(network: Network, p, t: float) -> Network:
 
 
 def posterior_by_contraction(network: Network, evidence, target: Target) -> float:
-    return bn.load(network, engine="contract").posterior(target.variable, evidence)[target.state]
+    return bn.load(network, engine="contract").posterior(target.variable, findings=evidence)[target.state]
 
 
 def sample_of(params, every: int = 4):
@@ -286,13 +286,13 @@ def test_flip_values_do_change_the_conclusion(knee, case, constraint):
     for change in result.changes[:8]:
         network = rebuilt(knee.network, change.parameter, change.new_value)
         net = bn.load(network, engine="contract")
-        post = {t: net.posterior(t.variable, case)[t.state] for t in c.events}
+        post = {t: net.posterior(t.variable, findings=case)[t.state] for t in c.events}
         assert _holds(c, post, result.leader_now), (change.parameter.id, change.new_value)
         # ... and the exact boundary is tight: just on the current side it does not hold yet.
         back = change.boundary - 1e-4 if change.direction == "increase" else change.boundary + 1e-4
         if 0.0 <= back <= 1.0 and abs(back - change.parameter.value) < abs(change.new_value - change.parameter.value):
             net = bn.load(rebuilt(knee.network, change.parameter, back), engine="contract")
-            post = {t: net.posterior(t.variable, case)[t.state] for t in c.events}
+            post = {t: net.posterior(t.variable, findings=case)[t.state] for t in c.events}
             assert not _holds(c, post, result.leader_now)
 
 
@@ -504,7 +504,8 @@ def test_sensitivity_holds_where_the_probability_of_the_findings_underflows():
         assert math.isfinite(row.derivative)
         for t in row.parameter.range:
             changed = bn.BayesNet(with_parameter(network, row.parameter, t))
-            assert row.function(t) == pytest.approx(changed.posterior("disease", findings)["present"], abs=1e-9)
+            now = changed.posterior("disease", findings=findings)["present"]
+            assert row.function(t) == pytest.approx(now, abs=1e-9)
     spread = uncertainty(net, findings, ["disease=present"], draws=200, seed=1, range_scale=1e-9)
     (target,) = spread.targets
     assert len(target.samples) == 200 and math.isfinite(target.median)

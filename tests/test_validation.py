@@ -164,7 +164,7 @@ def test_rank_and_posterior_are_consistent(knee, suite):
                       if d not in r.case.diagnoses and p >= r.diagnosis_probability]
             assert r.diagnosis_rank == 1 + len(higher)
         if r.case.knee_pain_sources:
-            direct = [knee.posterior(knee.network.knee_pain_sources[k], r.case.evidence)["present"]
+            direct = [knee.posterior(knee.network.knee_pain_sources[k], findings=r.case.evidence)["present"]
                       for k in r.case.knee_pain_sources]
             assert r.source_probability == pytest.approx(max(direct), abs=1e-12)
 
@@ -408,7 +408,7 @@ def concordance(knee):
 def test_implied_sensitivity_by_enumeration(knee):
     # P(SLR+ | herniation, sciatica) from the joint over (SLR, herniation) computed directly
     item = next(i for i in V.load_concordance(knee.network) if i.id == "slr_sens_cochrane")
-    joint = knee.joint(["straight_leg_raise", "disc_herniation"], {"leg_pain_below_knee": "present"})
+    joint = knee.joint(["straight_leg_raise", "disc_herniation"], findings={"leg_pain_below_knee": "present"})
     assert V.implied_value(knee, item) == pytest.approx(joint[1, 1] / joint[:, 1].sum())
     spec_item = next(i for i in V.load_concordance(knee.network) if i.id == "slr_spec_cochrane")
     assert V.implied_value(knee, spec_item) == pytest.approx(joint[0, 0] / joint[:, 0].sum())
@@ -417,7 +417,7 @@ def test_implied_sensitivity_by_enumeration(knee):
 def test_or_events_and_likelihood_ratio(knee):
     pop = {"leg_pain_below_knee": "present"}
     vars_ = ["sensory_loss_medial_leg", "sensory_loss_dorsum_foot", "l4_root_compromise", "l5_root_compromise"]
-    j = knee.joint(vars_, pop)
+    j = knee.joint(vars_, findings=pop)
     f = np.zeros((2, 2, 2, 2), bool)
     f[1, :, :, :] = f[:, 1, :, :] = True
     c = np.zeros((2, 2, 2, 2), bool)
@@ -495,7 +495,7 @@ def test_batch_posteriors_match_single_queries(knee):
     for i in range(len(states)):
         ev = {v: knee.network[v].state_ids[states[i, order.index(v)]] for v in observed}
         for t in targets:
-            assert got[t][i] == pytest.approx(knee.posterior(t, ev)["present"], abs=1e-10)
+            assert got[t][i] == pytest.approx(knee.posterior(t, findings=ev)["present"], abs=1e-10)
 
 
 def test_simulation_is_calibrated_and_discriminates(knee):
@@ -643,7 +643,7 @@ def test_input_rows_are_the_figures_the_network_cites(knee):
 def test_combined_findings_and_population_lists_by_enumeration(knee):
     """AND findings and a population spanning several states, against the joint computed directly."""
     variables = ["femoral_nerve_stretch", "patellar_reflex", "l4_root_compromise", "age_group"]
-    j = knee.joint(variables, {"leg_pain_below_knee": "present"})
+    j = knee.joint(variables, findings={"leg_pain_below_knee": "present"})
     j = j[:, :, :, 1:]  # the population: age 40 and over
     j = j.sum(axis=3) / j.sum()
     f = np.zeros((2, 2, 2), bool)

@@ -1,0 +1,44 @@
+"""The public API's argument conventions: keyword-only after the first, and no silent positional slips."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from bn.errors import EvidenceError
+from bn.inference import BayesNet
+
+CASE = {"knee_pain": "present", "straight_leg_raise": "positive"}
+
+
+def test_findings_passed_where_variable_names_belong_are_refused(knee):
+    # net.most_probable_explanation(case) used to return the MPE of the finding variables with no evidence
+    for call in (lambda: knee.most_probable_explanation(CASE), lambda: knee.marginals(CASE),
+                 lambda: knee.joint(CASE), lambda: knee.priors(CASE), lambda: knee.posterior(CASE),
+                 lambda: knee.query(variables=CASE), lambda: knee.batch_marginals([CASE], variables=CASE),
+                 lambda: knee.outcome_posteriors(CASE)):
+        with pytest.raises(EvidenceError, match="findings"):
+            call()
+    with pytest.raises(EvidenceError, match=r"got the string 'knee_pain'; write \['knee_pain'\]"):
+        knee.marginals("knee_pain")
+
+
+def test_findings_are_keyword_only_after_the_variables(knee):
+    with pytest.raises(TypeError):
+        knee.posterior("disc_herniation", CASE)
+    with pytest.raises(TypeError):
+        knee.query(CASE, None)
+    right = knee.most_probable_explanation(findings=CASE)
+    assert right.states == knee.query(CASE).most_probable_explanation.states
+    assert knee.posterior("disc_herniation", findings=CASE) == knee.query(CASE).posteriors["disc_herniation"]
+
+
+def test_every_public_method_is_keyword_only_after_its_first_argument():
+    for name, method in inspect.getmembers(BayesNet, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        params = list(inspect.signature(method).parameters.values())[1:]  # after self
+        positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        assert len(positional) <= 1, f"BayesNet.{name} takes {positional} positionally"
+
