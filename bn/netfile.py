@@ -40,6 +40,9 @@ def _validator():
     return jsonschema.Draft202012Validator(schema)
 
 
+MAX_TABLE_ENTRIES = 4_000_000  # 32 MB of float64 per table; the largest in the shipped and bench networks is far below
+
+
 def read_bytes_limited(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """Read a file, refusing files above ``limit`` bytes (raises NetworkFileError)."""
     try:
@@ -270,6 +273,13 @@ class _Builder:
         on_index = [s.id for s in states].index(on_state)
         form, body = next(iter(spec["cpt"].items()))
         parent_vars = [done[p] for p in parents]
+        # Checked before anything is allocated: 40 binary parents make a table of 2^40 rows, which would
+        # exhaust memory long before it failed any other check.
+        rows = math.prod(p.card for p in parent_vars)
+        if rows * len(states) > MAX_TABLE_ENTRIES:
+            self.problem(vid, f"its table would have {rows:,} rows of {len(states)} states "
+                              f"({len(parent_vars)} parents); the limit is {MAX_TABLE_ENTRIES:,} entries")
+            return None
         if form in ("noisy_or", "deterministic_or") and len(states) != 2:
             self.problem(vid, f"{form} needs a binary variable; this one has {len(states)} states")
             return None
@@ -511,10 +521,12 @@ def noisy_or_table(cards: list[int], leak: float, links: list[tuple[int, int, fl
 
 def _deterministic_or(parents: list[Variable], *, on_index: int) -> np.ndarray:
     cards = [p.card for p in parents]
-    on = np.zeros(tuple(cards))
-    for config in itertools.product(*(range(c) for c in cards)):
-        on[config] = float(any(i == p.on_index for i, p in zip(config, parents)))
-    table = np.stack([1.0 - on, on], axis=-1)
+    off = np.ones(tuple(cards))
+    for axis, p in enumerate(parents):  # off exactly when no parent is in its on-state
+        factor = np.ones(p.card)
+        factor[p.on_index] = 0.0
+        off = off * factor.reshape([-1 if a == axis else 1 for a in range(len(cards))])
+    table = np.stack([off, 1.0 - off], axis=-1)
     return table if on_index == 1 else np.ascontiguousarray(table[..., ::-1])
 
 

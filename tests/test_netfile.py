@@ -254,3 +254,37 @@ def test_bad_mixture_is_reported(write_network, edit, message):
     edit(doc["variables"][-1]["cpt"]["mixture"])
     problems = bn.netfile.check_network_file(write_network(doc))
     assert any(message in str(p) for p in problems), [str(p) for p in problems]
+
+
+@pytest.mark.parametrize("form", ["table", "noisy_or", "deterministic_or"])
+def test_a_table_too_large_to_build_is_refused_before_it_is_allocated(write_network, form):
+    """40 binary parents would make 2^40 rows: a one-line error naming the variable, not a MemoryError."""
+    doc = small_network_doc()
+    parents = [f"p{i}" for i in range(40)]
+    for p in parents:
+        doc["variables"].append({"id": p, "states": [{"id": "absent"}, {"id": "present"}],
+                                 "cpt": {"table": {"parents": [], "expert_estimate": "test", "rows": [
+                                     {"when": {}, "probs": {"absent": 0.5, "present": 0.5}}]}}})
+    body = {"table": {"parents": parents, "expert_estimate": "test", "rows": [
+                {"when": {p: "absent" for p in parents}, "probs": {"absent": 1.0, "present": 0.0}}]},
+            "noisy_or": {"expert_estimate": "test", "leak": {"p": 0.01},
+                         "links": [{"parent": p, "p": 0.5} for p in parents]},
+            "deterministic_or": {"parents": parents, "definition": "any"}}[form]
+    doc["variables"].append({"id": "wide", "states": [{"id": "absent"}, {"id": "present"}], "cpt": {form: body}})
+    with pytest.raises(NetworkFileError) as err:
+        load_doc(write_network, doc)
+    assert "variable 'wide': its table would have 1,099,511,627,776 rows of 2 states (40 parents)" in str(err.value)
+
+
+def test_deterministic_or_of_many_parents_is_built_without_a_loop_per_row(write_network):
+    doc = small_network_doc()
+    parents = [f"p{i}" for i in range(20)]
+    for p in parents:
+        doc["variables"].append({"id": p, "states": [{"id": "absent"}, {"id": "present"}],
+                                 "cpt": {"table": {"parents": [], "expert_estimate": "test", "rows": [
+                                     {"when": {}, "probs": {"absent": 0.9, "present": 0.1}}]}}})
+    doc["variables"].append({"id": "wide", "states": [{"id": "absent"}, {"id": "present"}],
+                             "cpt": {"deterministic_or": {"parents": parents, "definition": "any"}}})
+    cpt = load_doc(write_network, doc)["wide"].cpt
+    assert cpt.shape == (2,) * 20 + (2,)
+    assert cpt[(0,) * 20].tolist() == [1.0, 0.0] and float(cpt[..., 1].sum()) == 2 ** 20 - 1
