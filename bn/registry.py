@@ -79,8 +79,9 @@ def resolve(reference: str) -> Path:
     """The file a network reference points to; raises UnknownNetworkError naming what exists."""
     ref = str(reference).strip()
     path = Path(ref)
-    looks_like_path = ("/" in ref or os.sep in ref or path.suffix.lower() in
-                       {".yaml", ".yml", ".bif", ".xmlbif", ".xml", ".gz"})
+    # "id@version" is always a registry name, so "l4l5_knee@../../x" can never reach a file outside it.
+    looks_like_path = "@" not in ref and ("/" in ref or os.sep in ref or path.suffix.lower() in
+                                          {".yaml", ".yml", ".bif", ".xmlbif", ".xml", ".gz"})
     if looks_like_path:
         if path.is_file():
             return path
@@ -93,7 +94,7 @@ def resolve(reference: str) -> Path:
                                   "(or give a path to a .yaml, .bif or .xmlbif file)")
     if not version:
         version = available[name][-1]
-    if version not in available[name]:
+    if version not in available[name] or not _VERSION.match(version):
         raise UnknownNetworkError(f"network '{name}' has no version {version}; "
                                   f"published versions: {', '.join(available[name])}")
     return networks_dir() / name / f"{version}.yaml"

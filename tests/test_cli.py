@@ -203,3 +203,12 @@ def test_console_script_runs_as_a_process():
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == "bn: error: 'maybe' is not a state of knee_pain; valid states: absent, present"
+
+
+@pytest.mark.parametrize("reference", ["l4l5_knee@../../etc/passwd", "l4l5_knee@../1.0.0", "../l4l5_knee@2.0.0",
+                                       "l4l5_knee@2.0.0/../../x"])
+def test_a_name_cannot_escape_the_registry(capsys, reference):
+    """id@version is always a registry name: a path inside it is an unknown version or network, never a file."""
+    code, out, err = run(capsys, "query", reference, "-e", "knee_pain=present")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and ("has no version" in err or "unknown network" in err), err
