@@ -168,7 +168,7 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
         for i, s in enumerate(network[v].state_ids):
             columns[f"P({v}={s})"] = np.where(ok, post[v][:, i], np.nan)
     for key, var in sources.items():
-        columns[f"knee_pain_source_{key}"] = np.where(ok, post[var][:, -1], np.nan)
+        columns[f"knee_pain_source_{key}"] = np.where(ok, post[var][:, network[var].on_index], np.nan)
     columns["log_probability_of_evidence"] = np.where(ok, log_z, np.nan)
     error_text = np.full(n, "", dtype=object)
     for k, msg in bad.items():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -344,5 +345,16 @@ def from_query_params(params: Mapping[str, str], network: Network, reserved: Ite
             else:
                 hard.update(Evidence({key: value}).validate(network).findings)
         except EvidenceError as exc:
-            ignored.append(f"{key}={value}: {exc}")
+            # a link is typed or pasted by anyone: control characters are shown escaped, never as line breaks
+            ignored.append(_printable(f"{key}={value}: {exc}"))
     return Evidence(hard, soft), ignored
+
+
+def _printable(text: str) -> str:
+    r"""``text`` on one line: control and format characters (line breaks, NUL, bidi overrides) escaped.
+
+    >>> _printable("knee\npain=é")
+    'knee\\npain=é'
+    """
+    return "".join(c if unicodedata.category(c)[0] != "C" else c.encode("unicode_escape").decode("ascii")
+                   for c in text)

@@ -1115,7 +1115,7 @@ def batch_posteriors(net: BayesNet, states: np.ndarray, observed: Sequence[str],
             lik = {v: np.eye(network[v].card)[patterns[:, j]] for j, v in enumerate(observed)}
             marg, _ = batched(lik, list(targets))
             for t in targets:
-                out[t] = np.asarray(marg[t])[:, -1]
+                out[t] = np.asarray(marg[t])[:, network[t].on_index]
             return {t: out[t][inverse] for t in targets}
         except (TypeError, ValueError):
             pass  # an engine without batch support: fall back to one query per pattern
