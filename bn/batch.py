@@ -335,9 +335,12 @@ def _score_on_dask(net, chunks, results, targets, keep, address, reference, bar,
 
 def write_output(frame: pd.DataFrame, out: str | Path | None) -> None:
     """Parquet for ``.parquet`` files, CSV otherwise (standard output when ``out`` is None)."""
+    from bn.files import atomic_path
+
     if out is not None and Path(out).suffix.lower() in (".parquet", ".pq"):
         try:
-            frame.to_parquet(out, index=False)
+            with atomic_path(out) as tmp:
+                frame.to_parquet(tmp, index=False)
         except OSError as exc:
             raise BatchError(f"cannot write '{out}': {exc}") from None
         return
@@ -351,6 +354,7 @@ def write_output(frame: pd.DataFrame, out: str | Path | None) -> None:
             pacsv.write_csv(table, sink)
             sys.stdout.write(sink.getvalue().to_pybytes().decode())
         else:
-            pacsv.write_csv(table, str(out))
+            with atomic_path(out) as tmp:  # a killed run leaves no half-written output under the final name
+                pacsv.write_csv(table, str(tmp))
     except OSError as exc:
         raise BatchError(f"cannot write '{out}': {exc}") from None

@@ -28,6 +28,7 @@ EXIT_CODES = ("exit status: 0 success; 1 problems found (bn check, the bn valida
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _exit_on_sigterm()
     try:
         return args.func(args)
     except BNError as exc:
@@ -42,6 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bn: internal error: {type(exc).__name__}: {first} (please report it; --debug shows the traceback)",
               file=sys.stderr)
         return 3
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (a scheduler stopping the job, a Ctrl-C'd pipeline) exits through Python's cleanup, so a
+    half-written temporary output is removed; the final name never held half a result either way."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -402,6 +413,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from bn.files import write_text
     from bn.interop import export
     from bn.registry import read_network
 
@@ -409,7 +421,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     text = export(network, args.format)
     if args.out:
         try:
-            Path(args.out).write_text(text)
+            write_text(args.out, text)
         except OSError as exc:
             raise BNError(f"cannot write '{args.out}': {exc.strerror or exc}") from None
         print(f"wrote {args.out} ({args.format}, {len(network.variables)} variables) from "

@@ -35,7 +35,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("records", metavar="RECORDS", help="a .csv or .parquet file")
     p.add_argument("--version", required=True, metavar="X.Y.Z", help="the new version number")
     p.add_argument("--out", metavar="FILE",
-                   help="where to write it (default: <version>.yaml next to the network's file)")
+                   help="where to write it (default: <version>.yaml next to the network's file; inside the "
+                        "published-networks folder only with --force)")
+    p.add_argument("--force", action="store_true",
+                   help="allow writing into the published-networks folder (publishing the learnt version)")
     p.add_argument("--method", choices=["bayes", "mle"], default="bayes",
                    help="bayes: posterior mean with the network's rows as the prior (default); mle: frequencies")
     p.add_argument("--prior-weight", type=float, default=10.0, metavar="N",
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bn.batch import read_cases
     from bn.cache import load
+    from bn.files import atomic_path, refuse_registry
     from bn.learn import LearnError, learn
     from bn.netfile import read_network_file
 
@@ -65,9 +69,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(net.network.info.path).with_name(f"{args.version}.yaml")
     if out.exists():
         raise LearnError(f"{out} exists; bn learn never overwrites a network file (choose another --version or --out)")
+    refuse_registry(out, force=args.force, what=f"bn learn {args.version}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(result.text, encoding="utf-8")
-    written = read_network_file(out)  # the loader's own checks, with the file name (version must match it)
+    # Checked before it is written (the loader's own checks, with the file name: the version must match it),
+    # then written whole: a file that fails its check never reaches the disk.
+    with atomic_path(out) as tmp:
+        tmp.write_text(result.text, encoding="utf-8")
+        read_network_file(tmp, name=out)
+    written = read_network_file(out)
     if args.json:
         print(json.dumps({"network": written.info.to_dict(), "file": str(out),
                           "tables": [t.to_dict() for t in result.tables], "skipped": result.skipped}, indent=1))

@@ -56,11 +56,16 @@ def read_bytes_limited(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
         raise NetworkFileError([Problem(str(path), None, f"cannot read the file: {exc.strerror or exc}")]) from None
 
 
-def read_network_file(path: str | Path) -> Network:
-    """Read, validate and build a network from a ``bn-network/1`` YAML file."""
+def read_network_file(path: str | Path, *, name: str | Path | None = None) -> Network:
+    """Read, validate and build a network from a ``bn-network/1`` YAML file.
+
+    ``name`` checks the file as if it lay there (its messages and the version-against-file-name rule): how a
+    writer checks a temporary file before renaming it into place.
+    """
     path = Path(path)
     data = read_bytes_limited(path)
-    network, problems = _parse(data, str(path), path)
+    shown = Path(name) if name is not None else path
+    network, problems = _parse(data, str(shown), shown)
     if problems:
         raise NetworkFileError(problems)
     assert network is not None

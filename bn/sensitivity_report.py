@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bn.errors import BNError
+from bn.files import atomic_path, write_text
 from bn.sensitivity import FlipResult, OneWayResult, SweepResult, UncertaintyResult, logit
 
 DISCLAIMER = "Educational decision-support tool, not a medical device."
@@ -56,7 +57,8 @@ def _csv(frame, network: dict[str, str], path: Path) -> Path:
     frame = frame.copy()
     for i, key in enumerate(("id", "version", "sha256")):
         frame.insert(i, f"network_{key}", network[key])
-    frame.to_csv(path, index=False)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
     return path
 
 
@@ -64,8 +66,9 @@ def _save(fig, network: dict[str, str], base: Path, title: str) -> list[Path]:
     paths = []
     for fmt in ("png", "svg"):
         path = base.with_suffix(f".{fmt}")
-        fig.savefig(path, format=fmt, dpi=150 if fmt == "png" else None,
-                    metadata={"Title": title, "Description": network_line(network)})
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150 if fmt == "png" else None,
+                        metadata={"Title": title, "Description": network_line(network)})
         paths.append(path)
     return paths
 
@@ -139,7 +142,7 @@ def write_one_way(result: OneWayResult, out: str | Path, top: int = 15) -> list[
     paths += _save(tornado_figure(result, top), result.network, out / "tornado", f"One-way sensitivity: "
                    f"{result.target_label}")
     md = out / "oneway.md"
-    md.write_text(one_way_markdown(result, top, [p.name for p in paths]))
+    write_text(md, one_way_markdown(result, top, [p.name for p in paths]))
     return [*paths, md]
 
 
@@ -199,7 +202,7 @@ def write_flip(result: FlipResult, out: str | Path, top: int = 25) -> list[Path]
     paths = [_csv(result.to_frame(), result.network, out / "flip.csv")]
     paths += _save(flip_figure(result, top), result.network, out / "flip", "What would change the conclusion")
     md = out / "flip.md"
-    md.write_text(flip_markdown(result, top, [p.name for p in paths]))
+    write_text(md, flip_markdown(result, top, [p.name for p in paths]))
     return [*paths, md]
 
 
@@ -254,7 +257,7 @@ def write_uncertainty(result: UncertaintyResult, out: str | Path) -> list[Path]:
              _csv(result.to_frame(), result.network, out / "uncertainty_draws.csv")]
     paths += _save(uncertainty_figure(result), result.network, out / "uncertainty", "Second-order uncertainty")
     md = out / "uncertainty.md"
-    md.write_text(uncertainty_markdown(result, [p.name for p in paths]))
+    write_text(md, uncertainty_markdown(result, [p.name for p in paths]))
     return [*paths, md]
 
 
@@ -312,7 +315,7 @@ def write_sweep(result: SweepResult, out: str | Path, top: int = 20) -> list[Pat
              _csv(result.cases_frame(), result.network, out / "sweep_cases.csv")]
     paths += _save(sweep_figure(result, top), result.network, out / "sweep", "Sensitivity across cases")
     md = out / "sweep.md"
-    md.write_text(sweep_markdown(result, top, [p.name for p in paths]))
+    write_text(md, sweep_markdown(result, top, [p.name for p in paths]))
     return [*paths, md]
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bn.errors import BNError
+from bn.files import write_text
 
 SPLITS = ("development", "test")
 KINDS = ("published", "teaching", "archetype")
@@ -170,7 +171,7 @@ def write_lock(lock: TestSetLock, path: str | Path) -> None:
     header = ("# The frozen validation test set (validation/README.md). Written by `bn validate lock --why ...`;\n"
               "# never edit it by hand: a lock whose last changelog entry does not vouch for its case list is\n"
               "# invalid, and so are the test-set figures scored against it.\n")
-    Path(path).write_text(header + yaml.safe_dump(lock.to_dict(), sort_keys=False, width=110), encoding="utf-8")
+    write_text(path, header + yaml.safe_dump(lock.to_dict(), sort_keys=False, width=110))
 
 
 def check_lock(lock: TestSetLock | None, test_cases: Mapping[str, str], network_id: str,
@@ -236,8 +237,7 @@ def record_view(path: str | Path, *, cases: Sequence[str], network: Mapping[str,
     header = ("# Every time someone looked at individual test-case results (`bn validate --unblind \"why\"`).\n"
               "# The validation report counts these per case: a test case seen while a version was tuned is no\n"
               "# longer blind for that version.\n")
-    Path(path).write_text(header + yaml.safe_dump({"format": VIEWS_FORMAT, "views": views}, sort_keys=False,
-                                                  width=110), encoding="utf-8")
+    write_text(path, header + yaml.safe_dump({"format": VIEWS_FORMAT, "views": views}, sort_keys=False, width=110))
     return views
 
 

@@ -49,6 +49,7 @@ import numpy as np
 from bn import safeyaml
 from bn.errors import BNError, CaseFileError
 from bn.evidence import Evidence, case_from_document
+from bn.files import write_text
 from bn.inference import BayesNet
 from bn.model import Network
 from bn.resources import validation_dir, work_dir
@@ -1378,7 +1379,7 @@ def write_baseline(metrics: Mapping[str, Any], network: Mapping[str, str], path:
 
     data = read_baseline(path)
     data.setdefault(network["id"], {})[network["version"]] = {"sha256": network["sha256"], **dict(metrics)}
-    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def regressions(metrics: Mapping[str, Any], recorded: Mapping[str, Any], tolerance: float = 1e-9) -> list[str]:

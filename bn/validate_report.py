@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bn import jsonout
+from bn.files import atomic_path, write_text
 from bn.validate import (
     OUT_DIR,
     RATIO_MEASURES,
@@ -108,9 +109,9 @@ def write_report(run: ValidationRun, out_dir: str | Path = OUT_DIR, comparison: 
     lines += ["## Timings", "", "| step | seconds |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in run.timings.items()]
     path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")
     results = json.loads(json.dumps(_results_json(run, comparison), default=_json_default))  # numpy -> plain
-    (out / "results.json").write_text(jsonout.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_text(out / "results.json", jsonout.dumps(results, indent=2) + "\n")
     return path
 
 
@@ -544,6 +545,7 @@ def _save(fig, path: Path) -> str:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip("."))
     plt.close(fig)
     return path.name
