@@ -1090,6 +1090,58 @@ class CompiledEngine:
             log_z = float(self.log_probability_of_evidence(likelihoods)[0])
         return out, log_z
 
+    def family_expectations(self, likelihoods: Likelihoods, variables: Sequence[str] | None = None, *,
+                            weights: np.ndarray | None = None, chunk: int = 32
+                            ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``sum_n weights[n] * P(family | evidence_n)`` for each variable's family (axes: its parents, then
+        itself) over a batch of cases, and ``log P(evidence_n)`` per case (``-inf`` for an impossible case,
+        which adds nothing): EM's expected counts, ``chunk`` cases per calibration.
+        """
+        variables = self.order if variables is None else list(variables)
+        lik, size = self._indexed(likelihoods)
+        weights = np.ones(size) if weights is None else np.asarray(weights, dtype=float)
+        out = {v: np.zeros([self.cards[self.position[u]] for u in (*self.network[v].parents, v)])
+               for v in variables}
+        log_z_all = np.empty(size)
+        chained = [v for v in variables if self._inner[v].parents != self.network[v].parents]
+        direct = [v for v in variables if v not in chained]
+        tree = self._tree
+        needed = {tree.plan.assign[self.position[v]] for v in direct} or ()
+        layout = []
+        for v in direct:
+            var = self._inner[v]
+            c = tree.plan.assign[self.position[v]]
+            family = [self.position[u] for u in (*var.parents, v)]
+            members = tree.cliques[c]
+            kept = [u for u in members if u in family]
+            layout.append((v, c, tuple(k + 1 for k, u in enumerate(members) if u not in family),
+                           [0] + [kept.index(u) + 1 for u in family]))
+
+        def run(part, scaled):
+            pot, log_z = tree.calibrate(part, scaled, needed)
+            return {"pot": pot.T}, log_z
+
+        for start in range(0, size, chunk):
+            stop = min(size, start + chunk)
+            part = {u: (a[start:stop] if a.shape[0] > 1 else a) for u, a in lik.items()}
+            solved, log_z = self._solve(part, stop - start, run)
+            log_z_all[start:stop] = log_z
+            w = np.where(np.isfinite(log_z), weights[start:stop], 0.0)
+            pot = solved["pot"]
+            for v, c, axes, perm in layout:
+                table = pot[:, tree.offset[c]:tree.offset[c] + tree.sizes[c]].reshape((stop - start, *tree.shapes[c]))
+                table = np.add.reduce(table, axis=axes) if axes else table
+                table = np.transpose(table, perm)
+                total = table.reshape(stop - start, -1).sum(axis=1)
+                scale = np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+                out[v] += np.tensordot(scale, table, axes=1)
+            named = {u: (np.asarray(a)[start:stop] if np.ndim(a) > 1 and len(a) > 1 else a)
+                     for u, a in likelihoods.items()} if chained else {}
+            for v in chained:  # a family the OR chains split: one posterior query (slower; see bn.em)
+                table, _ = self.posterior([*self.network[v].parents, v], named)
+                out[v] += np.tensordot(w, np.nan_to_num(table), axes=1)
+        return out, log_z_all
+
     def sample_posterior(self, likelihoods: Likelihoods, n: int, rng: np.random.Generator) -> np.ndarray | None:
         """``n`` independent draws of every variable from ``P(X | evidence)``, as state indices ``(n, variables)``
         in network order; None when the evidence is impossible.

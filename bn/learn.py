@@ -9,6 +9,10 @@ This is the path for a clinic that wants the tables to reflect its own populatio
   sensitivity analysis) is the 90% posterior interval of the row's on-state (``Variable.on_state``).
 - ``method="mle"``: the observed frequencies, wherever the parent combination was seen at least once (other
   rows keep the network's values).
+- ``method="em"``: every record, however incomplete (diagnoses unrecorded, tests not done), by
+  maximum-a-posteriori expectation-maximisation with the network's rows as the prior (:mod:`bn.em`). The
+  unbiased choice when values are missing because of other recorded values (a test ordered only after a
+  positive finding), where complete cases per family are biased.
 
 For each variable only the records in which it and all its parents are known are counted (complete cases per
 family: unbiased when values are missing at random, not when they are missing because of their value).
@@ -46,7 +50,9 @@ from bn.model import Network
 if TYPE_CHECKING:
     import pandas as pd
 
-METHODS = ("bayes", "mle")
+    from bn.em import EMResult
+
+METHODS = ("bayes", "mle", "em")
 INTERVAL = (0.05, 0.95)
 
 
@@ -70,6 +76,7 @@ class LearnResult:
     text: str                 # its YAML file
     tables: list[LearntTable]
     skipped: dict[str, str]   # variable -> why its table was left as it was
+    fit: EMResult | None = None  # how EM went (method "em")
 
     def summary(self) -> str:
         info = self.network.info
@@ -77,13 +84,26 @@ class LearnResult:
                  f"{'s' if len(self.tables) != 1 else ''} updated"]
         lines += [f"  {t.variable}: {t.records} records, largest change {t.largest_change:.3f}" for t in self.tables]
         lines += [f"  {v}: not updated ({why})" for v, why in self.skipped.items()]
+        if self.fit is not None:
+            fit = self.fit
+            how = "converged" if fit.converged else "stopped at --max-iter"
+            lines.append(f"EM: {fit.iterations} iterations ({how}), log-posterior {fit.log_posterior[0]:.6g} -> "
+                         f"{fit.log_posterior[-1]:.6g}, {fit.records_used} records used")
+            if fit.skipped_rows:
+                shown = ", ".join(map(str, fit.skipped_rows[:10])) + (" ..." if len(fit.skipped_rows) > 10 else "")
+                lines.append(f"  skipped as impossible under the network: rows {shown}")
         return "\n".join(lines)
 
 
 def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "bayes", prior_weight: float = 10.0,
           variables: Sequence[str] | None = None, ignore: Sequence[str] = (), data_name: str = "records",
-          data_sha256: str | None = None, date: str | None = None) -> LearnResult:
-    """A new version of ``net``'s file with its tables updated from ``records`` (see the module docstring)."""
+          data_sha256: str | None = None, date: str | None = None, freeze: Sequence[str] = (),
+          max_iter: int = 50, tol: float = 1e-6, progress: bool = False) -> LearnResult:
+    """A new version of ``net``'s file with its tables updated from ``records`` (see the module docstring).
+
+    ``method="em"`` uses every record, however incomplete, by expectation-maximisation (:mod:`bn.em`;
+    ``freeze``, ``max_iter`` and ``tol`` apply to it).
+    """
     from bn import safeyaml
     from bn.batch import finding_columns, state_codes
     from bn.netfile import parse_network_text
@@ -91,7 +111,7 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
     network = net.network
     if method not in METHODS:
         raise LearnError(f"unknown method '{method}' (choose from {', '.join(METHODS)})")
-    if method == "bayes" and not prior_weight > 0:
+    if method in ("bayes", "em") and not prior_weight > 0:
         raise LearnError(f"the prior weight must be positive (got {prior_weight})")
     if network.source_format != "yaml" or not network.info.path:
         raise LearnError(f"{network.id} was not read from a network file in the bn-network YAML format, which is "
@@ -116,7 +136,11 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
     data_sha256 = data_sha256 or _frame_hash(records)
     key = f"records_{data_sha256[:12]}"
     tables, skipped = [], {}
-    for vid in wanted:
+    fit = None
+    if method == "em":
+        fit, tables, skipped = _learn_em(net, codes, specs, wanted, key, prior_weight=prior_weight, freeze=freeze,
+                                         max_iter=max_iter, tol=tol, progress=progress)
+    for vid in (wanted if method != "em" else []):
         var = network[vid]
         family = [*var.parents, vid]
         if any(f not in codes for f in family):
@@ -155,12 +179,21 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
     date = date or _dt.date.today().isoformat()
     doc["network"]["version"] = version
     doc["network"]["date"] = date
-    rule = (f"Bayesian update, each row's prior worth {prior_weight:g} records" if method == "bayes"
-            else "maximum likelihood (observed frequencies)")
+    rule = {"bayes": f"Bayesian update, each row's prior worth {prior_weight:g} records",
+            "mle": "maximum likelihood (observed frequencies)",
+            "em": f"maximum-a-posteriori EM over every record, however incomplete, each row's prior (the previous "
+                  f"version's row) worth {prior_weight:g} records"}[method]
+    if fit is not None:
+        rule += (f"; {fit.iterations} iterations, {'converged' if fit.converged else 'stopped at --max-iter'}, "
+                 f"log-posterior {fit.log_posterior[0]:.6g} -> {fit.log_posterior[-1]:.6g}")
+        if fit.skipped_rows:
+            rule += f"; {len(fit.skipped_rows)} records skipped as impossible under the network"
     doc.setdefault("references", {})[key] = {
         "citation": f"Local records '{data_name}' (sha256 {data_sha256}), {len(records)} "
                     f"rows, learnt {date} with bn learn from {info.id} {info.version} (sha256 {info.sha256[:16]}...).",
-        "measured": f"Counts of each table's variable and parents in the records, complete cases per table; {rule}.",
+        "measured": (f"Expected counts of each table's variable and parents over the records; {rule}." if fit
+                     else f"Counts of each table's variable and parents in the records, complete cases per table; "
+                          f"{rule}."),
         "grade": "local data"}
     doc["network"].setdefault("changelog", []).insert(0, {"version": version, "date": date, "changes": [
         f"Tables learnt from local records ({key}, {len(records)} rows; {rule}): "
@@ -171,7 +204,33 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
         new_network = parse_network_text(text, name=f"{info.id}/{version}.yaml")
     except BNError as exc:  # a bug here, not the user's: say what failed rather than write a broken file
         raise LearnError(f"the updated file does not validate: {exc}") from None
-    return LearnResult(new_network, text, tables, skipped)
+    return LearnResult(new_network, text, tables, skipped, fit)
+
+
+def _learn_em(net: BayesNet, codes: dict[str, np.ndarray], specs: dict[str, Any], wanted: list[str], key: str, *,
+              prior_weight: float, freeze: Sequence[str], max_iter: int, tol: float, progress: bool):
+    """Run EM and rewrite every learnt table in ``specs``; returns the fit, the tables and the skipped ones."""
+    from bn.em import EMError, em
+
+    network = net.network
+    skipped = {v: "frozen" for v in freeze if v in wanted}
+    skipped.update({v: "a deterministic table is a definition" for v in wanted
+                    if network[v].form == "deterministic_or"})
+    skipped.update({v: "a mixture's components are not learnt from records yet" for v in wanted
+                    if network[v].form == "mixture"})
+    try:
+        fit = em(net, codes, prior_weight=prior_weight, variables=wanted, freeze=freeze, max_iter=max_iter, tol=tol,
+                 progress=progress)
+    except EMError as exc:
+        raise LearnError(str(exc)) from None
+    tables = []
+    for vid, counts in fit.counts.items():
+        var = network[vid]
+        new = np.asarray(fit.network[vid].cpt, dtype=float)
+        specs[vid]["cpt"] = {"table": {"parents": list(var.parents), "rows": _rows(
+            network, var, new, fit.ranges[vid], counts, key, "em", prior_weight)}}
+        tables.append(LearntTable(vid, fit.records_used, float(np.abs(new - np.asarray(var.cpt)).max())))
+    return fit, tables, skipped
 
 
 def _update(table: np.ndarray, counts: np.ndarray, method: str, weight: float, *,
@@ -203,9 +262,15 @@ def _rows(network: Network, var, new: np.ndarray, ranges: np.ndarray, counts: np
         n = int(counts[index].sum())
         probs = _rounded(new[index])
         before = ", ".join(f"{s} {x:.4g}" for s, x in zip(var.state_ids, old[index]))
-        detail = (f"{n} record{'s' if n != 1 else ''} with {'this parent combination' if var.parents else 'it known'}"
-                  + (f"; prior: the previous version's row ({before}) worth {weight:g} records" if method == "bayes"
-                     else ("" if n else "; none, so the previous version's row is kept")))
+        if method == "em":
+            detail = (f"expected count {float(counts[index].sum()):.4g} records with "
+                      f"{'this parent combination' if var.parents else 'it'} (EM over every record); prior: the "
+                      f"previous version's row ({before}) worth {weight:g} records")
+        else:
+            detail = (f"{n} record{'s' if n != 1 else ''} with "
+                      f"{'this parent combination' if var.parents else 'it known'}"
+                      + (f"; prior: the previous version's row ({before}) worth {weight:g} records"
+                         if method == "bayes" else ("" if n else "; none, so the previous version's row is kept")))
         row: dict[str, Any] = {"when": when, "probs": dict(zip(var.state_ids, probs)), "source": key,
                                "detail": detail}
         low, high = ranges[index]

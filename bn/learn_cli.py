@@ -39,8 +39,14 @@ def add_parser(subparsers) -> None:
                         "published-networks folder only with --force)")
     p.add_argument("--force", action="store_true",
                    help="allow writing into the published-networks folder (publishing the learnt version)")
-    p.add_argument("--method", choices=["bayes", "mle"], default="bayes",
-                   help="bayes: posterior mean with the network's rows as the prior (default); mle: frequencies")
+    p.add_argument("--method", choices=["bayes", "mle", "em"], default="bayes",
+                   help="bayes: posterior mean with the network's rows as the prior (default); mle: frequencies; "
+                        "em: every record, however incomplete, by expectation-maximisation with the same prior")
+    p.add_argument("--max-iter", type=int, default=50, metavar="N", help="em: at most N iterations (default 50)")
+    p.add_argument("--tol", type=float, default=1e-6, metavar="T",
+                   help="em: stop when the log-posterior rises by less than T (default 1e-6)")
+    p.add_argument("--freeze", metavar="VAR", action="append", default=[],
+                   help="em: leave this variable's table as it is (repeatable)")
     p.add_argument("--prior-weight", type=float, default=10.0, metavar="N",
                    help="how many records each row of the current tables counts as (bayes; default 10)")
     p.add_argument("--variables", metavar="VAR[,VAR...]", action="append", default=[],
@@ -65,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     variables = [v.strip() for group in args.variables for v in group.split(",") if v.strip()] or None
     sha = hashlib.sha256(Path(args.records).read_bytes()).hexdigest()
     result = learn(net, records, args.version, method=args.method, prior_weight=args.prior_weight,
-                   variables=variables, ignore=args.ignore, data_name=Path(args.records).name, data_sha256=sha)
+                   variables=variables, ignore=args.ignore, data_name=Path(args.records).name, data_sha256=sha,
+                   freeze=[v.strip() for group in args.freeze for v in group.split(",") if v.strip()],
+                   max_iter=args.max_iter, tol=args.tol, progress=True)
     out = Path(args.out) if args.out else Path(net.network.info.path).with_name(f"{args.version}.yaml")
     if out.exists():
         raise LearnError(f"{out} exists; bn learn never overwrites a network file (choose another --version or --out)")
@@ -78,8 +86,13 @@ def run(args: argparse.Namespace) -> int:
         read_network_file(tmp, name=out)
     written = read_network_file(out)
     if args.json:
-        print(json.dumps({"network": written.info.to_dict(), "file": str(out),
-                          "tables": [t.to_dict() for t in result.tables], "skipped": result.skipped}, indent=1))
+        summary = {"network": written.info.to_dict(), "file": str(out),
+                   "tables": [t.to_dict() for t in result.tables], "skipped": result.skipped}
+        if result.fit is not None:
+            summary["em"] = {"iterations": result.fit.iterations, "converged": result.fit.converged,
+                             "log_posterior": result.fit.log_posterior, "records_used": result.fit.records_used,
+                             "skipped_rows": result.fit.skipped_rows}
+        print(json.dumps(summary, indent=1))
     else:
         print(result.summary())
         print(f"written to {out}", file=sys.stderr)
