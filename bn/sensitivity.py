@@ -529,9 +529,9 @@ def _group(params: Sequence[SensitivityParameter]) -> dict[str, list[Sensitivity
     return groups
 
 
-def _prepare(net: BayesNet, findings: Findings, targets: Sequence[str | Target | None]
+def _prepare(net: BayesNet, findings: Findings, targets: Sequence[str | Target | None], soft=None
              ) -> tuple[Evidence, list[Target]]:
-    ev = net.evidence(findings)
+    ev = net.evidence(findings, soft=soft)
     resolved = []
     for t in targets:
         target = t if isinstance(t, Target) else resolve_target(net.network, t)
@@ -620,7 +620,7 @@ class OneWayResult:
 
 
 def one_way(net: BayesNet, findings: Findings = None, target: str | Target | None = None,
-            only: Iterable[str] | None = None, progress: bool = False) -> OneWayResult:
+            only: Iterable[str] | None = None, progress: bool = False, *, soft=None) -> OneWayResult:
     """Exact one-way sensitivity of ``P(target | findings)`` to every parameter (or to those in ``only``).
 
     ``target`` is ``VAR=STATE``, ``VAR`` or a knee-pain source key (default: ``l4l5_spine``); ``only`` lists
@@ -631,7 +631,7 @@ def one_way(net: BayesNet, findings: Findings = None, target: str | Target | Non
     >>> [x.parameter.id for x in r.rows][0]
     'disc_herniation=present | age_group=40_to_64'
     """
-    ev, (tgt,) = _prepare(net, findings, [target])
+    ev, (tgt,) = _prepare(net, findings, [target], soft)
     network = net.network
     params = find_parameters(network, only) if only is not None else parameters(network)
     coefficients = _Coefficients(net, ev, [tgt])
@@ -866,7 +866,7 @@ def _name(t: Target) -> str:
 
 
 def flip(net: BayesNet, findings: Findings = None, constraint: Constraint | str | None = None,
-         only: Iterable[str] | None = None, progress: bool = False) -> FlipResult:
+         only: Iterable[str] | None = None, progress: bool = False, *, soft=None) -> FlipResult:
     """Every single-parameter change that makes ``constraint`` hold (SamIam's sensitivity query).
 
     ``constraint`` defaults to "the leading knee-pain source changes". Solved exactly from the sensitivity
@@ -882,7 +882,7 @@ def flip(net: BayesNet, findings: Findings = None, constraint: Constraint | str 
         constraint = leader_changes(network)
     elif isinstance(constraint, str):
         constraint = parse_constraint(network, constraint)
-    ev, events = _prepare(net, findings, constraint.events)
+    ev, events = _prepare(net, findings, constraint.events, soft)
     coefficients = _Coefficients(net, ev, events)
     now = {t: coefficients.posterior(t) for t in events}
     forms = constraint.forms(now)
@@ -1216,7 +1216,7 @@ class UncertaintyResult:
 
 def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str | Target] | str | Target | None = None,
                 draws: int = DEFAULT_DRAWS, seed: int = 0, range_scale: float = 1.0,
-                progress: bool = False) -> UncertaintyResult:
+                progress: bool = False, *, soft=None) -> UncertaintyResult:
     """The posterior of each target when all parameters are drawn jointly from their plausible ranges.
 
     Each noisy-OR link and leak is ``Beta(kappa t, kappa (1 - t))`` and each table row
@@ -1241,7 +1241,7 @@ def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str 
         names = [targets]
     else:
         names = list(targets)
-    ev, resolved = _prepare(net, findings, names)
+    ev, resolved = _prepare(net, findings, names, soft)
     resolved = list(dict.fromkeys(resolved))
     likelihoods = _chain_scaled(net, ev.likelihoods(network))
     rng = np.random.default_rng(seed)
