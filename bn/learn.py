@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -109,6 +110,9 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
     from bn.netfile import parse_network_text
 
     network = net.network
+    if not re.fullmatch(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)", str(version)):
+        raise LearnError(f"'{version}' is not a version: write MAJOR.MINOR.PATCH without leading zeros "
+                         "(for example 1.2.0; 01.1.0 would sort equal to 1.1.0)")
     if method not in METHODS:
         raise LearnError(f"unknown method '{method}' (choose from {', '.join(METHODS)})")
     if method in ("bayes", "em") and not prior_weight > 0:

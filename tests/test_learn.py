@@ -148,3 +148,9 @@ def test_cli_writes_a_new_validated_version_and_never_overwrites(tiny, tmp_path,
     assert "never overwrites" in capsys.readouterr().err
     assert main(["learn", str(tiny.network.info.path), str(tmp_path / "none.csv"), "--version", "1.2.0"]) == 2
     assert f"no records file at '{tmp_path / 'none.csv'}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("version", ["01.1.0", "1.1", "1.1.0-beta", "1.01.0", " 1.1.0"])
+def test_a_version_must_be_canonical(tiny, version):
+    with pytest.raises(LearnError, match="not a version"):
+        learn(tiny, pd.DataFrame({"age": ["old"]}), version)
