@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import random
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -282,6 +282,33 @@ def _inner_network(network: Network, plan: TreePlan) -> Network:
 
 # -- the runtime tree --------------------------------------------------------------------------------------------
 
+class LRU(OrderedDict):
+    """A bounded cache that evicts the least recently used entry, one at a time (an engine is shared by every
+    session of the app, so nothing on it may grow without bound, and clearing all at once would make every
+    session pay again).
+
+    >>> cache = LRU(2)
+    >>> _ = cache.get_or("a", lambda: 1), cache.get_or("b", lambda: 2), cache.get_or("a", lambda: 0)
+    >>> _ = cache.get_or("c", lambda: 3)          # evicts "b", the least recently used
+    >>> list(cache)
+    ['a', 'c']
+    """
+
+    def __init__(self, maxsize: int):
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get_or(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = make()
+        self[key] = value
+        if len(self) > self.maxsize:
+            self.popitem(last=False)
+        return value
+
+
 @dataclass
 class _Level:
     """One level of the tree (depth d >= 1): its cliques, and for one case its messages as index arrays.
@@ -404,8 +431,8 @@ class _Tree:
         self.n_variables = len(order)
         if self.fused:
             self._index_levels()
-        self._downs: dict[frozenset[int] | None, list[_Down | None]] = {}
-        self._readers: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._downs: LRU = LRU(256)
+        self._readers: LRU = LRU(256)
         self._prior: dict[tuple[int, int], np.ndarray] = {}
         self._schedules: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}
 
@@ -471,11 +498,7 @@ class _Tree:
                      level.rows if full else np.concatenate(rows), np.concatenate(key))
 
     def _downs_for(self, wanted: frozenset[int] | None) -> list[_Down | None]:
-        if wanted not in self._downs:
-            if len(self._downs) > 256:
-                self._downs.clear()
-            self._downs[wanted] = [self._down(level, wanted) for level in self.levels]
-        return self._downs[wanted]
+        return self._downs.get_or(wanted, lambda: [self._down(level, wanted) for level in self.levels])
 
     def calibrate(self, lik: Mapping[int, np.ndarray], scaled: bool = False, needed: Iterable[int] | None = ()
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -618,20 +641,7 @@ class _Tree:
         """Normalised ``(card, N)`` marginals of ``variables`` from their home cliques (NaN where P(e) = 0)."""
         size = pot.shape[1]
         if size == 1 and self.fused:
-            if variables not in self._readers:
-                if len(self._readers) > 256:
-                    self._readers.clear()
-                gather, keys, start = [], [], 0
-                for v in variables:
-                    h = self.plan.home[v]
-                    gather.append(self.offset[h] + np.arange(self.sizes[h]))
-                    keys.append(start + _gather_index(self.shapes[h], tuple(u == v for u in self.cliques[h])))
-                    start += self.cards[v]
-                per = np.repeat(np.arange(len(variables)), [self.cards[v] for v in variables])
-                ends = np.cumsum([self.cards[v] for v in variables]).tolist()
-                self._readers[variables] = (np.concatenate(gather), np.concatenate(keys), per,
-                                            list(zip([0, *ends[:-1]], ends)))
-            gather, keys, per, bounds = self._readers[variables]
+            gather, keys, per, bounds = self._readers.get_or(variables, lambda: self._reader(variables))
             m = np.bincount(keys, pot[gather, 0], minlength=per.size)
             with np.errstate(invalid="ignore", divide="ignore"):
                 m /= np.bincount(per, m)[per]
@@ -645,6 +655,18 @@ class _Tree:
             with np.errstate(invalid="ignore", divide="ignore"):
                 out.append(m / m.sum(axis=0))
         return out
+
+    def _reader(self, variables: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+        """Where each variable's marginal is read from the calibrated table of one case."""
+        gather, keys, start = [], [], 0
+        for v in variables:
+            h = self.plan.home[v]
+            gather.append(self.offset[h] + np.arange(self.sizes[h]))
+            keys.append(start + _gather_index(self.shapes[h], tuple(u == v for u in self.cliques[h])))
+            start += self.cards[v]
+        per = np.repeat(np.arange(len(variables)), [self.cards[v] for v in variables])
+        ends = np.cumsum([self.cards[v] for v in variables]).tolist()
+        return np.concatenate(gather), np.concatenate(keys), per, list(zip([0, *ends[:-1]], ends))
 
     def clique_table(self, pot: np.ndarray, c: int) -> np.ndarray:
         return pot[self.offset[c]:self.offset[c] + self.sizes[c]].reshape((*self.shapes[c], pot.shape[1]))
@@ -797,7 +819,7 @@ class CompiledEngine:
         self.cards = [self._inner[v].card for v in self._inner_order]
         self._tree = _Tree(self.plan, self._inner)
         self._extra_plans = dict(extra_plans or {})
-        self._extra_trees: dict[frozenset[str], _Tree] = {}
+        self._extra_trees: LRU = LRU(64)
         self._parents = [[self.position[p] for p in self._inner[v].parents] for v in self._inner_order]
         self._cost = sum(self.plan.sizes(self.cards))
         self._pruned: OrderedDict[frozenset[int], CompiledEngine | None] = OrderedDict()
@@ -1183,11 +1205,7 @@ class CompiledEngine:
             if idx <= set(members):
                 return self._tree, c
         key = frozenset(outputs)
-        if key not in self._extra_trees:
-            if len(self._extra_trees) > 64:
-                self._extra_trees.clear()
-            self._extra_trees[key] = _Tree(self.extra_plan(key), self._inner, fused=False)
-        tree = self._extra_trees[key]
+        tree = self._extra_trees.get_or(key, lambda: _Tree(self.extra_plan(key), self._inner, fused=False))
         return tree, tree.plan.target
 
     def outcome_posteriors(self, targets: Sequence[str], candidates: Sequence[str], likelihoods: Likelihoods

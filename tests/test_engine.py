@@ -467,3 +467,23 @@ def test_a_batch_split_by_evidence_pattern_answers_as_one_tree():
     assert za == pytest.approx(zb, abs=1e-12)
     for v in wanted:
         assert a[v] == pytest.approx(b[v], abs=1e-12)
+
+
+def test_engine_caches_are_bounded_and_evict_the_least_recently_used(knee):
+    """The engine is shared by every app session: its caches hold at most their bound, evicting one at a time."""
+    from bn.engine import CompiledEngine
+
+    engine = CompiledEngine(knee.network)
+    names = list(knee.network.variables)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    engine._extra_trees.maxsize = 5
+    asked = []
+    for a, b in pairs:
+        if engine._tree_for([a, b])[0] is not engine._tree:
+            asked.append(frozenset([a, b]))
+        if len(asked) == 8:
+            break
+    assert len(asked) == 8 and len(engine._extra_trees) == 5
+    assert list(engine._extra_trees) == asked[-5:]  # the oldest three went, one at a time
+    engine._tree_for(list(asked[3]))  # used again: now the most recent
+    assert list(engine._extra_trees)[-1] == asked[3]
