@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CHUNK_SIZE = 2_000  # about 6 MB per clique-by-batch array on l4l5_knee: stays in cache, fastest measured
+MAX_COLUMNS = 5_000  # a network has a few hundred variables; a wider file is a mistake or an attack
 
 
 class BatchError(BNError):
@@ -86,14 +87,20 @@ def _check_field_counts(path: Path, what: str) -> None:
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.reader(handle)
         line = 0
-        for fields in reader:
-            start, line = line + 1, reader.line_num
-            if not fields:
-                continue  # a blank line
-            if header is None:
-                header = len(fields)
-            elif len(fields) != header:
-                wrong.append((start, len(fields)))
+        try:
+            for fields in reader:
+                start, line = line + 1, reader.line_num
+                if not fields:
+                    continue  # a blank line
+                if header is None:
+                    header = len(fields)
+                    if header > MAX_COLUMNS:
+                        raise BatchError(f"cannot read {what} '{path}': the header has {header:,} columns; the "
+                                         f"limit is {MAX_COLUMNS:,}")
+                elif len(fields) != header:
+                    wrong.append((start, len(fields)))
+        except csv.Error as exc:  # a field over csv's size limit, a NUL byte...
+            raise BatchError(f"cannot read {what} '{path}': line {reader.line_num}: {exc}") from None
     if wrong:
         first, count = wrong[0]
         others = f"; {len(wrong) - 1} more such line(s), e.g. {', '.join(str(n) for n, _ in wrong[1:4])}" \

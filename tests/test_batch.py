@@ -159,3 +159,17 @@ def test_a_well_formed_file_scores_as_before(tmp_path, knee):
     assert not errors and list(scored["case_id"]) == ["c1", "c2"]
     expected = knee.posterior("disc_herniation", findings={"knee_pain": "present", "straight_leg_raise": "positive"})
     assert scored.loc[0, "P(disc_herniation=present)"] == pytest.approx(expected["present"], abs=1e-12)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("knee_pain\n" + "x" * 200_000 + "\n", "line 2: field larger than field limit"),
+    (",".join(f"c{i}" for i in range(6000)) + "\n", "the header has 6,000 columns; the limit is 5,000"),
+])
+def test_oversized_fields_and_headers_are_one_line_errors(tmp_path, capsys, text, message):
+    path = tmp_path / "cases.csv"
+    path.write_text(text)
+    from bn.cli import main
+
+    assert main(["batch", "l4l5_knee", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
