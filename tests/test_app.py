@@ -226,3 +226,30 @@ def test_sensitivity_panel_equals_bn(app, knee):
     assert flip(knee, {"knee_pain": "present"}).headline in text
     draws = uncertainty(knee, {"knee_pain": "present"}, ["l4l5_spine"], draws=500, seed=0)
     assert draws.targets[0].sentence() in text
+
+
+def test_a_bug_in_a_panel_shows_an_error_id_keeps_the_findings_and_logs_no_findings(monkeypatch, caplog):
+    """An unexpected exception: a short message and a details expander for the user (no traceback), the
+    other panels still work, and the server log names the error id and a case hash, never the findings."""
+    import logging
+
+    import bn.explain
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom while explaining straight_leg_raise=positive")
+
+    monkeypatch.setattr(bn.explain, "explain", broken)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    with caplog.at_level(logging.ERROR, logger="bn.app"):
+        enter(at, {"knee_pain": "present", "straight_leg_raise": "positive"})
+    assert not at.exception  # no traceback on the page
+    message = next(e.value for e in at.error if "could not be computed" in e.value)
+    error_id = message.split("(error ")[1].split(")")[0]
+    assert any("RuntimeError: boom" in c.value for c in at.code)  # the details expander
+    assert at.radio(key="straight_leg_raise").value == "positive"  # the findings stay entered
+    logged = [r.getMessage() for r in caplog.records if r.name == "bn.app"]
+    assert any(error_id in m and "panel Why" in m for m in logged), logged
+    assert not any("straight_leg_raise" in m or "present" in m or "positive" in m for m in logged), logged
+    show(at, "About")  # another panel still renders
+    assert any("sha256" in m.value for m in at.markdown)
