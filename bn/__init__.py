@@ -22,7 +22,7 @@ from bn.errors import (
     UnknownNetworkError,
 )
 from bn.evidence import Case, Evidence, parse_case, read_case
-from bn.inference import Alert, BayesNet, Explanation, QueryResult
+from bn.inference import Alert, BayesNet, MostProbableExplanation, QueryResult
 from bn.model import Network, NetworkInfo
 from bn.registry import published, read_network
 
@@ -33,8 +33,8 @@ _ANALYSES = {"explain": "bn.explain", "next_best": "bn.voi", "stability": "bn.st
              "learn": "bn.learn", "em": "bn.em"}
 
 __all__ = [
-    "Alert", "BNError", "BayesNet", "Case", "CaseFileError", "Evidence", "EvidenceError", "Explanation",
-    "ImpossibleEvidenceError", "Network", "NetworkFileError", "NetworkInfo", "QueryResult",
+    "Alert", "BNError", "BayesNet", "Case", "CaseFileError", "Evidence", "EvidenceError",
+    "ImpossibleEvidenceError", "MostProbableExplanation", "Network", "NetworkFileError", "NetworkInfo", "QueryResult",
     "UnknownNetworkError", "load", "parse_case", "published", "read_case", "read_network", *_ANALYSES,
 ]
 

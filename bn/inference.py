@@ -40,14 +40,24 @@ class Alert:
 
 
 @dataclass(frozen=True)
-class Explanation:
-    """The jointly most probable states of a set of variables given the evidence."""
+class MostProbableExplanation:
+    """The jointly most probable states of a set of variables given the evidence (the MAP assignment).
+
+    Not to be confused with :class:`bn.explain.Explanation`, the weight of evidence of each finding.
+    """
 
     states: dict[str, str]
     probability: float  # P(these states | evidence)
 
     def to_dict(self) -> dict[str, Any]:
         return {"states": dict(self.states), "probability": self.probability}
+
+    def to_frame(self):
+        """One row per variable: its state in the explanation (pandas DataFrame)."""
+        import pandas as pd
+
+        return pd.DataFrame([{"variable": v, "state": s, "joint_probability": self.probability}
+                             for v, s in self.states.items()])
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,7 @@ class QueryResult:
     knee_pain_source: dict[str, float] | None = None
     knee_pain_source_prior: dict[str, float] | None = None
     alerts: list[Alert] = field(default_factory=list)
-    most_probable_explanation: Explanation | None = None
+    most_probable_explanation: MostProbableExplanation | None = None
     engine: str = "einsum"
 
     def to_dict(self) -> dict[str, Any]:
@@ -284,7 +294,7 @@ class BayesNet:
         return {v: self._priors[v] for v in variables}
 
     def most_probable_explanation(self, variables: Sequence[str] | None = None, *, findings: Findings = None,
-                                  soft=None) -> Explanation:
+                                  soft=None) -> MostProbableExplanation:
         """The jointly most probable states of ``variables`` (default: the diagnoses) given the findings.
 
         This is the MAP assignment of the set, summing out every other variable.
@@ -299,7 +309,7 @@ class BayesNet:
         table = table / table.sum()
         best = np.unravel_index(int(np.argmax(table)), table.shape)
         states = {v: self.network[v].state_ids[i] for v, i in zip(variables, best)}
-        return Explanation(states, float(table[best]))
+        return MostProbableExplanation(states, float(table[best]))
 
     def default_map_variables(self) -> list[str]:
         diagnoses = [v for v in self.network.by_role("diagnosis") if self.network[v].form != "deterministic_or"]
@@ -312,15 +322,15 @@ class BayesNet:
 
     # -- the whole answer -----------------------------------------------------------------------
     def query(self, findings: Findings = None, *, soft=None, variables: Sequence[str] | None = None,
-              explain: bool = True) -> QueryResult:
+              mpe: bool = True) -> QueryResult:
         """Posteriors (and priors) of ``variables``, knee-pain sources, P(evidence), alerts, the MPE.
 
         ``variables`` defaults to the diagnoses and mechanisms (every variable for networks without
-        roles). Raises ImpossibleEvidenceError when the findings have probability zero.
+        roles). ``mpe=False`` skips the most probable explanation (the joint MAP of the diagnoses), the one
+        costly part. Raises ImpossibleEvidenceError when the findings have probability zero.
         """
         ev = self.evidence(findings, soft=soft)
         variables = self.default_query_variables() if variables is None else self._names(variables)
-        self._check_variables(variables)
         if self._compiled:
             wanted = list(dict.fromkeys([*variables, *self.network.knee_pain_sources.values()]))
             computed, log_p = self._all_marginals(wanted, ev)
@@ -340,7 +350,7 @@ class BayesNet:
                 sources[key] = (computed.get(var) or self._marginal(var, ev))[self.network[var].on_state]
                 prior_sources[key] = self._priors[var][self.network[var].on_state]
         mpe = None
-        if explain and self.network.has_roles and self.network.by_role("diagnosis"):
+        if mpe and self.network.has_roles and self.network.by_role("diagnosis"):
             mpe = self.most_probable_explanation(findings=ev)
         return QueryResult(
             network=self.info, evidence=ev, posteriors=posteriors, priors=priors,

@@ -95,7 +95,7 @@ def compare_scenarios(net: BayesNet, scenarios: Mapping[str, Evidence]):
 
     network = net.network
     names = list(scenarios)
-    results = {name: net.query(ev, explain=False) for name, ev in scenarios.items()}
+    results = {name: net.query(ev, mpe=False) for name, ev in scenarios.items()}
     rows = []
     for key in network.knee_pain_sources:
         rows.append({"kind": "source", "label": SOURCE_LABELS.get(key, key),

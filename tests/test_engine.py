@@ -229,7 +229,7 @@ def test_log_evidence_is_exact_where_probability_underflows():
     assert net.probability_of_evidence(findings) == 0.0  # underflows, as a float must
     post = net.posterior(f"x{hidden}", findings=findings)
     np.testing.assert_allclose([post["a"], post["b"]], through / through.sum(), atol=1e-14)
-    result = net.query(findings, variables=[f"x{hidden}"], explain=False)
+    result = net.query(findings, variables=[f"x{hidden}"], mpe=False)
     assert result.log_probability_of_evidence == pytest.approx(log_p, rel=1e-12)
 
 

@@ -17,7 +17,7 @@ def test_walkthrough_steps_equal_single_queries(knee):
     steps = walkthrough(knee, CASE)
     assert [s.revealed for s in steps] == [None, *CASE.variables]
     for step in steps:
-        result = knee.query(step.evidence, explain=False)
+        result = knee.query(step.evidence, mpe=False)
         assert step.knee_pain_source == pytest.approx(result.knee_pain_source, abs=1e-12)
         for var in knee.network.by_role("diagnosis"):
             assert step.posteriors[var]["present"] == pytest.approx(result.posteriors[var]["present"], abs=1e-12)
