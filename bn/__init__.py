@@ -26,25 +26,12 @@ from bn.inference import Alert, BayesNet, MostProbableExplanation, QueryResult
 from bn.model import Network, NetworkInfo
 from bn.registry import published, read_network
 
-# The analyses, reachable as bn.explain(net, findings, ...) and so on; imported on first use, so that
-# `import bn` (and a warm `bn query`) stays light. Each takes the network, the findings and soft=... .
-_ANALYSES = {"explain": "bn.explain", "next_best": "bn.voi", "stability": "bn.stability",
-             "one_way": "bn.sensitivity", "flip": "bn.sensitivity", "uncertainty": "bn.sensitivity",
-             "learn": "bn.learn", "em": "bn.em"}
-
 __all__ = [
     "Alert", "BNError", "BayesNet", "Case", "CaseFileError", "Evidence", "EvidenceError",
     "ImpossibleEvidenceError", "MostProbableExplanation", "Network", "NetworkFileError", "NetworkInfo", "QueryResult",
-    "UnknownNetworkError", "load", "parse_case", "published", "read_case", "read_network", *_ANALYSES,
+    "UnknownNetworkError", "load", "parse_case", "published", "read_case", "read_network",
 ]
 
-
-def __getattr__(name: str):
-    if name in _ANALYSES:
-        import importlib
-
-        return getattr(importlib.import_module(_ANALYSES[name]), name)
-    raise AttributeError(f"module 'bn' has no attribute '{name}'")
 
 __version__ = "0.1.0"
 

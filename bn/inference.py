@@ -349,14 +349,14 @@ class BayesNet:
             for key, var in self.network.knee_pain_sources.items():
                 sources[key] = (computed.get(var) or self._marginal(var, ev))[self.network[var].on_state]
                 prior_sources[key] = self._priors[var][self.network[var].on_state]
-        mpe = None
+        best = None
         if mpe and self.network.has_roles and self.network.by_role("diagnosis"):
-            mpe = self.most_probable_explanation(findings=ev)
+            best = self.most_probable_explanation(findings=ev)
         return QueryResult(
             network=self.info, evidence=ev, posteriors=posteriors, priors=priors,
             probability_of_evidence=p_e, log_probability_of_evidence=log_p,
             knee_pain_source=sources, knee_pain_source_prior=prior_sources, alerts=self.alerts(ev),
-            most_probable_explanation=mpe, engine=self.engine.name,
+            most_probable_explanation=best, engine=self.engine.name,
         )
 
     def alerts(self, findings: Findings = None, *, soft=None) -> list[Alert]:
@@ -416,6 +416,44 @@ class BayesNet:
         return kept
 
     # -- what would the next finding tell? ---------------------------------------------------------------
+    # -- the analyses, as methods (each module's function does the work; imported on first use) ------
+    def explain(self, findings: Findings = None, *, target: str | None = None, soft=None, **options: Any):
+        """Weight of evidence of each finding for ``target`` (:func:`bn.explain.explain`)."""
+        from bn.explain import explain
+
+        return explain(self, findings, target, soft=soft, **options)
+
+    def next_best(self, findings: Findings = None, *, target: str | None = None, soft=None, **options: Any):
+        """The unobserved findings ranked by value of information (:func:`bn.voi.next_best`)."""
+        from bn.voi import next_best
+
+        return next_best(self, findings, target, soft=soft, **options)
+
+    def stability(self, findings: Findings = None, *, soft=None, **options: Any):
+        """How likely the leading answer survives the findings not yet observed (:func:`bn.stability.stability`)."""
+        from bn.stability import stability
+
+        return stability(self, findings, soft=soft, **options)
+
+    def one_way(self, findings: Findings = None, *, target: str | None = None, soft=None, **options: Any):
+        """Exact one-way sensitivity of ``P(target | findings)`` to each parameter (:func:`bn.sensitivity.one_way`)."""
+        from bn.sensitivity import one_way
+
+        return one_way(self, findings, target, soft=soft, **options)
+
+    def flip(self, findings: Findings = None, *, constraint: str | None = None, soft=None, **options: Any):
+        """Every single-parameter change that makes ``constraint`` hold (:func:`bn.sensitivity.flip`)."""
+        from bn.sensitivity import flip
+
+        return flip(self, findings, constraint, soft=soft, **options)
+
+    def uncertainty(self, findings: Findings = None, *, targets: Sequence[str] | str | None = None, soft=None,
+                    **options: Any):
+        """The posteriors under joint parameter uncertainty (:func:`bn.sensitivity.uncertainty`)."""
+        from bn.sensitivity import uncertainty
+
+        return uncertainty(self, findings, targets, soft=soft, **options)
+
     def outcome_posteriors(self, target: str | Sequence[str], *, candidates: Sequence[str] | None = None,
                            findings: Findings = None, soft=None) -> dict[str, dict[str, Outcome]]:
         """For each unobserved finding and each of its states: P(finding = state | e) and P(target | e, it).

@@ -44,21 +44,20 @@ def test_every_public_method_is_keyword_only_after_its_first_argument():
 
 
 
-def test_the_analyses_are_reachable_from_bn_and_take_soft_findings(knee):
-    import bn
-
+def test_the_analyses_are_bayesnet_methods_and_take_soft_findings(knee):
     case = {"knee_pain": "present"}
     soft = {"straight_leg_raise": {"positive": 0.8, "negative": 0.2}}
-    hard_only = bn.one_way(knee, case, "disc_herniation", only=["disc_herniation"])
-    with_soft = bn.one_way(knee, case, "disc_herniation", only=["disc_herniation"], soft=soft)
+    hard_only = knee.one_way(case, target="disc_herniation", only=["disc_herniation"])
+    with_soft = knee.one_way(case, target="disc_herniation", only=["disc_herniation"], soft=soft)
     assert with_soft.posterior == pytest.approx(knee.posterior("disc_herniation", findings=case,
                                                                 soft=soft)["present"], abs=1e-12)
     assert with_soft.posterior != pytest.approx(hard_only.posterior)
-    assert bn.explain(knee, case, "disc_herniation", soft=soft) is not None
-    assert bn.next_best(knee, case, "disc_herniation", top=2, soft=soft) is not None
-    assert bn.stability(knee, case, samples=50, soft=soft) is not None
-    assert bn.flip(knee, case, "disc_herniation >= 0.9", only=["disc_herniation"], soft=soft) is not None
-    spread = bn.uncertainty(knee, case, ["disc_herniation"], draws=50, soft=soft)
+    spread = knee.uncertainty(case, targets=["disc_herniation"], draws=50, soft=soft)
     assert spread.targets[0].point == pytest.approx(with_soft.posterior, abs=1e-12)
-    with pytest.raises(AttributeError):
-        bn.no_such_analysis  # noqa: B018
+    why = knee.explain(case, target="disc_herniation", soft=soft)
+    assert why.to_dict()["target"]["variable"] == "disc_herniation"
+    ranking = knee.next_best(case, target="disc_herniation", top=2, soft=soft)
+    assert len(ranking.ranking) == 2 and "straight_leg_raise" not in [c.finding for c in ranking.ranking]
+    assert knee.stability(case, samples=50, soft=soft) is not None
+    changes = knee.flip(case, constraint="disc_herniation >= 0.9", only=["disc_herniation"], soft=soft)
+    assert changes.to_dict()["network"]["version"] == knee.info.version
