@@ -3,6 +3,7 @@ the literature (../shared/evidence/literature.md)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import yaml
 from conftest import VOCABULARY
@@ -173,5 +174,15 @@ def test_query_result_types(knee):
     assert isinstance(result, bn.QueryResult)
     frame = result.to_frame()
     assert set(frame.columns) == {"variable", "state", "prior", "posterior", "change"}
-    assert result.most_probable_explanation is not None
-    assert set(result.most_probable_explanation.states) == set(knee.default_map_variables())
+    for row in frame.itertuples():  # the frame says what the result holds
+        assert row.posterior == pytest.approx(result.posteriors[row.variable][row.state], abs=1e-12)
+        assert row.prior == pytest.approx(result.priors[row.variable][row.state], abs=1e-12)
+        assert row.change == pytest.approx(row.posterior - row.prior, abs=1e-12)
+    mpe = result.most_probable_explanation
+    variables = knee.default_map_variables()
+    assert set(mpe.states) == set(variables)
+    # the MAP is the largest entry of the joint, computed here by the contraction engine (no junction tree)
+    joint = bn.load(f"{knee.info.id}@{knee.info.version}", engine="contract").joint(variables, findings=BASE)
+    best = np.unravel_index(int(np.argmax(joint)), joint.shape)
+    assert mpe.states == {v: knee.network[v].state_ids[i] for v, i in zip(variables, best)}
+    assert mpe.probability == pytest.approx(float(joint[best]), abs=1e-12)
