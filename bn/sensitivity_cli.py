@@ -5,7 +5,7 @@
     bn sensitivity NETWORK [--case FILE | -e VAR=STATE ...] [--target T] [--top K] [--out DIR] [--json]
     bn sensitivity flip NETWORK [case] [--target T] [--constraint C | --threshold P [--below] | --versus B]
     bn sensitivity uncertainty NETWORK [case] [--target T ...] [--draws N] [--seed S] [--range-scale X]
-    bn sensitivity sweep CASES_DIR [--network NETWORK] [--target T] [--no-flips]
+    bn sensitivity sweep [NETWORK] CASES_DIR [--target T] [--no-flips]
 
 Register it with ``add_parser(subparsers)`` from :mod:`bn.cli`. The verb is read from the first word after
 ``sensitivity`` (argparse cannot mix a positional NETWORK with optional sub-commands), so each verb has its
@@ -29,7 +29,7 @@ DISCLAIMER = "Educational decision-support tool, not a medical device."
 USAGE = """bn sensitivity NETWORK [--case FILE | -e VAR=STATE ...] [--target T] [--top K] [--out DIR] [--json]
        bn sensitivity flip NETWORK [...] [--constraint C | --threshold P [--below] | --versus B [--delta D]]
        bn sensitivity uncertainty NETWORK [...] [--target T ...] [--draws N] [--seed S] [--range-scale X]
-       bn sensitivity sweep CASES_DIR [--network NETWORK] [--target T] [--top K] [--no-flips]"""
+       bn sensitivity sweep [NETWORK] CASES_DIR [--target T] [--top K] [--no-flips]"""
 
 
 def add_parser(subparsers) -> None:
@@ -112,7 +112,9 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     s = argparse.ArgumentParser(prog="bn sensitivity sweep", description="One-way sensitivity (and what would "
                                 "change the conclusion) for every case file in a folder: which parameters matter "
                                 "most overall.")
-    s.add_argument("cases", metavar="CASES_DIR", help="a folder of case files (*.json, *.yaml, *.yml)")
+    s.add_argument("paths", metavar="[NETWORK] CASES_DIR", nargs="+",
+                   help="the network (optional, as in the other verbs) and a folder of case files "
+                        "(*.json, *.yaml, *.yml)")
     s.add_argument("--network", metavar="NETWORK", help="default: the network named in the case files, else "
                                                         "l4l5_knee")
     s.add_argument("--engine", choices=["einsum", "pgmpy"], default="einsum")
@@ -251,8 +253,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from bn import sensitivity_report as report
     from bn.cli import _header
     from bn.evidence import read_case
-    from bn.sensitivity import case_files, sweep
+    from bn.sensitivity import SensitivityError, case_files, sweep
 
+    if len(args.paths) > 2:
+        raise SensitivityError(f"sweep takes [NETWORK] CASES_DIR; got {len(args.paths)} arguments")
+    if len(args.paths) == 2:
+        if args.network is not None:
+            raise SensitivityError("give the network once: as the first argument or with --network")
+        args.network = args.paths[0]
+    args.cases = args.paths[-1]
     files_in = case_files(args.cases)
     reference = args.network
     if reference is None:

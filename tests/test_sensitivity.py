@@ -455,8 +455,6 @@ def test_cli_bad_input_is_one_line(argv, message, capsys):
 
 def test_sweep_cli_on_validation_cases(tmp_path, capsys):
     folder = Path(__file__).resolve().parent.parent / "validation" / "cases"
-    if not folder.is_dir():
-        pytest.skip("no validation cases")
     small = tmp_path / "cases"
     small.mkdir()
     for f in sorted(folder.iterdir())[:3]:
@@ -464,6 +462,13 @@ def test_sweep_cli_on_validation_cases(tmp_path, capsys):
     assert run_cli(["sweep", str(small), "--top", "5", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["cases"]) == 3 and len(data["parameters"]) == 5
+    # the README's form: the network first, as in every other verb
+    assert run_cli(["sweep", "l4l5_knee@1.1.0", str(small), "--top", "5", "--json", "--no-flips"]) == 0
+    assert json.loads(capsys.readouterr().out)["network"]["version"] == "1.1.0"
+    assert run_cli(["sweep", "l4l5_knee", str(small), "--network", "l4l5_knee"]) == 2
+    assert "give the network once" in capsys.readouterr().err
+    assert run_cli(["sweep", "l4l5_knee", str(small), str(small)]) == 2
+    assert "sweep takes [NETWORK] CASES_DIR" in capsys.readouterr().err
 
 
 def _star(findings: int = 70) -> Network:
