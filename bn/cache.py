@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from bn.engine import TreePlan, engine_plan
+from bn.files import write_bytes
 from bn.inference import BayesNet
 from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable
 
@@ -131,15 +131,7 @@ def _write_entry(entry: Path, network: Network, plan: TreePlan, extra: dict[froz
     entry.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, **named)
-    # Write then rename, so a concurrent reader never sees half a file.
-    fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buffer.getvalue())
-        os.replace(tmp, entry)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(entry, buffer.getvalue())  # whole or not at all: a concurrent reader never sees half a file
 
 
 def _digest(document: bytes, arrays: list[np.ndarray]) -> str:

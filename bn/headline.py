@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bn.evidence import Evidence
+from bn.files import write_text
 from bn.inference import BayesNet
 
 DEFAULT_DRAWS = 300
@@ -190,9 +189,7 @@ def _write_disk(key: tuple, headline: SourceHeadline) -> None:
     path = _disk_path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as fh:
-            json.dump(headline.to_dict(), fh)
-        os.replace(fh.name, path)
+        write_text(path, json.dumps(headline.to_dict()))
     except OSError:
         pass  # a read-only cache only costs speed
 

@@ -83,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
     # then written whole: a file that fails its check never reaches the disk.
     with atomic_path(out) as tmp:
         tmp.write_text(result.text, encoding="utf-8")
-        read_network_file(tmp, name=out)
-    written = read_network_file(out)
+        written = read_network_file(tmp, name=out)
     if args.json:
         summary = {"network": written.info.to_dict(), "file": str(out),
                    "tables": [t.to_dict() for t in result.tables], "skipped": result.skipped}

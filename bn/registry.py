@@ -94,7 +94,7 @@ def resolve(reference: str) -> Path:
                                   "(or give a path to a .yaml, .bif or .xmlbif file)")
     if not version:
         version = available[name][-1]
-    if version not in available[name] or not _VERSION.match(version):
+    if version not in available[name]:
         raise UnknownNetworkError(f"network '{name}' has no version {version}; "
                                   f"published versions: {', '.join(available[name])}")
     return networks_dir() / name / f"{version}.yaml"

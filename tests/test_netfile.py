@@ -256,15 +256,21 @@ def test_bad_mixture_is_reported(write_network, edit, message):
     assert any(message in str(p) for p in problems), [str(p) for p in problems]
 
 
+def _binary_roots(doc: dict, count: int) -> list[str]:
+    """Add ``count`` binary root variables p0, p1... to the document; returns their ids."""
+    names = [f"p{i}" for i in range(count)]
+    for name in names:
+        doc["variables"].append({"id": name, "states": [{"id": "absent"}, {"id": "present"}],
+                                 "cpt": {"table": {"parents": [], "expert_estimate": "test", "rows": [
+                                     {"when": {}, "probs": {"absent": 0.9, "present": 0.1}}]}}})
+    return names
+
+
 @pytest.mark.parametrize("form", ["table", "noisy_or", "deterministic_or"])
 def test_a_table_too_large_to_build_is_refused_before_it_is_allocated(write_network, form):
     """40 binary parents would make 2^40 rows: a one-line error naming the variable, not a MemoryError."""
     doc = small_network_doc()
-    parents = [f"p{i}" for i in range(40)]
-    for p in parents:
-        doc["variables"].append({"id": p, "states": [{"id": "absent"}, {"id": "present"}],
-                                 "cpt": {"table": {"parents": [], "expert_estimate": "test", "rows": [
-                                     {"when": {}, "probs": {"absent": 0.5, "present": 0.5}}]}}})
+    parents = _binary_roots(doc, 40)
     body = {"table": {"parents": parents, "expert_estimate": "test", "rows": [
                 {"when": {p: "absent" for p in parents}, "probs": {"absent": 1.0, "present": 0.0}}]},
             "noisy_or": {"expert_estimate": "test", "leak": {"p": 0.01},
@@ -278,11 +284,7 @@ def test_a_table_too_large_to_build_is_refused_before_it_is_allocated(write_netw
 
 def test_deterministic_or_of_many_parents_is_built_without_a_loop_per_row(write_network):
     doc = small_network_doc()
-    parents = [f"p{i}" for i in range(20)]
-    for p in parents:
-        doc["variables"].append({"id": p, "states": [{"id": "absent"}, {"id": "present"}],
-                                 "cpt": {"table": {"parents": [], "expert_estimate": "test", "rows": [
-                                     {"when": {}, "probs": {"absent": 0.9, "present": 0.1}}]}}})
+    parents = _binary_roots(doc, 20)
     doc["variables"].append({"id": "wide", "states": [{"id": "absent"}, {"id": "present"}],
                              "cpt": {"deterministic_or": {"parents": parents, "definition": "any"}}})
     cpt = load_doc(write_network, doc)["wide"].cpt
