@@ -60,8 +60,9 @@ def inside_registry(path: str | Path) -> bool:
     return True
 
 
-def refuse_registry(path: str | Path, *, force: bool, what: str) -> None:
-    """Raise unless ``force``: a writer must not add to or change the published networks by accident."""
-    if not force and inside_registry(path):
+def refuse_registry(path: str | Path, *, what: str) -> None:
+    """Raise when ``path`` is inside the published networks: writers add to them only through
+    :func:`bn.registry.publish`, which checks the version and pins the hash."""
+    if inside_registry(path):
         raise BNError(f"{path} is in the published-networks folder: {what} would publish it; write it elsewhere "
-                      "with --out FILE, or pass --force to publish on purpose")
+                      "with --out FILE, or publish on purpose with --publish")

@@ -37,9 +37,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,6 +77,7 @@ class LearnResult:
     tables: list[LearntTable]
     skipped: dict[str, str]   # variable -> why its table was left as it was
     fit: EMResult | None = None  # how EM went (method "em")
+    contradictions: dict[str, list[int]] = field(default_factory=dict)  # definition -> data rows (1-based) against it
 
     def summary(self) -> str:
         info = self.network.info
@@ -85,6 +85,10 @@ class LearnResult:
                  f"{'s' if len(self.tables) != 1 else ''} updated"]
         lines += [f"  {t.variable}: {t.records} records, largest change {t.largest_change:.3f}" for t in self.tables]
         lines += [f"  {v}: not updated ({why})" for v, why in self.skipped.items()]
+        for vid, rows in self.contradictions.items():
+            shown = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
+            lines.append(f"  {len(rows)} record{'s' if len(rows) != 1 else ''} contradict the definition of {vid} "
+                         f"(a deterministic table; not changed): rows {shown}")
         if self.fit is not None:
             fit = self.fit
             how = "converged" if fit.converged else "stopped at --max-iter"
@@ -108,9 +112,10 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
     from bn import safeyaml
     from bn.batch import finding_columns, state_codes
     from bn.netfile import parse_network_text
+    from bn.registry import CANONICAL_VERSION
 
     network = net.network
-    if not re.fullmatch(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)", str(version)):
+    if not CANONICAL_VERSION.fullmatch(str(version)):
         raise LearnError(f"'{version}' is not a version: write MAJOR.MINOR.PATCH without leading zeros "
                          "(for example 1.2.0; 01.1.0 would sort equal to 1.1.0)")
     if method not in METHODS:
@@ -140,6 +145,7 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
     data_sha256 = data_sha256 or _frame_hash(records)
     key = f"records_{data_sha256[:12]}"
     tables, skipped = [], {}
+    contradictions: dict[str, list[int]] = {}
     fit = None
     if method == "em":
         fit, tables, skipped = _learn_em(net, codes, specs, wanted, key, prior_weight=prior_weight, freeze=freeze,
@@ -154,6 +160,9 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
             continue
         if "deterministic_or" in specs[vid]["cpt"]:
             skipped[vid] = "a deterministic table is a definition"
+            against = _contradicting_rows(var, family, codes)
+            if against:
+                contradictions[vid] = against
             continue
         if "mixture" in specs[vid]["cpt"]:
             skipped[vid] = "a mixture's components are not learnt from records yet"
@@ -208,7 +217,16 @@ def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "
         new_network = parse_network_text(text, name=f"{info.id}/{version}.yaml")
     except BNError as exc:  # a bug here, not the user's: say what failed rather than write a broken file
         raise LearnError(f"the updated file does not validate: {exc}") from None
-    return LearnResult(new_network, text, tables, skipped, fit)
+    return LearnResult(new_network, text, tables, skipped, fit, contradictions)
+
+
+def _contradicting_rows(var, family: list[str], codes: dict[str, np.ndarray]) -> list[int]:
+    """Data rows (1-based) whose known family values the table gives probability 0."""
+    known = np.all([codes[f] >= 0 for f in family], axis=0)
+    table = np.asarray(var.cpt, dtype=float)
+    impossible = np.zeros(len(known), dtype=bool)
+    impossible[known] = table[tuple(codes[f][known] for f in family)] == 0.0
+    return [int(k) + 1 for k in np.flatnonzero(impossible)]
 
 
 def _learn_em(net: BayesNet, codes: dict[str, np.ndarray], specs: dict[str, Any], wanted: list[str], key: str, *,

@@ -7,9 +7,9 @@ as one line with exit status 2.
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="bn")
 >>> add_parser(parser.add_subparsers(dest="command"))
->>> args = parser.parse_args(["learn", "l4l5_knee", "records.csv", "--version", "1.2.0"])
->>> args.method, args.prior_weight, args.out
-('bayes', 10.0, None)
+>>> args = parser.parse_args(["learn", "l4l5_knee", "records.csv", "--version", "1.2.0", "--out", "mine.yaml"])
+>>> args.method, args.prior_weight, args.out, args.publish
+('bayes', 10.0, 'mine.yaml', False)
 """
 
 from __future__ import annotations
@@ -29,16 +29,18 @@ def add_parser(subparsers) -> None:
                     "records in which its variable and all its parents are known. Bayesian by default: each row "
                     "of a table counts as --prior-weight records of prior knowledge. The new file cites the "
                     "records, says on every row how many records it rests on, and is validated before it is "
-                    "written; an existing file is never overwritten. "
-                    "Example: bn learn l4l5_knee clinic.csv --version 1.2.0")
+                    "written; an existing file is never overwritten. It is written where --out says; --publish "
+                    "instead adds it to the published networks (a deliberate act: the version must be greater "
+                    "than every published one, and its sha256 is pinned). "
+                    "Example: bn learn l4l5_knee clinic.csv --version 2.1.0 --out clinic-2.1.0.yaml")
     p.add_argument("network", metavar="NETWORK")
     p.add_argument("records", metavar="RECORDS", help="a .csv or .parquet file")
     p.add_argument("--version", required=True, metavar="X.Y.Z", help="the new version number")
-    p.add_argument("--out", metavar="FILE",
-                   help="where to write it (default: <version>.yaml next to the network's file; inside the "
-                        "published-networks folder only with --force)")
-    p.add_argument("--force", action="store_true",
-                   help="allow writing into the published-networks folder (publishing the learnt version)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="FILE", help="where to write it (never inside the published networks)")
+    where.add_argument("--publish", action="store_true",
+                       help="publish it as networks/<id>/<version>.yaml and pin its sha256 (the version must be "
+                            "greater than every published version)")
     p.add_argument("--method", choices=["bayes", "mle", "em"], default="bayes",
                    help="bayes: posterior mean with the network's rows as the prior (default); mle: frequencies; "
                         "em: every record, however incomplete, by expectation-maximisation with the same prior")
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from bn.cache import load
     from bn.files import atomic_path, refuse_registry
     from bn.learn import LearnError, learn
-    from bn.netfile import read_network_file
+    from bn.netfile import parse_network_text, read_network_file
+    from bn.registry import publish
 
     net = load(args.network)
     records = read_cases(args.records, what="records file")
@@ -74,19 +77,25 @@ def run(args: argparse.Namespace) -> int:
                    variables=variables, ignore=args.ignore, data_name=Path(args.records).name, data_sha256=sha,
                    freeze=[v.strip() for group in args.freeze for v in group.split(",") if v.strip()],
                    max_iter=args.max_iter, tol=args.tol, progress=True)
-    out = Path(args.out) if args.out else Path(net.network.info.path).with_name(f"{args.version}.yaml")
-    if out.exists():
-        raise LearnError(f"{out} exists; bn learn never overwrites a network file (choose another --version or --out)")
-    refuse_registry(out, force=args.force, what=f"bn learn {args.version}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Checked before it is written (the loader's own checks, with the file name: the version must match it),
-    # then written whole: a file that fails its check never reaches the disk.
-    with atomic_path(out) as tmp:
-        tmp.write_text(result.text, encoding="utf-8")
-        written = read_network_file(tmp, name=out)
+    if args.publish:
+        network_id = result.network.id
+        written = parse_network_text(result.text, name=f"{network_id}/{args.version}.yaml")
+        out = publish(result.text, network_id=network_id, version=args.version)
+    else:
+        out = Path(args.out)
+        if out.exists():
+            raise LearnError(f"{out} exists; bn learn never overwrites a network file (choose another --out)")
+        refuse_registry(out, what=f"bn learn {args.version}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # Checked before it is written (the loader's own checks, with the file name: the version must match
+        # it), then written whole: a file that fails its check never reaches the disk.
+        with atomic_path(out) as tmp:
+            tmp.write_text(result.text, encoding="utf-8")
+            written = read_network_file(tmp, name=out)
     if args.json:
         summary = {"network": written.info.to_dict(), "file": str(out),
-                   "tables": [t.to_dict() for t in result.tables], "skipped": result.skipped}
+                   "tables": [t.to_dict() for t in result.tables], "skipped": result.skipped,
+                   "contradictions": result.contradictions}
         if result.fit is not None:
             summary["em"] = {"iterations": result.fit.iterations, "converged": result.fit.converged,
                              "log_posterior": result.fit.log_posterior, "records_used": result.fit.records_used,

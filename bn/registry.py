@@ -18,6 +18,7 @@ from bn.netfile import read_network_file
 from bn.resources import networks_dir
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+CANONICAL_VERSION = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")  # no leading zeros: one spelling each
 
 
 def published() -> dict[str, list[str]]:
@@ -32,6 +33,9 @@ def published() -> dict[str, list[str]]:
         return found
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         versions = [f.stem for f in folder.glob("*.yaml") if _VERSION.match(f.stem)]
+        if (folder / PINNED_FILE).is_file():  # a file dropped in beside the pinned ones is not published
+            pins = pinned(folder.name)
+            versions = [v for v in versions if v in pins]
         if versions:
             found[folder.name] = sorted(versions, key=_version_key)
     return found
@@ -68,6 +72,43 @@ def published_status(network_id: str, version: str, sha256: str) -> bool | None:
     (an impostor or an edited copy), None when no such version is published."""
     expected = pinned(network_id).get(version)
     return None if expected is None else expected == sha256
+
+
+def publish(text: str, *, network_id: str, version: str) -> Path:
+    """Add ``text`` (a network file, already validated) to the registry as ``network_id`` ``version`` and pin
+    its sha256: the deliberate act behind ``bn learn --publish``. The version must be canonical and greater
+    than every published version of that id; an existing file is never replaced. Returns the new file's path.
+    """
+    import hashlib
+
+    from bn.files import write_text
+
+    if not CANONICAL_VERSION.fullmatch(version):
+        raise UnknownNetworkError(f"'{version}' is not a version: write MAJOR.MINOR.PATCH without leading zeros")
+    folder = networks_dir() / network_id
+    earlier = published().get(network_id, [])
+    if earlier and _version_key(version) <= _version_key(earlier[-1]):
+        raise UnknownNetworkError(f"cannot publish {network_id} {version}: the latest published version is "
+                                  f"{earlier[-1]}, and a new one must be greater")
+    path = folder / f"{version}.yaml"
+    if path.exists():
+        raise UnknownNetworkError(f"{path} exists; a published file is never replaced")
+    folder.mkdir(parents=True, exist_ok=True)
+    pins_path = folder / PINNED_FILE
+    if pins_path.is_file():
+        old_pins = pins_path.read_text(encoding="utf-8")
+    else:  # a folder published before pins existed: its versions are pinned as they are now
+        old_pins = f"# The sha256 of every published version of {network_id}; add a line when one is published.\n"
+        old_pins += "".join(f"{v}: {hashlib.sha256((folder / f'{v}.yaml').read_bytes()).hexdigest()}\n"
+                            for v in earlier)
+    write_text(path, text)
+    try:
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        write_text(pins_path, old_pins.rstrip("\n") + f"\n{version}: {sha}\n")
+    except BaseException:
+        path.unlink(missing_ok=True)  # an unpinned file would not be published anyway: leave no debris
+        raise
+    return path
 
 
 def _version_key(version: str) -> tuple[int, ...]:

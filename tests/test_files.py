@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,11 +13,15 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 
+import bn
 from bn.cli import main
 from bn.errors import BNError
 from bn.files import atomic_path, refuse_registry
 from bn.resources import networks_dir
+
+NETWORKS = ROOT / "networks"
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_debris(tmp_path):
@@ -63,7 +68,7 @@ def test_a_killed_batch_leaves_nothing_or_the_whole_result(tmp_path):
             debris.unlink()
 
 
-def test_learn_does_not_publish_without_force(tmp_path, capsys, monkeypatch):
+def test_learn_publishes_only_with_publish_and_a_greater_version(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "networks" / "tiny"
     folder.mkdir(parents=True)
     import yaml
@@ -74,10 +79,34 @@ def test_learn_does_not_publish_without_force(tmp_path, capsys, monkeypatch):
     records = tmp_path / "records.csv"
     pd.DataFrame({"age": ["old", "young"] * 20, "disease": ["present", "absent"] * 20}).to_csv(records, index=False)
     args = ["learn", "tiny", str(records), "--version", "1.1.0"]
-    assert main(args) == 2
+    with pytest.raises(SystemExit):  # where to write is not optional
+        main(args)
+    assert "one of the arguments --out --publish is required" in capsys.readouterr().err
+    assert main([*args, "--out", str(folder / "1.1.0.yaml")]) == 2
     assert "would publish it" in capsys.readouterr().err and not (folder / "1.1.0.yaml").exists()
-    assert main([*args, "--force", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["network"]["version"] == "1.1.0" and (folder / "1.1.0.yaml").is_file()
+    assert main([*args, "--publish", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["network"]["version"] == "1.1.0" and data["file"] == str(folder / "1.1.0.yaml")
+    from bn.registry import pinned, published
+
+    assert published()["tiny"] == ["1.0.0", "1.1.0"] and pinned("tiny")["1.1.0"] == data["network"]["sha256"]
+    assert bn.load("tiny").info.published is True and bn.load("tiny@1.0.0").info.published is True
+    assert main(["learn", "tiny@1.1.0", str(records), "--version", "1.1.0", "--publish"]) == 2
+    assert "the latest published version is 1.1.0, and a new one must be greater" in capsys.readouterr().err
+    assert main(["learn", "tiny@1.1.0", str(records), "--version", "1.0.5", "--publish"]) == 2
+    assert main(["learn", "tiny@1.1.0", str(records), "--version", "01.2.0", "--publish"]) == 2
+    assert "not a version" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["1.0.0.yaml", "1.1.0.yaml", "published.yaml"]
+
+
+def test_a_file_dropped_beside_the_pinned_versions_is_not_published(tmp_path, monkeypatch):
+    folder = tmp_path / "networks"
+    shutil.copytree(NETWORKS / "l4l5_knee", folder / "l4l5_knee")
+    shutil.copy(folder / "l4l5_knee" / "2.0.0.yaml", folder / "l4l5_knee" / "9.0.0.yaml")
+    monkeypatch.setenv("BN_NETWORKS_DIR", str(folder))
+    assert "9.0.0" not in bn.published()["l4l5_knee"] and bn.load("l4l5_knee").info.version == "2.0.0"
+    with pytest.raises(BNError, match=r"no version 9\.0\.0; published versions: 1\.0\.0, 1\.1\.0, 2\.0\.0"):
+        bn.load("l4l5_knee@9.0.0")
 
 
 @pytest.fixture
@@ -99,7 +128,7 @@ def test_learn_writes_nothing_when_the_written_file_fails_its_check(tmp_path, ca
     assert list(out.parent.iterdir()) == []
 
 
-def test_the_registry_guard_names_the_way_out():
-    with pytest.raises(BNError, match="--force"):
-        refuse_registry(networks_dir() / "l4l5_knee" / "9.9.9.yaml", force=False, what="a test")
-    refuse_registry(networks_dir() / "l4l5_knee" / "9.9.9.yaml", force=True, what="a test")
+def test_the_registry_guard_names_the_way_out(tmp_path):
+    with pytest.raises(BNError, match="--publish"):
+        refuse_registry(networks_dir() / "l4l5_knee" / "9.9.9.yaml", what="a test")
+    refuse_registry(tmp_path / "9.9.9.yaml", what="a test")

@@ -133,12 +133,30 @@ def test_records_that_contradict_a_zero_probability_are_reported(write_network):
         learn(net, records, "1.1.0")
 
 
+def test_records_that_contradict_a_definition_are_reported_by_row(tiny, tmp_path, capsys):
+    """'any' is the deterministic OR of disease and other: a record with either present and 'any' absent
+    contradicts the definition. The table is not changed; the rows are named."""
+    records = pd.DataFrame({"disease": ["present", "absent", "absent", "present"],
+                            "other": ["absent", "absent", "present", None],
+                            "any": ["absent", "absent", "present", "absent"]})
+    result = learn(tiny, records, "1.1.0")
+    assert result.contradictions == {"any": [1]}  # row 4 has 'other' unknown: not a contradiction of the whole
+    assert "1 record contradict the definition of any (a deterministic table; not changed): rows 1" in \
+        result.summary()
+    assert np.array_equal(result.network["any"].cpt, tiny.network["any"].cpt)
+    path = tmp_path / "records.csv"
+    records.to_csv(path, index=False)
+    assert main(["learn", str(tiny.network.info.path), str(path), "--version", "1.1.0", "--out",
+                 str(tmp_path / "tiny-1.1.0.yaml"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["contradictions"] == {"any": [1]}
+
+
 def test_cli_writes_a_new_validated_version_and_never_overwrites(tiny, tmp_path, capsys):
     records = tmp_path / "clinic.csv"
     records_from(tiny.network, 200, 4, ["age", "disease"]).assign(patient=range(200)).to_csv(records, index=False)
     out = tmp_path / "tiny" / "1.1.0.yaml"
     args = ["learn", str(tiny.network.info.path), str(records), "--version", "1.1.0", "--ignore", "patient",
-            "--json"]
+            "--out", str(out), "--json"]
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
     assert out.is_file() and data["file"] == str(out)
@@ -146,7 +164,8 @@ def test_cli_writes_a_new_validated_version_and_never_overwrites(tiny, tmp_path,
     assert bn.load(str(out)).network.info.sha256 == data["network"]["sha256"]
     assert main(args) == 2  # the file exists now
     assert "never overwrites" in capsys.readouterr().err
-    assert main(["learn", str(tiny.network.info.path), str(tmp_path / "none.csv"), "--version", "1.2.0"]) == 2
+    assert main(["learn", str(tiny.network.info.path), str(tmp_path / "none.csv"), "--version", "1.2.0",
+                 "--out", str(tmp_path / "x.yaml")]) == 2
     assert f"no records file at '{tmp_path / 'none.csv'}'" in capsys.readouterr().err
 
 
