@@ -3,7 +3,8 @@
 Input columns are finding ids holding state names (a blank cell means "not known"); ``keep`` columns (case
 ids, for instance) are passed through. Output adds one column ``P(variable=state)`` per target state, the
 knee-pain sources (``knee_pain_source_<source>``), ``log_probability_of_evidence``, ``error`` and the network's
-id, version and sha256, with a ``row`` column numbering the input's data rows from 1 (the header is not a row).
+id, version and sha256, with a ``row`` column numbering the input's data rows from 1 (the header is not a row)
+and, for a CSV file, a ``line`` column giving each row's line in the file (header and blank lines counted).
 
 Rows are scored in chunks of ``chunk_size`` with the compiled engine's batch axis. A bad row (an unknown
 state, findings the network says are impossible) either fails the run with its row number
@@ -26,8 +27,8 @@ from __future__ import annotations
 import difflib
 import math
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,25 +52,60 @@ class BatchError(BNError):
 class RowError:
     row: int  # 1-based data row of the input
     message: str
+    line: int | None = None  # the row's first line in a CSV file (header and blank lines counted)
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.message}"
+        where = f"line {self.line} (row {self.row})" if self.line is not None else f"row {self.row}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """A cases file as read: the frame, each data row's line in the file (CSV; blank lines counted) and the
+    rows that could not be read (data-row index -> why)."""
+    frame: pd.DataFrame
+    lines: list[int] | None = None
+    row_errors: dict[int, str] = field(default_factory=dict)
 
 
 def read_cases(path: str | Path, what: str = "cases file") -> pd.DataFrame:
-    """A CSV or parquet file as a frame of strings (blank cells as missing); raises BatchError naming ``what``."""
+    """A CSV or parquet file as a frame of strings (blank cells as missing); raises BatchError naming ``what``.
+
+    A CSV row with more or fewer fields than the header would put its cells in the wrong columns: the file is
+    refused, naming the lines. :func:`read_case_file` keeps such rows as bad rows instead.
+    """
+    return read_case_file(path, what).frame
+
+
+def read_case_file(path: str | Path, what: str = "cases file", *, keep_bad_rows: bool = False) -> CaseFile:
+    """Like :func:`read_cases`, with each data row's line in a CSV file; with ``keep_bad_rows`` a row whose
+    field count differs from the header's is kept with no findings and its reason in ``row_errors``, for
+    :func:`score_cases` to report by line."""
     import pandas as pd
 
     path = Path(path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
-            return frame.astype(object).where(frame.notna(), None)
-        _check_field_counts(path, what)
-        # Only empty cells are missing: "NA" or "none" could be state names. The header decides the columns:
-        # index_col=False stops pandas from turning a first column into the index when rows are longer.
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
-                           index_col=False)
+            return CaseFile(frame.astype(object).where(frame.notna(), None))
+        header, lines, wrong = _scan_csv(path, what)
+        if wrong and not keep_bad_rows:
+            first, count = wrong[0]
+            others = f"; {len(wrong) - 1} more such line(s), e.g. {', '.join(str(n) for n, _ in wrong[1:4])}" \
+                if len(wrong) > 1 else ""
+            raise BatchError(f"cannot read {what} '{path}': line {first} has {count} field(s), the header has "
+                             f"{len(header)}{others}; every row needs exactly the header's fields (a trailing "
+                             "comma counts as one)")
+        if not wrong:
+            # Only empty cells are missing: "NA" or "none" could be state names. index_col=False stops pandas
+            # from turning a first column into the index when rows are longer than the header.
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
+                                index_col=False)
+            return CaseFile(frame, lines)
+        position = {line: k for k, line in enumerate(lines)}
+        errors = {position[line]: f"{count} field(s) where the header has {len(header)}; the row was not read "
+                  "(its cells would fall in the wrong columns)" for line, count in wrong}
+        return CaseFile(_read_rows(path, header, {line for line, _ in wrong}, what), lines, errors)
     except FileNotFoundError:
         raise BatchError(f"no {what} at '{path}'") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
@@ -77,36 +113,49 @@ def read_cases(path: str | Path, what: str = "cases file") -> pd.DataFrame:
         raise BatchError(f"cannot read {what} '{path}': {first}") from None
 
 
-def _check_field_counts(path: Path, what: str) -> None:
-    """Every row has the header's number of fields, or the file is refused naming the lines (blank lines
-    counted): a row with one field more or fewer would shift its cells into the wrong columns."""
+def _csv_rows(path: Path, what: str):
+    """(first line, fields) of every non-blank CSV record; a record may span lines inside quotes."""
     import csv
 
-    wrong: list[tuple[int, int]] = []
-    header = None
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.reader(handle)
         line = 0
         try:
             for fields in reader:
                 start, line = line + 1, reader.line_num
-                if not fields:
-                    continue  # a blank line
-                if header is None:
-                    header = len(fields)
-                    if header > MAX_COLUMNS:
-                        raise BatchError(f"cannot read {what} '{path}': the header has {header:,} columns; the "
-                                         f"limit is {MAX_COLUMNS:,}")
-                elif len(fields) != header:
-                    wrong.append((start, len(fields)))
+                if fields:
+                    yield start, fields
         except csv.Error as exc:  # a field over csv's size limit, a NUL byte...
             raise BatchError(f"cannot read {what} '{path}': line {reader.line_num}: {exc}") from None
-    if wrong:
-        first, count = wrong[0]
-        others = f"; {len(wrong) - 1} more such line(s), e.g. {', '.join(str(n) for n, _ in wrong[1:4])}" \
-            if len(wrong) > 1 else ""
-        raise BatchError(f"cannot read {what} '{path}': line {first} has {count} field(s), the header has {header}"
-                         f"{others}; every row needs exactly the header's fields (a trailing comma counts as one)")
+
+
+def _scan_csv(path: Path, what: str) -> tuple[list[str], list[int], list[tuple[int, int]]]:
+    """The header, each data row's first line, and the (line, field count) of rows that do not fit the header."""
+    header: list[str] | None = None
+    lines: list[int] = []
+    wrong: list[tuple[int, int]] = []
+    for start, fields in _csv_rows(path, what):
+        if header is None:
+            header = fields
+            if len(header) > MAX_COLUMNS:
+                raise BatchError(f"cannot read {what} '{path}': the header has {len(header):,} columns; the "
+                                 f"limit is {MAX_COLUMNS:,}")
+            continue
+        lines.append(start)
+        if len(fields) != len(header):
+            wrong.append((start, len(fields)))
+    return header or [], lines, wrong
+
+
+def _read_rows(path: Path, header: list[str], skip: set[int], what: str) -> pd.DataFrame:
+    """The rare file with misfit rows, read record by record like pandas reads a good one (leading spaces
+    dropped, empty cells missing); a misfit row is all missing."""
+    import pandas as pd
+
+    width = len(header)
+    cells = [[None] * width if start in skip else [c.lstrip(" ") or None for c in fields]
+             for start, fields in list(_csv_rows(path, what))[1:]]
+    return pd.DataFrame(cells, columns=[h.lstrip(" ") for h in header], dtype=object)
 
 
 def output_columns(net: BayesNet, targets: Sequence[str]) -> list[str]:
@@ -115,7 +164,7 @@ def output_columns(net: BayesNet, targets: Sequence[str]) -> list[str]:
     return cols
 
 
-FIXED_OUTPUT_COLUMNS = ("row", "log_probability_of_evidence", "error", "network_id", "network_version",
+FIXED_OUTPUT_COLUMNS = ("row", "line", "log_probability_of_evidence", "error", "network_id", "network_version",
                         "network_sha256")
 
 
@@ -129,9 +178,14 @@ def _check_keep(net: BayesNet, targets: Sequence[str], keep: Sequence[str]) -> N
 
 
 def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | None = None,
-                keep: Sequence[str] = (), on_error: str = "skip", first_row: int = 1
+                keep: Sequence[str] = (), on_error: str = "skip", first_row: int = 1, *,
+                lines: Sequence[int] | None = None, row_errors: Mapping[int, str] | None = None
                 ) -> tuple[pd.DataFrame, list[RowError]]:
-    """Score every row of ``frame`` (rows numbered from ``first_row``); returns (output, row errors)."""
+    """Score every row of ``frame`` (rows numbered from ``first_row``); returns (output, row errors).
+
+    ``lines`` (each row's line in its file) adds a ``line`` column and names the line in errors;
+    ``row_errors`` (position in ``frame`` -> why) marks rows already known to be bad (see :func:`read_case_file`).
+    """
     import pandas as pd
 
     network = net.network
@@ -142,7 +196,7 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
     findings = finding_columns(net, frame, keep)
     n = len(frame)
     rows = np.arange(first_row, first_row + n)
-    bad: dict[int, str] = {}
+    bad: dict[int, str] = dict(row_errors or {})
     lik: dict[str, np.ndarray] = {}
     for col in findings:
         var = network[col]
@@ -164,13 +218,15 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
     for k in np.flatnonzero(~np.isfinite(log_z)):
         if k not in bad:
             bad[k] = _impossible_message(net, {v: a[k] for v, a in lik.items() if (a[k] != 1.0).any()})
-    errors = [RowError(int(rows[k]), msg) for k, msg in sorted(bad.items())]
+    errors = [RowError(int(rows[k]), msg, None if lines is None else int(lines[k])) for k, msg in sorted(bad.items())]
     if errors and on_error == "fail":
         raise BatchError(f"{errors[0]} (use --on-error skip to keep going)")
     ok = np.ones(n, dtype=bool)
     ok[list(bad)] = False
     columns: dict[str, Any] = {c: frame[c].to_numpy() for c in keep}
     columns["row"] = rows
+    if lines is not None:
+        columns["line"] = np.asarray(lines, dtype=np.int64)
     for v in targets:
         for i, s in enumerate(network[v].state_ids):
             columns[f"P({v}={s})"] = np.where(ok, post[v][:, i], np.nan)
@@ -253,7 +309,7 @@ def _slow_marginals(net: BayesNet, lik: dict[str, np.ndarray], wanted: list[str]
 _WORKER_NETS: dict[tuple[str, str], BayesNet] = {}
 
 
-def _score_chunk(reference: str, sha256: str, frame: pd.DataFrame, targets, keep, first_row: int):
+def _score_chunk(reference: str, sha256: str, frame: pd.DataFrame, targets, keep, first_row: int, lines, errors):
     """Score one chunk on a Dask worker: the network is loaded (through the cache) once per worker."""
     key = (reference, sha256)
     if key not in _WORKER_NETS:
@@ -264,14 +320,17 @@ def _score_chunk(reference: str, sha256: str, frame: pd.DataFrame, targets, keep
             raise BatchError(f"the network file '{reference}' on the worker differs from the one given "
                              f"(sha256 {net.info.sha256[:16]}..., expected {sha256[:16]}...)")
         _WORKER_NETS[key] = net
-    return score_frame(_WORKER_NETS[key], frame, targets, keep, "skip", first_row)
+    return score_frame(_WORKER_NETS[key], frame, targets, keep, "skip", first_row, lines=lines, row_errors=errors)
 
 
 def score_cases(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | None = None, keep: Sequence[str] = (),
                 on_error: str = "skip", chunk_size: int = CHUNK_SIZE, dask: str | None = None,
                 reference: str | None = None, progress: bool = True,
-                report: Callable[[RowError], None] | None = None) -> tuple[pd.DataFrame, list[RowError]]:
+                report: Callable[[RowError], None] | None = None, lines: Sequence[int] | None = None,
+                row_errors: Mapping[int, str] | None = None) -> tuple[pd.DataFrame, list[RowError]]:
     """Score a whole frame in chunks, locally or on a Dask cluster (``dask="local"`` or a scheduler address).
+
+    ``lines`` and ``row_errors`` come from :func:`read_case_file` (see :func:`score_frame`).
 
     With Dask, ``reference`` (the network file path or id) is loaded by each worker and checked against
     this network's sha256. Results do not depend on where a chunk was scored.
@@ -286,13 +345,16 @@ def score_cases(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
     _check_keep(net, targets, list(keep))  # column problems fail before any work
     finding_columns(net, frame.iloc[:0], list(keep))
     starts = list(range(0, len(frame), chunk_size)) or [0]
-    chunks = [(frame.iloc[s:s + chunk_size], s + 1) for s in starts]
+    row_errors = dict(row_errors or {})
+    chunks = [(frame.iloc[s:s + chunk_size], s + 1, None if lines is None else lines[s:s + chunk_size],
+               {k - s: m for k, m in row_errors.items() if s <= k < s + chunk_size}) for s in starts]
     results: list[tuple[pd.DataFrame, list[RowError]] | None] = [None] * len(chunks)
     bar = tqdm(total=len(frame), unit="case", disable=not progress, file=sys.stderr, desc="scoring")
     try:
         if dask is None:
-            for k, (chunk, first) in enumerate(chunks):
-                results[k] = score_frame(net, chunk, targets, keep, on_error, first)
+            for k, (chunk, first, chunk_lines, chunk_errors) in enumerate(chunks):
+                results[k] = score_frame(net, chunk, targets, keep, on_error, first, lines=chunk_lines,
+                                         row_errors=chunk_errors)
                 _progress(bar, results[k], report)
         else:
             _score_on_dask(net, chunks, results, targets, keep, dask, reference, bar, report)
@@ -329,7 +391,8 @@ def _score_on_dask(net, chunks, results, targets, keep, address, reference, bar,
         raise BatchError(f"cannot reach the Dask scheduler at '{address}': {exc}") from None
     try:
         futures = {client.submit(_score_chunk, str(reference), net.info.sha256, chunk, targets, list(keep), first,
-                                 pure=False): k for k, (chunk, first) in enumerate(chunks)}
+                                 chunk_lines, chunk_errors, pure=False)
+                   : k for k, (chunk, first, chunk_lines, chunk_errors) in enumerate(chunks)}
         for future in as_completed(futures):
             k = futures[future]
             results[k] = future.result()

@@ -24,7 +24,9 @@ def add_parser(subparsers) -> None:
         description="Posterior probabilities for every row of a CSV or parquet file. Columns are finding ids "
                     "holding state names (blank = not known). Output: one row per case with P(variable=state) "
                     "columns, the knee-pain sources, log P(findings), an error column and the network id, "
-                    "version and sha256. Rows are numbered from 1 (the header is not a row). "
+                    "version and sha256. Rows are numbered from 1 (the header is not a row); for a CSV file a "
+                    "line column gives each row's line in the file (header and blank lines counted), and errors "
+                    "name it. A row with more or fewer fields than the header is a bad row. "
                     "Example: bn batch l4l5_knee cases.csv --out scored.parquet")
     b.add_argument("network", metavar="NETWORK")
     b.add_argument("cases", metavar="CASES", help="a .csv or .parquet file")
@@ -47,14 +49,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bn.batch import BatchError, read_cases, score_cases, write_output
+    from bn.batch import BatchError, read_case_file, score_cases, write_output
     from bn.cache import load
 
     if args.chunk_size < 1:
         raise BatchError("--chunk-size must be at least 1")
     net = load(args.network)
     targets = [t.strip() for group in args.targets for t in group.split(",") if t.strip()] or None
-    frame = read_cases(args.cases)
+    cases = read_case_file(args.cases, keep_bad_rows=True)
     errors_seen = []
 
     def report(error) -> None:
@@ -62,9 +64,10 @@ def run(args: argparse.Namespace) -> int:
         if len(errors_seen) <= 20:
             print(f"bn: bad {error}", file=sys.stderr)
 
-    scored, errors = score_cases(net, frame, targets=targets, keep=args.keep, on_error=args.on_error,
+    scored, errors = score_cases(net, cases.frame, targets=targets, keep=args.keep, on_error=args.on_error,
                                  chunk_size=args.chunk_size, dask=args.dask, reference=args.network,
-                                 progress=not args.no_progress, report=report)
+                                 progress=not args.no_progress, report=report, lines=cases.lines,
+                                 row_errors=cases.row_errors)
     write_output(scored, args.out)
     info = net.info
     more = " (first 20 listed)" if len(errors) > 20 else ""

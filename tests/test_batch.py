@@ -66,14 +66,14 @@ def test_bad_rows_are_reported_with_their_row_numbers(tmp_path, capsys):
     out = tmp_path / "scored.csv"
     assert run_batch(["batch", ASIA, str(path), "--out", str(out), "--no-progress"]) == 0
     err = capsys.readouterr().err
-    assert "row 2: 'maybe' is not a state of tub; valid states: yes, no" in err
-    assert "row 3: these findings cannot all hold (probability 0): tub=yes, either=no" in err
+    assert "line 3 (row 2): 'maybe' is not a state of tub; valid states: yes, no" in err
+    assert "line 4 (row 3): these findings cannot all hold (probability 0): tub=yes, either=no" in err
     assert "scored 2 of 4 rows" in err
     scored = pd.read_csv(out, keep_default_na=False)
     assert len(scored) == 4  # bad rows are kept, with the reason, never dropped
     assert list(scored["error"] != "") == [False, True, True, False]
     assert scored.loc[1, "P(lung=yes)"] == "" and scored.loc[0, "P(lung=yes)"] != ""
-    with pytest.raises(BatchError, match=r"^row 2: 'maybe' is not a state of tub"):
+    with pytest.raises(BatchError, match=r"^line 3 \(row 2\): 'maybe' is not a state of tub"):
         run_batch(["batch", ASIA, str(path), "--on-error", "fail", "--no-progress"])
 
 
@@ -142,6 +142,32 @@ def test_a_row_with_the_wrong_number_of_fields_is_refused_by_its_line(tmp_path, 
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(BatchError, match=re.escape(message)):
         read_cases(path)
+
+
+def test_bn_batch_keeps_a_misfit_row_as_a_bad_row_named_by_its_line(tmp_path, capsys, knee):
+    """The other rows are scored exactly as in a clean file; the misfit row is in the output with its reason,
+    and every row carries its line in the file (header, blank lines and a quoted two-line field counted)."""
+    from bn.cli import main
+
+    path = tmp_path / "cases.csv"
+    path.write_text('case_id,knee_pain,straight_leg_raise\nc1,present,positive\n\n"c\n2",present,\n'
+                    "c3,present,negative,\nc4,present,negative\n")
+    out = tmp_path / "scored.csv"
+    assert main(["batch", "l4l5_knee@1.1.0", str(path), "--keep", "case_id", "--targets", "disc_herniation",
+                 "--out", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "bn: bad line 6 (row 3): 4 field(s) where the header has 3" in err and "1 bad row" in err
+    scored = pd.read_csv(out, keep_default_na=False)
+    assert list(scored["line"]) == [2, 4, 6, 7] and list(scored["row"]) == [1, 2, 3, 4]
+    assert list(scored["case_id"]) == ["c1", "c\n2", "", "c4"] and scored.loc[2, "error"].startswith("4 field(s)")
+    clean = tmp_path / "clean.csv"
+    clean.write_text("case_id,knee_pain,straight_leg_raise\nc1,present,positive\nc2,present,\nc4,present,negative\n")
+    expected, _ = score_cases(knee, read_cases(clean), targets=["disc_herniation"], keep=["case_id"], progress=False)
+    column = "P(disc_herniation=present)"
+    assert [float(p) for p in scored[column].iloc[[0, 1, 3]]] == pytest.approx(list(expected[column]), abs=1e-12)
+    assert scored.loc[2, column] == ""
+    assert main(["batch", "l4l5_knee@1.1.0", str(path), "--keep", "case_id", "--on-error", "fail"]) == 2
+    assert "line 6 (row 3): 4 field(s) where the header has 3" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("column", ["row", "error", "network_sha256", "P(disc_herniation=present)"])
