@@ -60,7 +60,14 @@ def _code_digest() -> str:
 
 def load(reference: str | Network = "l4l5_knee", engine: str = "einsum") -> BayesNet:
     """:func:`bn.load` through the cache: same arguments, same result, without re-reading a known file."""
-    if isinstance(reference, Network):
+    if isinstance(reference, Network):  # read from text (an upload): it may still claim a published version
+        info = reference.info
+        if info.published is None:
+            from bn.registry import published_status
+
+            status = published_status(info.id, info.version, info.sha256)
+            reference = Network(**{**reference.__dict__, "info": NetworkInfo(info.id, info.version, info.sha256,
+                                                                            info.path, status)})
         return BayesNet(reference, engine=engine)
     network, plan, extra = read_compiled(reference)
     if engine != "einsum":

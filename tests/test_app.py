@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
@@ -72,6 +74,25 @@ def test_a_link_to_an_unknown_network_says_so(knee):
     message = " ".join(e.value for e in at.error)
     assert "'no_such_net', which is not published" in message and f"{knee.info.id}@{knee.info.version}" in message
     assert at.radio(key="knee_pain").value == "present"  # the findings of the link are kept
+
+
+def test_an_uploaded_impostor_is_flagged_and_the_published_file_is_not():
+    """A file claiming l4l5_knee 1.0.0 with other bytes gets the "not the published" box; the real bytes do not."""
+    published = (ROOT / "networks" / "l4l5_knee" / "1.0.0.yaml").read_bytes()
+    impostor = published.replace(b"Knee pain: referred", b"Knee pain - referred", 1)
+    assert impostor != published
+    for data, flagged in ((impostor, True), (published, False)):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["uploaded_network"] = ("1.0.0.yaml", data)
+        at.session_state["network"] = "uploaded file"
+        at.run()
+        assert not at.exception
+        boxes = [e.value for e in at.error if "not the published" in e.value]
+        assert bool(boxes) is flagged, boxes
+        if flagged:
+            assert boxes[0].startswith("This network is not the published l4l5_knee 1.0.0")
+            assert hashlib.sha256(impostor).hexdigest()[:16] in boxes[0]
+        assert any("l4l5_knee" in c.value and "1.0.0" in c.value for c in at.caption)
 
 
 def test_answer_at_a_glance_equals_bn(app, knee):

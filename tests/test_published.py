@@ -72,3 +72,12 @@ def test_bn_check_takes_a_published_reference(capsys):
     assert main(["check", "l4l5_knee@2.0.0"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("OK ") and pinned("l4l5_knee")["2.0.0"] in out
+
+
+def test_an_impostor_read_from_text_is_marked_too(impostor):
+    """An upload is parsed from bytes, never from a path: bn.load still compares it with the pinned hash."""
+    from bn.netfile import parse_network_text
+
+    assert bn.load(parse_network_text(impostor.read_bytes(), "1.0.0.yaml")).info.published is False
+    real = (NETWORKS / "l4l5_knee" / "1.0.0.yaml").read_bytes()
+    assert bn.load(parse_network_text(real, "1.0.0.yaml")).info.published is True
