@@ -81,3 +81,20 @@ def test_an_impostor_read_from_text_is_marked_too(impostor):
     assert bn.load(parse_network_text(impostor.read_bytes(), "1.0.0.yaml")).info.published is False
     real = (NETWORKS / "l4l5_knee" / "1.0.0.yaml").read_bytes()
     assert bn.load(parse_network_text(real, "1.0.0.yaml")).info.published is True
+
+
+def test_no_truncated_copy_of_a_published_file_passes_as_it(tmp_path, capsys):
+    """Cut the published 1.1.0 at 60 places (line ends): a cut that still parses claims l4l5_knee 1.1.0 with
+    other bytes, so bn check reports it; one that is not a valid network has its problems listed. Never 'OK'."""
+    text = (NETWORKS / "l4l5_knee" / "1.1.0.yaml").read_text()
+    ends = [i for i, ch in enumerate(text) if ch == "\n"]
+    claims = 0
+    for cut in ends[:: max(1, len(ends) // 60)][1:]:
+        path = tmp_path / "cut" / "l4l5_knee" / "1.1.0.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text[: cut + 1])
+        code = main(["check", str(path)])
+        out = capsys.readouterr()
+        assert code in (1, 2) and not out.out.startswith("OK"), (cut, code, out.out[:200])
+        claims += "which was published with sha256" in out.out
+    assert claims >= 5, claims  # the test reaches cuts that are valid networks, flagged by the pinned hash alone
