@@ -140,6 +140,12 @@ def _scan_csv(path: Path, what: str) -> tuple[list[str], list[int], list[tuple[i
             if len(header) > MAX_COLUMNS:
                 raise BatchError(f"cannot read {what} '{path}': the header has {len(header):,} columns; the "
                                  f"limit is {MAX_COLUMNS:,}")
+            names = [h.strip() for h in header]
+            twice = next((h for k, h in enumerate(names) if h in names[:k]), None)
+            if twice is not None:  # pandas would rename the second one 'name.1' and read on
+                where = [str(k + 1) for k, h in enumerate(names) if h == twice]
+                raise BatchError(f"cannot read {what} '{path}': the header names column '{twice}' more than once "
+                                 f"(columns {', '.join(where)}); give each column once")
             continue
         lines.append(start)
         if len(fields) != len(header):

@@ -170,6 +170,14 @@ def test_bn_batch_keeps_a_misfit_row_as_a_bad_row_named_by_its_line(tmp_path, ca
     assert "line 6 (row 3): 4 field(s) where the header has 3" in capsys.readouterr().err
 
 
+def test_a_column_named_twice_is_refused(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text("case_id,knee_pain, knee_pain\nc1,present,absent\n")
+    message = "the header names column 'knee_pain' more than once (columns 2, 3)"
+    with pytest.raises(BatchError, match=re.escape(message)):
+        read_cases(path)
+
+
 @pytest.mark.parametrize("column", ["row", "error", "network_sha256", "P(disc_herniation=present)"])
 def test_a_kept_column_never_collides_with_an_output_column(tmp_path, knee, column):
     frame = pd.DataFrame({"knee_pain": ["present"], column: ["mine"]})
