@@ -17,7 +17,7 @@ import numpy as np
 
 import bn
 from bn.em import _as_tables, _patterns
-from bn.engine import make_engine, network_plan
+from bn.engines import make_engine, network_plan
 from bn.sampling import sample
 
 

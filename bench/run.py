@@ -144,7 +144,7 @@ def bench_network(name: str, repeats: int, batch_sizes: list[int], candidates_li
     from pgmpy.inference import VariableElimination
 
     from bn.compile import to_pgmpy
-    from bn.engine import CompiledEngine
+    from bn.engines import CompiledEngine
 
     network, model = load(name)
     variables = list(network.variables)

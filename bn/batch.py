@@ -25,7 +25,6 @@ True
 from __future__ import annotations
 
 import difflib
-import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -218,7 +217,7 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
     sources = dict(network.knee_pain_sources)
     wanted = list(dict.fromkeys([*targets, *sources.values()]))
     if n:
-        post, log_z = net.engine.marginals(lik, wanted) if net._compiled else _slow_marginals(net, lik, wanted, n)
+        post, log_z = net.engine.marginals(lik, wanted)
     else:
         post, log_z = {v: np.zeros((0, network[v].card)) for v in wanted}, np.zeros(0)
     for k in np.flatnonzero(~np.isfinite(log_z)):
@@ -295,19 +294,6 @@ def _impossible_message(net: BayesNet, lik: dict[str, np.ndarray]) -> str:
     conflict = net.conflicting_findings(Evidence(findings))
     described = ", ".join(f"{v}={findings[v]}" for v in conflict)
     return f"these findings cannot all hold (probability 0): {described}"
-
-
-def _slow_marginals(net: BayesNet, lik: dict[str, np.ndarray], wanted: list[str], n: int):
-    post = {v: np.full((n, net.network[v].card), np.nan) for v in wanted}
-    log_z = np.full(n, -np.inf)
-    for k in range(n):
-        case = {v: a[k] for v, a in lik.items() if (a[k] != 1.0).any()}
-        log_z[k] = net._log_evidence(case)
-        if log_z[k] > -math.inf:
-            for v in wanted:
-                table = net.engine.joint((v,), case)
-                post[v][k] = table / table.sum()
-    return post, log_z
 
 
 # -- whole files ---------------------------------------------------------------------------------------

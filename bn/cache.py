@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bn.engine import TreePlan, engine_plan
+from bn.engines import DEFAULT, TreePlan, engine_plan
 from bn.files import write_bytes
 from bn.inference import BayesNet
 from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable
@@ -53,7 +53,7 @@ def _code_digest() -> str:
     a validation rule, the planner) must never meet an entry the old code wrote, whatever the package version."""
     here = Path(__file__).parent  # read as files: importing interop or netfile would pull in pgmpy and jsonschema
     h = hashlib.sha256()
-    for name in ("cache", "decompose", "engine", "interop", "model", "netfile", "safeyaml"):
+    for name in ("cache", "decompose", "engines/junction_tree", "interop", "model", "netfile", "safeyaml"):
         h.update((here / f"{name}.py").read_bytes())
     return h.hexdigest()[:16]
 
@@ -70,7 +70,7 @@ def load(reference: str | Network = "l4l5_knee", engine: str = "einsum") -> Baye
                                                                             info.path, status)})
         return BayesNet(reference, engine=engine)
     network, plan, extra = read_compiled(reference)
-    if engine != "einsum":
+    if engine != DEFAULT:  # the cached plans are the junction tree's
         return BayesNet(network, engine=engine)
     return BayesNet(network, engine=engine, plan=plan, extra_plans=extra)
 

@@ -144,8 +144,11 @@ def _case_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--case", metavar="FILE", help="a case file (JSON or YAML: findings, soft_findings, note); "
                                                   "-e and --soft add to or override it")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--engine", choices=["einsum", "pgmpy"], default="einsum",
-                   help="inference engine (pgmpy: the slow reference, for cross-checks)")
+    from bn.engines import DEFAULT, ENGINES
+
+    p.add_argument("--engine", choices=sorted(ENGINES), default=DEFAULT,
+                   help="inference engine (einsum: the junction tree; contract and pgmpy: slow references, for "
+                        "cross-checks)")
 
 
 def _target_argument(p: argparse.ArgumentParser, extra: str = "") -> None:

@@ -84,7 +84,7 @@ def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 
     # The tables being learnt are full tables from the first E-step on: their noisy-OR links will no longer
     # describe them, and a family split into OR-chain steps would cost one query per family.
     start = _as_tables(network, {v: prior[v] for v in update})
-    from bn.engine import network_plan
+    from bn.engines import network_plan
 
     # Every network EM queries has one structure, planned once and without OR chains: after the first M-step
     # the tables no longer factor as ORs, and a family split into chain steps costs a query of its own.
@@ -95,19 +95,11 @@ def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 
                                1.0) for j, v in enumerate(names)}
 
     def e_step(current: Network, keep: np.ndarray) -> tuple[dict[str, np.ndarray], float, np.ndarray]:
-        from bn.engine import make_engine
+        from bn.engines import CompiledEngine
 
-        engine = make_engine(current, "einsum", plan)
+        engine = CompiledEngine(current, plan)
         w = np.where(keep, weights, 0.0)
-        if hasattr(engine, "family_expectations"):
-            counts, log_z = engine.family_expectations(likelihoods, update, weights=w)
-        else:  # an engine without batches: one case at a time
-            counts = {v: np.zeros(current[v].cpt.shape) for v in update}
-            log_z = np.empty(len(patterns))
-            for k in range(len(patterns)):
-                posts, log_z[k] = engine.family_posteriors({v: a[k] for v, a in likelihoods.items()}, update)
-                for v in update:
-                    counts[v] += w[k] * posts[v]
+        counts, log_z = engine.family_expectations(likelihoods, update, weights=w)
         possible = np.isfinite(log_z)
         return counts, float(np.sum(w[possible] * log_z[possible])), possible
 

@@ -130,14 +130,12 @@ class BayesNet:
     """
 
     def __init__(self, network: Network, engine: str = "einsum", plan=None, extra_plans=None):
-        from bn.engine import make_engine
+        from bn.engines import make_engine
 
         self.network = network
-        # ``plan``, ``extra_plans``: precompiled junction trees (from bn.cache) for the default engine.
-        if plan is not None:
-            self.engine = make_engine(network, engine, plan, extra_plans)
-        else:
-            self.engine = make_engine(network, engine)
+        # ``plan``, ``extra_plans``: precompiled junction trees (from bn.cache) for the default engine. Every
+        # question below goes through the bn.engines.Engine protocol, whichever engine answers it.
+        self.engine = make_engine(network, engine, plan, extra_plans)
 
     def __repr__(self) -> str:
         info = self.network.info
@@ -160,16 +158,10 @@ class BayesNet:
         return evidence.likelihoods(self.network)
 
     # -- core questions ---------------------------------------------------------------------------
-    @property
-    def _compiled(self) -> bool:
-        return bool(getattr(self.engine, "compiled", False))
-
     def probability_of_evidence(self, findings: Findings = None, *, soft=None) -> float:
         """P(findings): the probability the model gives to the findings (with soft findings as likelihoods)."""
         ev = self.evidence(findings, soft=soft)
-        if self._compiled:
-            return math.exp(self._log_evidence(self._likelihoods(ev)))
-        return float(self.engine.joint((), self._likelihoods(ev)))
+        return math.exp(self._log_evidence(self._likelihoods(ev)))
 
     def log_probability_of_evidence(self, findings: Findings = None, *, soft=None) -> float:
         """log P(findings), exact even where P(findings) underflows to 0.0; ``-inf`` for impossible findings.
@@ -182,10 +174,7 @@ class BayesNet:
         return self._log_evidence(self._likelihoods(self.evidence(findings, soft=soft)))
 
     def _log_evidence(self, likelihoods: Mapping[str, np.ndarray]) -> float:
-        if self._compiled:
-            return float(self.engine.log_probability_of_evidence(likelihoods)[0])
-        p = float(self.engine.joint((), likelihoods))
-        return math.log(p) if p > 0.0 else -math.inf
+        return float(self.engine.log_probability_of_evidence(likelihoods)[0])
 
     def joint(self, variables: Sequence[str], *, findings: Findings = None, soft=None) -> np.ndarray:
         """P(variables | findings) as an array with one axis per variable (in the order given)."""
@@ -195,22 +184,17 @@ class BayesNet:
         return table / table.sum()
 
     def _joint(self, outputs: tuple[str, ...], ev: Evidence) -> np.ndarray:
-        """P(outputs, e) up to a constant (normalised for the compiled engine, so tiny P(e) cannot underflow)."""
-        if self._compiled:
-            lik = self._likelihoods(ev)
-            if not outputs:
-                log_p = self._log_evidence(lik)
-                if log_p == -math.inf:
-                    self._raise_impossible(ev)
-                return np.asarray(math.exp(log_p))
-            table, log_z = self.engine.posterior(outputs, lik)
-            if log_z[0] == -math.inf:
+        """P(outputs | e) (P(e) itself when ``outputs`` is empty): normalised, so a tiny P(e) cannot underflow."""
+        lik = self._likelihoods(ev)
+        if not outputs:
+            log_p = self._log_evidence(lik)
+            if log_p == -math.inf:
                 self._raise_impossible(ev)
-            return np.asarray(table[0])
-        table = self.engine.joint(outputs, self._likelihoods(ev))
-        if not float(table.sum()) > 0.0:
+            return np.asarray(math.exp(log_p))
+        table, log_z = self.engine.posterior(outputs, lik)
+        if log_z[0] == -math.inf:
             self._raise_impossible(ev)
-        return table
+        return np.asarray(table[0])
 
     def posterior(self, variable: str, *, findings: Findings = None, soft=None) -> dict[str, float]:
         """P(variable | findings) as ``{state: probability}``."""
@@ -231,14 +215,10 @@ class BayesNet:
         """Posterior marginals of ``variables`` (default: all) given the findings."""
         variables = list(self.network.variables) if variables is None else self._names(variables)
         ev = self.evidence(findings, soft=soft)
-        if self._compiled:
-            return self._all_marginals(variables, ev)[0]
-        if ev:
-            self._joint((), ev)  # report impossible evidence once, before any marginal
-        return {v: self._marginal(v, ev) for v in variables}
+        return self._all_marginals(variables, ev)[0]
 
     def _all_marginals(self, variables: Sequence[str], ev: Evidence) -> tuple[dict[str, dict[str, float]], float]:
-        """Marginals of ``variables`` and log P(e) in one junction-tree pass (compiled engine)."""
+        """Marginals of ``variables`` and log P(e) in one engine call (one junction-tree pass)."""
         post, log_z = self.engine.marginals(self._likelihoods(ev), list(variables))
         if log_z[0] == -math.inf:
             self._raise_impossible(ev)
@@ -247,10 +227,7 @@ class BayesNet:
 
     @cached_property
     def _priors(self) -> dict[str, dict[str, float]]:
-        empty = Evidence()
-        if self._compiled:
-            return self._all_marginals(list(self.network.variables), empty)[0]
-        return {v: self._marginal(v, empty) for v in self.network.variables}
+        return self._all_marginals(list(self.network.variables), Evidence())[0]
 
     def batch_marginals(self, cases: Sequence[Findings], *, variables: Sequence[str] | None = None
                         ) -> BatchMarginals:
@@ -275,18 +252,8 @@ class BayesNet:
                 if var not in lik:
                     lik[var] = np.ones((len(evs), self.network[var].card))
                 lik[var][k] = vec
-        if self._compiled:
-            post, log_z = self.engine.marginals(lik, variables)
-            return BatchMarginals({v: np.asarray(post[v]) for v in variables}, np.asarray(log_z))
-        out = {v: np.full((len(evs), self.network[v].card), np.nan) for v in variables}
-        logs = np.full(len(evs), -np.inf)
-        for k, ev in enumerate(evs):
-            logs[k] = self._log_evidence(self._likelihoods(ev))
-            if logs[k] > -np.inf:
-                for v in variables:
-                    table = self.engine.joint((v,), self._likelihoods(ev))
-                    out[v][k] = table / table.sum()
-        return BatchMarginals(out, logs)
+        post, log_z = self.engine.marginals(lik, variables)
+        return BatchMarginals({v: np.asarray(post[v]) for v in variables}, np.asarray(log_z))
 
     def priors(self, variables: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
         """Marginals with no findings."""
@@ -331,23 +298,17 @@ class BayesNet:
         """
         ev = self.evidence(findings, soft=soft)
         variables = self.default_query_variables() if variables is None else self._names(variables)
-        if self._compiled:
-            wanted = list(dict.fromkeys([*variables, *self.network.knee_pain_sources.values()]))
-            computed, log_p = self._all_marginals(wanted, ev)
-            log_p = log_p if ev else 0.0
-            p_e = math.exp(log_p)
-            posteriors = {v: computed[v] for v in variables}
-        else:
-            p_e = float(self._joint((), ev)) if ev else 1.0
-            log_p = math.log(p_e)
-            posteriors = {v: self._marginal(v, ev) for v in variables}
-            computed = posteriors
+        wanted = list(dict.fromkeys([*variables, *self.network.knee_pain_sources.values()]))
+        computed, log_p = self._all_marginals(wanted, ev)
+        log_p = log_p if ev else 0.0
+        p_e = math.exp(log_p)
+        posteriors = {v: computed[v] for v in variables}
         priors = {v: self._priors[v] for v in variables}
         sources = prior_sources = None
         if self.network.knee_pain_sources:
             sources, prior_sources = {}, {}
             for key, var in self.network.knee_pain_sources.items():
-                sources[key] = (computed.get(var) or self._marginal(var, ev))[self.network[var].on_state]
+                sources[key] = computed[var][self.network[var].on_state]
                 prior_sources[key] = self._priors[var][self.network[var].on_state]
         best = None
         if mpe and self.network.has_roles and self.network.by_role("diagnosis"):
@@ -486,10 +447,7 @@ class BayesNet:
         if self._log_evidence(lik) == -math.inf:
             self._raise_impossible(ev)
         out: dict[str, dict[str, Outcome]] = {}
-        if self._compiled:
-            p_outcome, posteriors = self.engine.outcome_posteriors(targets, candidates, lik)
-        else:
-            p_outcome, posteriors = self._outcome_posteriors_slow(targets, candidates, lik)
+        p_outcome, posteriors = self.engine.outcome_posteriors(targets, candidates, lik)
         for f in candidates:
             states = self.network[f].state_ids
             out[f] = {}
@@ -500,25 +458,6 @@ class BayesNet:
                     post = {t: dict(zip(self.network[t].state_ids, posteriors[f][t][i].tolist())) for t in targets}
                 out[f][s] = Outcome(p, post)
         return out
-
-    def _outcome_posteriors_slow(self, targets, candidates, lik):
-        log_e = self._log_evidence(lik)
-        p_outcome, posteriors = {}, {}
-        for f in candidates:
-            card = self.network[f].card
-            p_outcome[f] = np.zeros(card)
-            posteriors[f] = {t: np.full((card, self.network[t].card), np.nan) for t in targets}
-            for i in range(card):
-                vec = np.zeros(card)
-                vec[i] = 1.0
-                trial = {**lik, f: vec * lik[f] if f in lik else vec}
-                log_f = self._log_evidence(trial)
-                p_outcome[f][i] = math.exp(log_f - log_e) if log_f > -math.inf else 0.0
-                if log_f > -math.inf:
-                    for t in targets:
-                        table = self.engine.joint((t,), trial)
-                        posteriors[f][t][i] = table / table.sum()
-        return p_outcome, posteriors
 
 
 def _describe(ev: Evidence, var: str) -> str:

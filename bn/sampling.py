@@ -54,13 +54,12 @@ def posterior_sample(net, evidence: Evidence, n: int, rng: np.random.Generator) 
     ``net`` is a :class:`bn.inference.BayesNet`; impossible evidence raises its ImpossibleEvidenceError.
     """
     network = net.network
-    draw = getattr(net.engine, "sample_posterior", None)
-    if draw is None:
+    if not net.engine.exact_sampling:
         states, weights = sample(network, n, rng, evidence)
         if not weights.sum() > 0:
             net._raise_impossible(evidence)
         return states, weights
-    states = draw(evidence.likelihoods(network), n, rng)
+    states = net.engine.sample_posterior(evidence.likelihoods(network), n, rng)
     if states is None:
         net._raise_impossible(evidence)
     return states, np.ones(n)

@@ -455,14 +455,14 @@ class _Coefficients:
         if needs_ones:
             # dP/dT[u, v] = P(u, v, e) / T[u, v] fails where T is 0; with the table replaced by ones the
             # family joint *is* the derivative (the joint is linear in each table).
-            from bn.engine import make_engine
+            from bn.engines import make_engine
 
             ones = replace(var, cpt=np.ones_like(table))
             network = replace(self.network, variables={**self.network.variables, var.id: ones})
             plan = getattr(self.net.engine, "plan", None)
             if plan is not None and len(plan.assign) != len(network.variables):
                 plan = None  # a plan over OR chains: the table of ones is no OR, so it is planned afresh
-            engine = make_engine(network, "einsum", plan)
+            engine = make_engine(network, self.net.engine.name, plan)
             out = []
             for lik in liks:
                 tables, log_z = engine.family_posteriors(lik, [var.id])
@@ -1087,14 +1087,11 @@ def _chain_scaled(net: BayesNet, likelihoods: Mapping[str, np.ndarray]) -> dict[
     """
     names = list(likelihoods)
     vectors = [np.asarray(likelihoods[v], dtype=float) for v in names]
-    if net.engine.compiled:
-        # every prefix at once: case j holds the first j + 1 findings and all-ones vectors (no information)
-        # for the rest, so all k cases share one evidence pattern and one batched call
-        batch = {v: np.stack([vec if j >= i else np.ones_like(vec) for j in range(len(names))])
-                 for i, (v, vec) in enumerate(zip(names, vectors))}
-        prefix = [float(x) for x in net.engine.log_probability_of_evidence(batch)] if names else []
-    else:
-        prefix = [net._log_evidence(dict(zip(names[:j + 1], vectors))) for j in range(len(names))]
+    # every prefix at once: case j holds the first j + 1 findings and all-ones vectors (no information) for the
+    # rest, so all k cases share one evidence pattern and one batched call
+    batch = {v: np.stack([vec if j >= i else np.ones_like(vec) for j in range(len(names))])
+             for i, (v, vec) in enumerate(zip(names, vectors))}
+    prefix = [float(x) for x in net.engine.log_probability_of_evidence(batch)] if names else []
     if not all(math.isfinite(x) for x in prefix):
         return dict(likelihoods)  # impossible findings: left as they are, reported by the caller
     steps = np.diff([0.0, *prefix])  # log P(finding j | the findings before it)

@@ -117,7 +117,9 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
                         "(*.json, *.yaml, *.yml)")
     s.add_argument("--network", metavar="NETWORK", help="default: the network named in the case files, else "
                                                         "l4l5_knee")
-    s.add_argument("--engine", choices=["einsum", "pgmpy"], default="einsum")
+    from bn.engines import DEFAULT, ENGINES
+
+    s.add_argument("--engine", choices=sorted(ENGINES), default=DEFAULT)
     _target(s)
     s.add_argument("--top", type=int, default=20, metavar="K", help="show and chart the K most important")
     s.add_argument("--no-flips", action="store_true", help="skip the what-would-change-it analysis per case")

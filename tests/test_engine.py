@@ -25,8 +25,8 @@ from conftest import bench_network, bench_path, brute_force_joint, brute_force_m
 from test_inference_oracles import _sanitised, random_evidence, to_pyagrum
 
 import bn
-import bn.engine as engine_module
-from bn.engine import CompiledEngine, NetworkTooLargeError, PgmpyEngine, network_plan, plan_junction_tree
+import bn.engines.junction_tree as engine_module
+from bn.engines import CompiledEngine, NetworkTooLargeError, PgmpyEngine, network_plan, plan_junction_tree
 from bn.model import Network, NetworkInfo, State, Variable
 
 TOL = 1e-9
@@ -471,7 +471,7 @@ def test_a_batch_split_by_evidence_pattern_answers_as_one_tree():
 
 def test_engine_caches_are_bounded_and_evict_the_least_recently_used(knee):
     """The engine is shared by every app session: its caches hold at most their bound, evicting one at a time."""
-    from bn.engine import CompiledEngine
+    from bn.engines import CompiledEngine
 
     engine = CompiledEngine(knee.network)
     names = list(knee.network.variables)

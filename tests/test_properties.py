@@ -169,7 +169,7 @@ def test_pruned_queries_equal_the_full_tree(seed, name):
     targets, posteriors and log P(e) against the same engine with pruning off, to 1e-12."""
     from conftest import bench_network
 
-    from bn.engine import CompiledEngine
+    from bn.engines import CompiledEngine
 
     network = bench_network(name)
     rng = np.random.default_rng(seed)

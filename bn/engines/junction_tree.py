@@ -1,6 +1,6 @@
-"""Exact inference engines.
+"""The junction-tree engine, the default: exact inference compiled once per network, with a batch axis.
 
-:class:`CompiledEngine` (the default, named ``"einsum"`` for the command line's ``--engine`` choice) compiles
+:class:`CompiledEngine` (registered as ``"einsum"``, the command line's ``--engine`` choice) compiles
 the network once into a junction tree: a greedy triangulation of the moral graph, cliques, and a fixed
 message-passing plan over one flat table of every clique's states, ordered level by level from the tree's
 centre, with a last axis for a *batch* of cases. Hard and soft evidence enter the same way, as one likelihood
@@ -14,11 +14,8 @@ clique by clique, by broadcasting. Messages are rescaled where needed and the sc
 The plan (:class:`TreePlan`) is plain data (lists of integers) so that :mod:`bn.cache` can store it as JSON;
 importing this module costs only numpy.
 
-:class:`ContractionEngine` (``"contract"``) is the previous engine: one opt_einsum contraction per query over
-every table. :class:`PgmpyEngine` (``"pgmpy"``) answers with pgmpy's VariableElimination; it is the reference
-the fast engine is tested against.
-
-Every engine has ``joint(outputs, likelihoods)`` returning the *unnormalised* table ``P(outputs, evidence)``.
+It implements the :class:`~bn.engines.base.Engine` protocol natively; the other engines
+(:mod:`bn.engines.contraction`, :mod:`bn.engines.pgmpy_ve`) derive it from one ``joint`` query.
 
 >>> import numpy as np
 >>> from bn.model import Network, NetworkInfo, State, Variable
@@ -49,18 +46,15 @@ from typing import Any
 
 import numpy as np
 
+from bn.engines.base import Likelihoods
 from bn.errors import BNError
 from bn.model import Network
-
-ENGINES = ("einsum", "contract", "pgmpy")
 
 # A clique table of 2**26 float64 entries is 512 MB for a single case; beyond that a network is out of reach
 # for exact inference on the machines this tool targets.
 MAX_CLIQUE_ENTRIES = 1 << 26
 MAX_TOTAL_ENTRIES = 1 << 27
 TIE_BREAK_RETRIES = 8
-
-Likelihoods = Mapping[str, np.ndarray]
 
 
 class NetworkTooLargeError(BNError):
@@ -803,7 +797,7 @@ class CompiledEngine:
     """
 
     name = "einsum"
-    compiled = True
+    exact_sampling = True
 
     def __init__(self, network: Network, plan: TreePlan | None = None,
                  extra_plans: Mapping[frozenset[str], TreePlan] | None = None, *, prune: bool = True):
@@ -1238,142 +1232,3 @@ class CompiledEngine:
             posteriors[f] = {t: np.asarray(post[t][start:start + card]) for t in targets}
             start += card
         return p_outcome, posteriors
-
-
-def _family_joints_by_query(engine, likelihoods: Likelihoods, variables: Sequence[str] | None = None
-                            ) -> dict[str, np.ndarray]:
-    """``family_joints`` for engines without one calibrated tree: one joint query per family."""
-    network = engine.network
-    return {v: np.asarray(engine.joint((*network[v].parents, v), likelihoods), dtype=float)
-            for v in (network.variables if variables is None else variables)}
-
-
-def _family_posteriors_by_query(engine, likelihoods: Likelihoods, variables: Sequence[str] | None = None
-                                ) -> tuple[dict[str, np.ndarray], float]:
-    """``family_posteriors`` from joints (these engines work in linear space, so P(e) may underflow)."""
-    p_e = float(engine.joint((), likelihoods))
-    joints = _family_joints_by_query(engine, likelihoods, variables)
-    if p_e <= 0.0:
-        return {v: np.zeros_like(t) for v, t in joints.items()}, -math.inf
-    return {v: t / p_e for v, t in joints.items()}, math.log(p_e)
-
-
-class ContractionEngine:
-    """Exact inference by one opt_einsum contraction per query over every table (the previous engine).
-
-    >>> import bn
-    >>> eng = ContractionEngine(bn.load("l4l5_knee").network)
-    >>> round(float(eng.joint((), {})), 12)
-    1.0
-    """
-
-    name = "contract"
-    compiled = False
-
-    def __init__(self, network: Network):
-        import opt_einsum
-
-        self.network = network
-        self.order = list(network.variables)
-        self.position = {v: i for i, v in enumerate(self.order)}
-        self.cards = [network[v].card for v in self.order]
-        symbols = [opt_einsum.get_symbol(i) for i in range(len(self.order))]
-        self._symbols = symbols
-        self._tables = [np.ascontiguousarray(network[v].cpt, dtype=float) for v in self.order]
-        self._table_terms = [
-            "".join(symbols[self.position[p]] for p in network[v].parents) + symbols[self.position[v]]
-            for v in self.order
-        ]
-        self._ones = [np.ones(c) for c in self.cards]
-        self._expression = lru_cache(maxsize=4096)(self._compile)
-
-    def _compile(self, outputs: tuple[str, ...]):
-        import opt_einsum
-
-        terms = self._table_terms + self._symbols
-        out = "".join(self._symbols[self.position[v]] for v in outputs)
-        shapes = [t.shape for t in self._tables] + [(c,) for c in self.cards]
-        return opt_einsum.contract_expression(f"{','.join(terms)}->{out}", *shapes, optimize="greedy")
-
-    def joint(self, outputs: Sequence[str], likelihoods: Likelihoods) -> np.ndarray:
-        """Unnormalised ``P(outputs, evidence)`` as an array with one axis per output variable."""
-        vectors = list(self._ones)
-        for var, vec in likelihoods.items():
-            vectors[self.position[var]] = vec
-        return np.asarray(self._expression(tuple(outputs))(*self._tables, *vectors))
-
-
-    family_joints = _family_joints_by_query
-    family_posteriors = _family_posteriors_by_query
-
-
-# Kept for code that imported the old name.
-EinsumEngine = ContractionEngine
-
-
-class PgmpyEngine:
-    """The reference: pgmpy's VariableElimination (slow, independent of the compiled engine)."""
-
-    name = "pgmpy"
-    compiled = False
-
-    def __init__(self, network: Network):
-        from pgmpy.inference import VariableElimination
-
-        from bn.compile import to_pgmpy
-
-        self.network = network
-        self.model = to_pgmpy(network)
-        self._ve = VariableElimination(self.model)
-
-    def joint(self, outputs: Sequence[str], likelihoods: Likelihoods) -> np.ndarray:
-        """Unnormalised ``P(outputs, evidence)``: the normalised VE posterior times P(evidence)."""
-        p_e = self._probability_of_evidence(likelihoods)
-        if not outputs:
-            return np.asarray(p_e)
-        if p_e == 0.0:
-            return np.zeros([self.network[v].card for v in outputs])
-        factor = self._ve.query(list(outputs), virtual_evidence=self._virtual(likelihoods) or None,
-                                joint=True, show_progress=False)
-        table = factor.values
-        return np.transpose(table, [factor.variables.index(v) for v in outputs]) * p_e
-
-    def _virtual(self, likelihoods: Likelihoods):
-        from pgmpy.factors.discrete import TabularCPD
-
-        cpds = []
-        for var, vec in likelihoods.items():
-            v = self.network[var]
-            cpds.append(TabularCPD(var, v.card, np.asarray(vec, dtype=float).reshape(-1, 1),
-                                   state_names={var: list(v.state_ids)}))
-        return cpds
-
-    def _probability_of_evidence(self, likelihoods: Likelihoods) -> float:
-        # Chain rule: P(e1..en) = prod_i sum_x P(X_i = x | e_<i) * lambda_i(x).
-        p = 1.0
-        seen: dict[str, np.ndarray] = {}
-        for var, vec in likelihoods.items():
-            factor = self._ve.query([var], virtual_evidence=self._virtual(seen) or None, show_progress=False)
-            p *= float(np.dot(factor.values, vec))
-            if p == 0.0:
-                return 0.0
-            seen[var] = vec
-        return p
-
-    family_joints = _family_joints_by_query
-    family_posteriors = _family_posteriors_by_query
-
-
-def make_engine(network: Network, name: str = "einsum", plan: TreePlan | None = None,
-                extra_plans: Mapping[frozenset[str], TreePlan] | None = None):
-    """An engine by name: ``"einsum"`` (default: the compiled junction tree), ``"contract"`` or ``"pgmpy"``.
-
-    ``plan`` and ``extra_plans`` are precompiled junction trees for the compiled engine (from :mod:`bn.cache`).
-    """
-    if name == "einsum":
-        return CompiledEngine(network, plan, extra_plans)
-    if name == "contract":
-        return ContractionEngine(network)
-    if name == "pgmpy":
-        return PgmpyEngine(network)
-    raise ValueError(f"unknown engine '{name}' (choose from {', '.join(ENGINES)})")
