@@ -17,7 +17,8 @@ one case) subclasses :class:`QueryEngine` and gets the rest, one case and one qu
 ...     name = "enumeration"
 ...     def joint(self, outputs, likelihoods):
 ...         rain, wet = self.network["rain"].cpt, self.network["wet"].cpt
-...         table = rain[:, None] * wet * likelihoods.get("rain", 1.0)[:, None] * likelihoods.get("wet", 1.0)
+...         lik = {v: likelihoods.get(v, np.ones(2)) for v in ("rain", "wet")}
+...         table = rain[:, None] * wet * lik["rain"][:, None] * lik["wet"]
 ...         axes = {"rain": 0, "wet": 1}
 ...         return np.einsum(table, [0, 1], [axes[v] for v in outputs])
 >>> rain = Variable("rain", (State("no", ""), State("yes", "")), (), np.array([0.8, 0.2]))
