@@ -143,7 +143,7 @@ def bench_network(name: str, repeats: int, batch_sizes: list[int], candidates_li
     import pyagrum as gum
     from pgmpy.inference import VariableElimination
 
-    from bn.compile import to_pgmpy
+    from bn.converters import to_pgmpy
     from bn.engines import CompiledEngine
 
     network, model = load(name)

@@ -13,6 +13,7 @@ An educational decision-support tool, not a medical device.
 
 from __future__ import annotations
 
+from bn.converters import from_pgmpy, from_pyagrum
 from bn.errors import (
     BNError,
     CaseFileError,
@@ -29,19 +30,21 @@ from bn.registry import published, read_network
 __all__ = [
     "Alert", "BNError", "BayesNet", "Case", "CaseFileError", "Evidence", "EvidenceError",
     "ImpossibleEvidenceError", "MostProbableExplanation", "Network", "NetworkFileError", "NetworkInfo", "QueryResult",
-    "UnknownNetworkError", "load", "parse_case", "published", "read_case", "read_network",
+    "UnknownNetworkError", "from_pgmpy", "from_pyagrum", "load", "parse_case", "published", "read_case",
+    "read_network",
 ]
 
 
 __version__ = "0.1.0"
 
 
-def load(reference: str | Network = "l4l5_knee", engine: str = "einsum") -> BayesNet:
+def load(reference: object = "l4l5_knee", engine: str = "einsum") -> BayesNet:
     """Load, validate and compile a network for inference.
 
-    ``reference`` is a network id (latest version), ``id@version``, a file path (YAML, BIF, XMLBIF) or an
-    already-read :class:`Network`. ``engine`` is ``"einsum"`` (the compiled junction tree, default),
-    ``"contract"`` (tensor contraction) or ``"pgmpy"`` (VariableElimination, the reference).
+    ``reference`` is a network id (latest version), ``id@version``, a file path (YAML, BIF, XMLBIF), an
+    already-read :class:`Network`, or a pgmpy or pyAgrum model (see :mod:`bn.converters`). ``engine`` is
+    ``"einsum"`` (the compiled junction tree, default), ``"contract"`` (tensor contraction) or ``"pgmpy"``
+    (VariableElimination, the reference); see :mod:`bn.engines`.
     A file already seen is not re-read: its validated, compiled form is kept in the cache (:mod:`bn.cache`),
     keyed by the sha256 of the file's bytes.
     """

@@ -58,8 +58,13 @@ def _code_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def load(reference: str | Network = "l4l5_knee", engine: str = "einsum") -> BayesNet:
+def load(reference: Any = "l4l5_knee", engine: str = "einsum") -> BayesNet:
     """:func:`bn.load` through the cache: same arguments, same result, without re-reading a known file."""
+    library = type(reference).__module__.split(".")[0]
+    if library in ("pgmpy", "pyagrum"):  # another library's model: converted, never cached (it has no file)
+        from bn.converters import from_pgmpy, from_pyagrum
+
+        reference = from_pgmpy(reference) if library == "pgmpy" else from_pyagrum(reference)
     if isinstance(reference, Network):  # read from text (an upload): it may still claim a published version
         info = reference.info
         if info.published is None:

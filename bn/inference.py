@@ -145,6 +145,18 @@ class BayesNet:
     def info(self) -> NetworkInfo:
         return self.network.info
 
+    def to_pgmpy(self):
+        """The network as a pgmpy ``DiscreteBayesianNetwork`` (see :mod:`bn.converters`)."""
+        from bn.converters import to_pgmpy
+
+        return to_pgmpy(self.network)
+
+    def to_pyagrum(self):
+        """The network as a pyAgrum ``BayesNet`` (pyAgrum is optional; see :mod:`bn.converters`)."""
+        from bn.converters import to_pyagrum
+
+        return to_pyagrum(self.network)
+
     # -- evidence ---------------------------------------------------------------------------------
     def evidence(self, findings: Findings = None, *, soft: Mapping[str, Mapping[str, float]] | None = None) -> Evidence:
         """Validated evidence from findings (and soft findings); raises EvidenceError naming the problem."""

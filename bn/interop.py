@@ -44,7 +44,7 @@ def read_standard(path: str | Path) -> Network:
 
 
 def parse_standard(text: str, fmt: str, info: NetworkInfo) -> Network:
-    from bn.compile import from_pgmpy
+    from bn.converters import from_pgmpy
 
     name = info.path or info.id
     try:

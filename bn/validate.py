@@ -1212,7 +1212,7 @@ def parameter_recovery(net: BayesNet, sizes: Sequence[int], seed: int = 0, prior
         warnings.simplefilter("ignore", FutureWarning)
         from pgmpy.estimators import BayesianEstimator, MaximumLikelihoodEstimator
 
-    from bn.compile import to_pgmpy
+    from bn.converters import to_pgmpy
     from bn.sampling import sample
 
     if not sizes or any(int(s) < 1 for s in sizes):

@@ -29,7 +29,7 @@ def tiny(write_network):
 def test_bayesian_update_is_the_dirichlet_posterior_mean_and_matches_pgmpy(tiny):
     from pgmpy.estimators import BayesianEstimator
 
-    from bn.compile import to_pgmpy
+    from bn.converters import to_pgmpy
 
     network = tiny.network
     records = records_from(network, 400, 1, ["age", "disease", "sign", "other"])

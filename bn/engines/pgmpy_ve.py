@@ -22,7 +22,7 @@ class PgmpyEngine(QueryEngine):
     def __init__(self, network: Network):
         from pgmpy.inference import VariableElimination
 
-        from bn.compile import to_pgmpy
+        from bn.converters import to_pgmpy
 
         super().__init__(network)
         self.model = to_pgmpy(network)
