@@ -23,12 +23,13 @@ import streamlit as st
 import bn
 from bn.evidence import Case, Evidence, from_query_params, parse_case, to_query_params
 from bn.explain import explain
-from bn.explain import percent as pct
 from bn.graph import to_dot
 from bn.headline import source_headline
 from bn.interop import parse_standard
 from bn.model import NetworkInfo
 from bn.netfile import MAX_FILE_BYTES, parse_network_text
+from bn.present import DISCLAIMER_APP as DISCLAIMER
+from bn.present import percent as pct
 from bn.resources import networks_dir, validation_dir
 from bn.sensitivity import flip, one_way, uncertainty
 from bn.stability import same_decision_probability
@@ -37,8 +38,6 @@ from bn.teaching import compare_scenarios, example_cases, trajectory_frame, walk
 from bn.voi import DIAGNOSES, next_best
 
 LOG = logging.getLogger("bn.app")
-DISCLAIMER = ("Educational decision-support tool, **not a medical device**. It does not diagnose or replace "
-              "clinical judgement; red flags need urgent assessment whatever the probabilities say.")
 GROUPS = [("Patient", ("risk_factor", None)), ("History", ("finding", "history")),
           ("Examination", ("finding", "exam")), ("Imaging", ("finding", "imaging")),
           ("Other tests", ("finding", "tests")), ("Red flags", ("red_flag", None))]

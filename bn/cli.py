@@ -15,11 +15,9 @@ from pathlib import Path
 
 from bn import batch_cli, learn_cli, sensitivity_cli
 from bn.errors import BNError
+from bn.present import DISCLAIMER, percent_fine, short_label
 from bn.target import SOURCE_SHORT
 from bn.validate_cli import add_parser as add_validate_parser
-
-DISCLAIMER = "Educational decision-support tool, not a medical device."
-
 
 EXIT_CODES = ("exit status: 0 success; 1 problems found (bn check, the bn validate gate); 2 bad input or usage "
               "(one line on stderr saying what and how to fix it); 3 an internal error (--debug shows the traceback)")
@@ -214,12 +212,6 @@ def _cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pct(p: float) -> str:
-    if p >= 0.9995 or p <= 0.0005:
-        return f"{p * 100:.2f}%" if 0 < p < 0.0005 or 0.9995 < p < 1 else f"{p * 100:.0f}%"
-    return f"{p * 100:.1f}%"
-
-
 def format_result(net, result, headline=None) -> str:
     """The human-readable table ``bn query`` prints; with a :class:`bn.headline.SourceHeadline`, each source's
     90% interval under parameter uncertainty and the call said as honestly as the numbers allow."""
@@ -231,7 +223,7 @@ def format_result(net, result, headline=None) -> str:
         lines.append(f"P(findings) = {result.probability_of_evidence:.4g}")
     for alert in result.alerts:
         lines.append(f"!! RED FLAG {alert.id}: {alert.message}")
-    width = max([len(_label(network, v)) for v in result.posteriors] + [36])
+    width = max([len(short_label(network, v)) for v in result.posteriors] + [36])
     if result.knee_pain_source:
         extra = "   90% interval (parameter uncertainty)" if headline else ""
         lines += ["", f"{'Where does the knee pain come from?':<{width}}   prior -> posterior{extra}"]
@@ -240,8 +232,9 @@ def format_result(net, result, headline=None) -> str:
             interval = ""
             if headline:
                 lo, hi = headline.intervals[key]
-                interval = f"   {_pct(lo)} - {_pct(hi)}"
-            lines.append(f"  {SOURCE_SHORT.get(key, key):<{width - 2}} {_pct(prior):>7} -> {_pct(p):>7}{interval}")
+                interval = f"   {percent_fine(lo)} - {percent_fine(hi)}"
+            lines.append(f"  {SOURCE_SHORT.get(key, key):<{width - 2}} {percent_fine(prior):>7} -> "
+                         f"{percent_fine(p):>7}{interval}")
         if headline:
             lines += [f"  {line}" for line in textwrap.wrap(headline.sentence(), width=100)]
             lines.append(f"  (intervals: {headline.draws} joint parameter draws, seed {headline.seed})")
@@ -262,25 +255,19 @@ def format_result(net, result, headline=None) -> str:
             if len(states) == 2:
                 s = network[var].on_state
                 flag = "  (observed)" if var in ev.findings else ""
-                lines.append(f"  {_label(network, var):<{width - 2}} {_pct(prior[s]):>7} -> {_pct(post[s]):>7}"
-                             f"  P({s}){flag}")
+                lines.append(f"  {short_label(network, var):<{width - 2}} {percent_fine(prior[s]):>7} -> "
+                             f"{percent_fine(post[s]):>7}  P({s}){flag}")
             else:
-                lines.append(f"  {_label(network, var)}")
+                lines.append(f"  {short_label(network, var)}")
                 for s in states:
-                    lines.append(f"    {s:<{width - 4}} {_pct(prior[s]):>7} -> {_pct(post[s]):>7}")
+                    lines.append(f"    {s:<{width - 4}} {percent_fine(prior[s]):>7} -> {percent_fine(post[s]):>7}")
     mpe = result.most_probable_explanation
     if mpe is not None:
         present = [v for v, s in mpe.states.items() if s == network[v].on_state]
-        lines += ["", f"Most probable combination of diagnoses (p = {_pct(mpe.probability)}): "
+        lines += ["", f"Most probable combination of diagnoses (p = {percent_fine(mpe.probability)}): "
                       + (", ".join(present) if present else "none present")]
     lines += ["", DISCLAIMER]
     return "\n".join(lines)
-
-
-def _label(network, var: str) -> str:
-    """The variable's label, shortened to fit the 48-character column (an id only when it has no label)."""
-    label = network[var].label or var
-    return label if len(label) <= 48 else label[:45].rstrip(" ,(") + "..."
 
 
 # -- explain, next, stability ------------------------------------------------------------------------
@@ -295,8 +282,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print(json.dumps(ex.to_dict(), indent=2, allow_nan=False))
         return 0
     lines = [_header(net), _findings_line(evidence),
-             f"target: {ex.target_label} ({ex.target.variable}={ex.target.state}): prior {_pct(ex.prior)}, "
-             f"now {_pct(ex.posterior)}", ""]
+             f"target: {ex.target_label} ({ex.target.variable}={ex.target.state}): prior {percent_fine(ex.prior)}, "
+             f"now {percent_fine(ex.posterior)}", ""]
     if not ex.findings:
         lines.append("No findings entered: nothing to explain.")
     for f in sorted(ex.findings, key=lambda f: -abs(f.weight_db or 1e9)):
@@ -328,7 +315,7 @@ def _cmd_next(args: argparse.Namespace) -> int:
         print(json.dumps(ranking.to_dict(), indent=2, allow_nan=False))
         return 0
     current = ranking.current
-    now = _pct(current) if isinstance(current, float) else "see diagnoses"
+    now = percent_fine(current) if isinstance(current, float) else "see diagnoses"
     unit = "bits" if ranking.measure == "mi" else "expected change"
     lines = [_header(net), _findings_line(evidence), f"target: {ranking.target_label} (now {now}); "
              f"measure {ranking.measure} ({unit}), cost weight {ranking.cost_weight:g}", ""]
@@ -354,15 +341,15 @@ def _cmd_stability(args: argparse.Namespace) -> int:
     how = "exact" if sd.method == "exact" else f"Monte Carlo, {sd.samples} samples, seed {sd.seed}, " \
                                                f"standard error {sd.standard_error:.3f}"
     lines = [_header(net), _findings_line(evidence), "",
-             f"most probable combination of diagnoses (p = {_pct(st.explanation_probability)}): "
+             f"most probable combination of diagnoses (p = {percent_fine(st.explanation_probability)}): "
              + (", ".join(present) or "none present")]
     lines += [f"  note: {n}" for n in st.notes]
     lines += ["", f"decision now: {sd.decision}",
               f"same-decision probability after observing {len(sd.observe)} more findings: "
-              f"{_pct(sd.probability)} ({how})"]
+              f"{percent_fine(sd.probability)} ({how})"]
     if sd.outcomes:
         lines.append("  decision after observing them: " + ", ".join(
-            f"{k} {_pct(v)}" for k, v in sorted(sd.outcomes.items(), key=lambda kv: -kv[1])))
+            f"{k} {percent_fine(v)}" for k, v in sorted(sd.outcomes.items(), key=lambda kv: -kv[1])))
     lines += ["", DISCLAIMER]
     print("\n".join(lines))
     return 0

@@ -29,6 +29,7 @@ from typing import Any
 
 from bn.evidence import Evidence
 from bn.inference import BayesNet
+from bn.present import percent
 from bn.target import Target, resolve_target
 
 
@@ -90,13 +91,6 @@ def _odds_db(p: float) -> float | None:
     if p <= 0.0 or p >= 1.0:
         return None
     return 10.0 * math.log10(p / (1.0 - p))
-
-
-def percent(p: float) -> str:
-    """A probability as a whole percentage, with one decimal near 0 and 1 (``0.4%``, not ``0%``)."""
-    if 0 < p < 0.01 or 0.99 < p < 1:
-        return f"{p:.1%}"
-    return f"{p:.0%}"
 
 
 def explain(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,

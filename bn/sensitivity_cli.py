@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from bn.errors import BNError
+from bn.present import DISCLAIMER, percent_1dp
 
 VERBS = ("flip", "uncertainty", "sweep")
-DISCLAIMER = "Educational decision-support tool, not a medical device."
 
 USAGE = """bn sensitivity NETWORK [--case FILE | -e VAR=STATE ...] [--target T] [--top K] [--out DIR] [--json]
        bn sensitivity flip NETWORK [...] [--constraint C | --threshold P [--below] | --versus B [--delta D]]
@@ -165,8 +165,8 @@ def _cmd_one_way(args: argparse.Namespace) -> int:
     for r in result.top(args.top):
         p = r.parameter
         rng = f"{p.range[0]:.3g}-{p.range[1]:.3g}" + ("*" if p.range_from == "default" else "")
-        lines.append(f"{_cut(p.id, 76):<76} {p.value:>7.4g} {rng:>15}  {_pct(r.posterior_at_low):>7} -> "
-                     f"{_pct(r.posterior_at_high):<7}  {r.derivative:>+7.3f}  {p.citation}")
+        lines.append(f"{_cut(p.id, 76):<76} {p.value:>7.4g} {rng:>15}  {percent_1dp(r.posterior_at_low):>7} -> "
+                     f"{percent_1dp(r.posterior_at_high):<7}  {r.derivative:>+7.3f}  {p.citation}")
     lines += ["", "* default range: value +/- 1 on the log-odds scale (no range in the network file)"]
     lines += [*_files_lines(files), "", DISCLAIMER]
     print("\n".join(lines))
@@ -208,7 +208,7 @@ def _cmd_flip(args: argparse.Namespace) -> int:
         result, out, args.top or max(len(result.changes), 1)))
     if args.json:
         return _print_json(result.to_dict() | {"files": files})
-    now = ", ".join(f"{k} {_pct(v)}" for k, v in result.current.items())
+    now = ", ".join(f"{k} {percent_1dp(v)}" for k, v in result.current.items())
     lines = [_header(net), _findings_line(evidence), f"constraint: {result.constraint}", f"now: {now}"
              + (f" (leading: {result.leader_now})" if result.leader_now else ""), "", result.headline]
     if result.changes:
@@ -244,7 +244,7 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
     if result.leaders:
         shares = sorted(result.leaders.items(), key=lambda kv: -kv[1])
         lines += ["", f"leading knee-pain source now: {result.leader_now}; share of the draws in which each "
-                      "source leads: " + ", ".join(f"{k} {_pct(v)}" for k, v in shares)]
+                      "source leads: " + ", ".join(f"{k} {percent_1dp(v)}" for k, v in shares)]
     lines += [*_files_lines(files), "", DISCLAIMER]
     print("\n".join(lines))
     return 0
@@ -306,8 +306,6 @@ def _files_lines(files: list[str]) -> list[str]:
     return ["", "wrote " + ", ".join(files)] if files else []
 
 
-def _pct(p: float) -> str:
-    return f"{p:.1%}" if math.isfinite(p) else "n/a"
 
 
 def _cut(text: str, width: int) -> str:

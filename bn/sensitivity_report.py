@@ -21,9 +21,9 @@ from typing import Any
 
 from bn.errors import BNError
 from bn.files import atomic_path, write_text
+from bn.present import DISCLAIMER, percent_1dp
 from bn.sensitivity import FlipResult, OneWayResult, SweepResult, UncertaintyResult, logit
 
-DISCLAIMER = "Educational decision-support tool, not a medical device."
 LOW_COLOUR = "#3b75af"  # the parameter at the low end of its range
 HIGH_COLOUR = "#d1793a"  # ... at the high end
 
@@ -39,8 +39,6 @@ def _findings(evidence: dict[str, Any]) -> str:
     return ", ".join(hard + soft) or "none"
 
 
-def _pct(p: float) -> str:
-    return f"{p:.1%}" if math.isfinite(p) else "n/a"
 
 
 def _mkdir(out: str | Path) -> Path:
@@ -107,7 +105,7 @@ def tornado_figure(result: OneWayResult, top: int = 15):
     ax.set_yticklabels([_short(r.parameter.label, 80) + f" [{r.parameter.range[0]:.3g}–{r.parameter.range[1]:.3g}]"
                         for r in rows], fontsize=8)
     ax.set_xlabel(f"P({result.target_label} | findings) as each parameter sweeps its plausible range [low–high]")
-    ax.set_title(f"{result.target_label}: {_pct(base)} now", fontsize=10)
+    ax.set_title(f"{result.target_label}: {percent_1dp(base)} now", fontsize=10)
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=LOW_COLOUR, label="parameter at the low end"),
@@ -119,7 +117,7 @@ def tornado_figure(result: OneWayResult, top: int = 15):
 def one_way_markdown(result: OneWayResult, top: int = 15, files: Sequence[str] = ()) -> str:
     lines = [f"# One-way sensitivity: {result.target_label}", "", f"- {network_line(result.network)}",
              f"- findings: {_findings(result.evidence)}",
-             f"- target: `{result.target.variable}={result.target.state}`, now {_pct(result.posterior)}",
+             f"- target: `{result.target.variable}={result.target.state}`, now {percent_1dp(result.posterior)}",
              f"- {len(result.rows)} parameters; each swept over its plausible range (the network file's `range`, "
              "else value ± 1 on the log-odds scale) with the rest of its row co-varying proportionally", ""]
     lines += ["| # | parameter | value | range | posterior at low | at high | derivative | source |",
@@ -127,8 +125,8 @@ def one_way_markdown(result: OneWayResult, top: int = 15, files: Sequence[str] =
     for i, r in enumerate(result.top(top), 1):
         p = r.parameter
         rng = f"{p.range[0]:.3g}–{p.range[1]:.3g}" + (" (default)" if p.range_from == "default" else "")
-        lines.append(f"| {i} | `{_md(p.id)}` | {p.value:.4g} | {rng} | {_pct(r.posterior_at_low)} | "
-                     f"{_pct(r.posterior_at_high)} | {r.derivative:+.3f} | {p.citation} |")
+        lines.append(f"| {i} | `{_md(p.id)}` | {p.value:.4g} | {rng} | {percent_1dp(r.posterior_at_low)} | "
+                     f"{percent_1dp(r.posterior_at_high)} | {r.derivative:+.3f} | {p.citation} |")
     if files:
         lines += ["", "Files: " + ", ".join(f"`{f}`" for f in files)]
     lines += ["", DISCLAIMER, ""]
@@ -175,7 +173,7 @@ def flip_figure(result: FlipResult, top: int = 15):
 
 
 def flip_markdown(result: FlipResult, top: int = 25, files: Sequence[str] = ()) -> str:
-    current = ", ".join(f"{k} {_pct(v)}" for k, v in result.current.items())
+    current = ", ".join(f"{k} {percent_1dp(v)}" for k, v in result.current.items())
     lines = ["# What would change the conclusion", "", f"- {network_line(result.network)}",
              f"- findings: {_findings(result.evidence)}", f"- constraint: {result.constraint}",
              f"- now: {current}" + (f" (leading: {result.leader_now})" if result.leader_now else ""), "",
@@ -239,11 +237,12 @@ def uncertainty_markdown(result: UncertaintyResult, files: Sequence[str] = ()) -
     lines += ["| target | network's numbers | median | 90% interval |", "|---|---|---|---|"]
     for t in result.targets:
         lo, hi = t.interval()
-        lines.append(f"| {t.label} | {_pct(t.point)} | {_pct(t.median)} | {_pct(lo)}–{_pct(hi)} |")
+        lines.append(f"| {t.label} | {percent_1dp(t.point)} | {percent_1dp(t.median)} | "
+                     f"{percent_1dp(lo)}–{percent_1dp(hi)} |")
     if result.leaders:
         lines += ["", f"Leading knee-pain source now: **{result.leader_now}**; it leads in "
-                      f"{_pct(result.leaders.get(result.leader_now or '', 0.0))} of the draws ("
-                  + ", ".join(f"{k} {_pct(v)}" for k, v in result.leaders.items()) + ")."]
+                      f"{percent_1dp(result.leaders.get(result.leader_now or '', 0.0))} of the draws ("
+                  + ", ".join(f"{k} {percent_1dp(v)}" for k, v in result.leaders.items()) + ")."]
     if files:
         lines += ["", "Files: " + ", ".join(f"`{f}`" for f in files)]
     lines += ["", DISCLAIMER, ""]

@@ -72,7 +72,7 @@ class SameDecision:
         >>> text[79:]
         ' would stay the leader with probability 83% (exact); otherwise Knee 17%.'
         """
-        from bn.explain import percent
+        from bn.present import percent
         from bn.target import SOURCE_SHORT
 
         if not self.observe:

@@ -31,6 +31,7 @@ import numpy as np
 
 from bn import jsonout
 from bn.files import atomic_path, write_text
+from bn.present import DISCLAIMER
 from bn.validate import (
     OUT_DIR,
     RATIO_MEASURES,
@@ -78,8 +79,8 @@ def write_report(run: ValidationRun, out_dir: str | Path = OUT_DIR, comparison: 
     charts = _charts(run, out)
     lines = [f"# Validation report: {run.network['id']} {run.network['version']}", "",
              _stamp(run.network, run.date), "",
-             "> Educational decision-support tool, not a medical device. These checks compare the network with "
-             "published cases and figures; they are not a clinical validation on patients.", ""]
+             f"> {DISCLAIMER} These checks compare the network with published cases and figures; they are not a "
+             "clinical validation on patients.", ""]
     lines += _headline_section(run)
     lines += _test_cases_section(run)
     lines += _group_section(run, "development", "2. Development set: published cases seen while building the network",
