@@ -29,6 +29,7 @@ from typing import Any
 
 from bn.evidence import Evidence
 from bn.inference import BayesNet
+from bn.model import NetworkInfo
 from bn.present import percent
 from bn.target import Target, resolve_target
 
@@ -68,7 +69,7 @@ class Conflict:
 
 @dataclass(frozen=True)
 class Explanation:
-    network: dict[str, str]
+    network: NetworkInfo
     target: Target
     target_label: str
     prior: float
@@ -77,7 +78,7 @@ class Explanation:
     conflict: Conflict
 
     def to_dict(self) -> dict[str, Any]:
-        return {"network": self.network, "target": self.target.to_dict(), "target_label": self.target_label,
+        return {"network": self.network.to_dict(), "target": self.target.to_dict(), "target_label": self.target_label,
                 "prior": self.prior, "posterior": self.posterior,
                 "findings": [f.to_dict() for f in self.findings], "conflict": self.conflict.to_dict()}
 
@@ -131,7 +132,7 @@ def explain(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
     # Drivers: the findings whose retraction lowers the conflict most.
     drivers = sorted((v for v in names if conflict_without[v] < score - 1e-12), key=conflict_without.get)
     conflict = Conflict(score=score, flagged=flagged, drivers=drivers[:3] if flagged else [])
-    return Explanation(net.info.to_dict(), tgt, label, prior, posterior, weights, conflict)
+    return Explanation(net.info, tgt, label, prior, posterior, weights, conflict)
 
 
 def _only(ev: Evidence, var: str) -> Evidence:

@@ -33,6 +33,7 @@ from typing import Any
 from bn.evidence import Evidence
 from bn.files import write_text
 from bn.inference import BayesNet
+from bn.model import NetworkInfo
 
 DEFAULT_DRAWS = 300
 DEFAULT_SEED = 0
@@ -49,7 +50,7 @@ SOURCE_NAMES = {"l4l5_spine": "the L4-L5 spine", "other_lumbar_level": "another 
 class SourceHeadline:
     """Each source's probability and 90% interval, and whether the leading two can be told apart."""
 
-    network: dict[str, str]
+    network: NetworkInfo
     points: dict[str, float]
     intervals: dict[str, tuple[float, float]]
     draws: int
@@ -83,7 +84,7 @@ class SourceHeadline:
         return f"{out} Sources can coexist, so these need not add up to 100%: {listing}."
 
     def to_dict(self) -> dict[str, Any]:
-        return {"network": self.network, "points": self.points,
+        return {"network": self.network.to_dict(), "points": self.points,
                 "intervals": {k: list(v) for k, v in self.intervals.items()}, "draws": self.draws,
                 "seed": self.seed, "leader": self.leader, "runner_up": self.runner_up,
                 "leader_share": self.leader_share, "overlap": self.overlap, "too_close": self.too_close,
@@ -142,7 +143,7 @@ def source_headline(net: BayesNet, findings: Mapping[str, str] | Evidence | None
     overlap = interval_overlap(intervals[leader], intervals[runner]) if runner else 0.0
     too_close = runner is not None and overlap >= TOO_CLOSE_OVERLAP
     found = _separating_finding(net, ev, sources[leader], sources[runner]) if too_close else None
-    headline = SourceHeadline(net.info.to_dict(), points, intervals, draws, seed, leader, runner,
+    headline = SourceHeadline(net.info, points, intervals, draws, seed, leader, runner,
                               float((u.leaders or {}).get(leader, 1.0)), overlap, too_close,
                               *(found or (None, None, None)))
     _remember(key, headline)
@@ -177,7 +178,8 @@ def _disk_path(key: tuple) -> Path:
 def _read_disk(key: tuple) -> SourceHeadline | None:
     try:
         doc = json.loads(_disk_path(key).read_text(encoding="utf-8"))
-        return SourceHeadline(doc["network"], doc["points"], {k: tuple(v) for k, v in doc["intervals"].items()},
+        intervals = {k: tuple(v) for k, v in doc["intervals"].items()}
+        return SourceHeadline(NetworkInfo.from_dict(doc["network"]), doc["points"], intervals,
                               doc["draws"], doc["seed"], doc["leader"], doc["runner_up"], doc["leader_share"],
                               doc["overlap"], doc["too_close"], doc["separating_finding"], doc["separating_label"],
                               doc["separating_gain"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -134,6 +135,11 @@ class NetworkInfo:
         if self.published is not None:
             out["published"] = self.published
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NetworkInfo:
+        """The inverse of :meth:`to_dict` (the path is not part of it)."""
+        return cls(str(data["id"]), str(data["version"]), str(data["sha256"]), published=data.get("published"))
 
     @property
     def warning(self) -> str:

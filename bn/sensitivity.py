@@ -66,7 +66,7 @@ import numpy as np
 from bn.errors import BNError, EvidenceError
 from bn.evidence import Evidence, read_case
 from bn.inference import BayesNet, Findings
-from bn.model import Network, Parameter, Variable
+from bn.model import Network, NetworkInfo, Parameter, Variable
 from bn.netfile import noisy_or_table
 from bn.target import Target, resolve_target
 
@@ -582,7 +582,7 @@ def _finite(x: float) -> float | None:
 class OneWayResult:
     """One-way sensitivity of one target for one case; ``rows`` are sorted by swing, widest first."""
 
-    network: dict[str, str]
+    network: NetworkInfo
     evidence: dict[str, Any]
     target: Target
     target_label: str
@@ -600,7 +600,7 @@ class OneWayResult:
         return self.rows[:k] if k else list(self.rows)
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
-        return {"network": self.network, "evidence": self.evidence, "target": self.target.to_dict(),
+        return {"network": self.network.to_dict(), "evidence": self.evidence, "target": self.target.to_dict(),
                 "target_label": self.target_label, "posterior": self.posterior,
                 "parameters": [r.to_dict() for r in self.top(top)]}
 
@@ -642,7 +642,7 @@ def one_way(net: BayesNet, findings: Findings = None, target: str | Target | Non
         lines = coefficients.for_variable(variable, group)
         rows += [_row(p, lines[p.id][0], lines[p.id][1][0]) for p in group]
     rows.sort(key=lambda r: (-r.swing if math.isfinite(r.swing) else -math.inf, r.parameter.id))
-    return OneWayResult(network.info.to_dict(), ev.to_dict(), tgt, tgt.label(network), posterior, rows)
+    return OneWayResult(network.info, ev.to_dict(), tgt, tgt.label(network), posterior, rows)
 
 
 def _row(p: SensitivityParameter, pe: _Linear, px: _Linear) -> ParameterSensitivity:
@@ -814,7 +814,7 @@ class FlipChange:
 class FlipResult:
     """Every single-parameter change that achieves a constraint, smallest change in log-odds first."""
 
-    network: dict[str, str]
+    network: NetworkInfo
     evidence: dict[str, Any]
     constraint: str
     holds_now: bool
@@ -847,7 +847,7 @@ class FlipResult:
                 f"ranges achieve{'s' if len(inside) == 1 else ''} it ({self.constraint}); {how}.")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"network": self.network, "evidence": self.evidence, "constraint": self.constraint,
+        return {"network": self.network.to_dict(), "evidence": self.evidence, "constraint": self.constraint,
                 "holds_now": self.holds_now, "current": self.current, "leader_now": self.leader_now,
                 "headline": self.headline, "parameters_checked": self.parameters_checked,
                 "changes": [c.to_dict() for c in self.changes]}
@@ -907,7 +907,7 @@ def flip(net: BayesNet, findings: Findings = None, constraint: Constraint | str 
                                   achieved)
     changes.sort(key=lambda c: (abs(c.log_odds_change), abs(c.change), c.parameter.id))
     current = {names.get(t, _name(t)): v for t, v in now.items()}
-    return FlipResult(network.info.to_dict(), ev.to_dict(), constraint.describe(), holds_now, current, leader_now,
+    return FlipResult(network.info, ev.to_dict(), constraint.describe(), holds_now, current, leader_now,
                       changes, len(params))
 
 
@@ -1179,7 +1179,7 @@ class TargetUncertainty:
 class UncertaintyResult:
     """Posterior distributions under joint parameter uncertainty, seeded and reproducible."""
 
-    network: dict[str, str]
+    network: NetworkInfo
     evidence: dict[str, Any]
     draws: int
     seed: int
@@ -1189,7 +1189,7 @@ class UncertaintyResult:
     leaders: dict[str, float] | None = None  # share of draws in which each knee-pain source leads
 
     def to_dict(self) -> dict[str, Any]:
-        return {"network": self.network, "evidence": self.evidence, "draws": self.draws, "seed": self.seed,
+        return {"network": self.network.to_dict(), "evidence": self.evidence, "draws": self.draws, "seed": self.seed,
                 "range_scale": self.range_scale, "targets": [t.to_dict() for t in self.targets],
                 "leader_now": self.leader_now, "leaders": self.leaders}
 
@@ -1267,7 +1267,7 @@ def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str 
         winners = np.argmax(stacked, axis=1)
         leaders = {k: float(np.mean(winners == i)) for i, k in enumerate(keys)}
         leader_now = max(keys, key=lambda k: by_var[sources[k]].point)
-    return UncertaintyResult(network.info.to_dict(), ev.to_dict(), draws, seed, range_scale, results, leader_now,
+    return UncertaintyResult(network.info, ev.to_dict(), draws, seed, range_scale, results, leader_now,
                              leaders)
 
 
@@ -1309,7 +1309,7 @@ class CaseOutcome:
 class SweepResult:
     """Sensitivity over a folder of cases: which parameters matter most overall (``parameters``, sorted)."""
 
-    network: dict[str, str]
+    network: NetworkInfo
     target: Target
     target_label: str
     top_k: int
@@ -1318,7 +1318,7 @@ class SweepResult:
     parameters: list[ParameterImportance]
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
-        return {"network": self.network, "target": self.target.to_dict(), "target_label": self.target_label,
+        return {"network": self.network.to_dict(), "target": self.target.to_dict(), "target_label": self.target_label,
                 "top_k": self.top_k, "cases": [{"case": c.name, "posterior": c.one_way.posterior,
                                                  "flip_headline": c.flip.headline if c.flip else None}
                                                 for c in self.cases],
@@ -1408,4 +1408,4 @@ def sweep(net: BayesNet, cases: str | Path | Mapping[str, Any], target: str | Ta
             p, float(np.mean(swings)), float(np.max(swings)), float(np.mean([abs(r.derivative) for r in rows])),
             in_top, len(flip_cases) if flips else None, flip_cases))
     importance.sort(key=lambda x: (-x.mean_swing, x.parameter.id))
-    return SweepResult(network.info.to_dict(), tgt, tgt.label(network), top_k, outcomes, skipped, importance)
+    return SweepResult(network.info, tgt, tgt.label(network), top_k, outcomes, skipped, importance)

@@ -21,6 +21,7 @@ from typing import Any
 
 from bn.errors import BNError
 from bn.files import atomic_path, write_text
+from bn.model import NetworkInfo
 from bn.present import DISCLAIMER, percent_1dp
 from bn.sensitivity import FlipResult, OneWayResult, SweepResult, UncertaintyResult, logit
 
@@ -28,9 +29,9 @@ LOW_COLOUR = "#3b75af"  # the parameter at the low end of its range
 HIGH_COLOUR = "#d1793a"  # ... at the high end
 
 
-def network_line(network: dict[str, str]) -> str:
+def network_line(network: NetworkInfo) -> str:
     """``network l4l5_knee 1.0.0 sha256 <hash>``: the provenance line every file carries."""
-    return f"network {network['id']} {network['version']} sha256 {network['sha256']}"
+    return f"network {network.id} {network.version} sha256 {network.sha256}"
 
 
 def _findings(evidence: dict[str, Any]) -> str:
@@ -50,17 +51,17 @@ def _mkdir(out: str | Path) -> Path:
     return path
 
 
-def _csv(frame, network: dict[str, str], path: Path) -> Path:
+def _csv(frame, network: NetworkInfo, path: Path) -> Path:
     """A CSV whose every row names the network (a CSV has no header block that every reader keeps)."""
     frame = frame.copy()
     for i, key in enumerate(("id", "version", "sha256")):
-        frame.insert(i, f"network_{key}", network[key])
+        frame.insert(i, f"network_{key}", getattr(network, key))
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return path
 
 
-def _save(fig, network: dict[str, str], base: Path, title: str) -> list[Path]:
+def _save(fig, network: NetworkInfo, base: Path, title: str) -> list[Path]:
     paths = []
     for fmt in ("png", "svg"):
         path = base.with_suffix(f".{fmt}")
@@ -77,8 +78,8 @@ def _figure(rows: int):
     return Figure(figsize=(11, 0.38 * max(rows, 3) + 1.9), layout="constrained")
 
 
-def _footer(fig, network: dict[str, str], extra: str = "") -> None:
-    text = f"{network['id']} {network['version']} sha256 {network['sha256'][:16]}…" + (f"  |  {extra}" if extra else "")
+def _footer(fig, network: NetworkInfo, extra: str = "") -> None:
+    text = f"{network.id} {network.version} sha256 {network.sha256[:16]}…" + (f"  |  {extra}" if extra else "")
     # supxlabel takes part in the constrained layout, so the provenance line never overlaps the axis label.
     fig.supxlabel(text[:200], fontsize=7, color="#555555", x=0.005, ha="left")
 

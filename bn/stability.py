@@ -34,6 +34,7 @@ import numpy as np
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
 from bn.inference import BayesNet
+from bn.model import NetworkInfo
 from bn.sampling import posterior_sample
 from bn.target import Target, resolve_target
 
@@ -98,7 +99,7 @@ class SameDecision:
 
 @dataclass(frozen=True)
 class Stability:
-    network: dict[str, str]
+    network: NetworkInfo
     explanation: dict[str, str]
     explanation_probability: float
     marginals: dict[str, float]
@@ -118,7 +119,7 @@ class Stability:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"network": self.network, "most_probable_explanation": {
+        return {"network": self.network.to_dict(), "most_probable_explanation": {
                     "states": self.explanation, "probability": self.explanation_probability},
                 "marginals": self.marginals, "disagreements": [d.to_dict() for d in self.disagreements],
                 "notes": self.notes, "same_decision": self.same_decision.to_dict()}
@@ -236,4 +237,4 @@ def stability(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
         if in_mpe != (marginals[v] >= 0.5):
             disagreements.append(Disagreement(v, mpe.states[v], marginals[v]))
     sdp = same_decision_probability(net, ev, observe, target, threshold, samples, seed)
-    return Stability(net.info.to_dict(), mpe.states, mpe.probability, marginals, disagreements, sdp)
+    return Stability(net.info, mpe.states, mpe.probability, marginals, disagreements, sdp)

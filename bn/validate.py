@@ -51,7 +51,7 @@ from bn.errors import BNError, CaseFileError
 from bn.evidence import Evidence, case_from_document
 from bn.files import write_text
 from bn.inference import BayesNet
-from bn.model import Network
+from bn.model import Network, NetworkInfo
 from bn.resources import validation_dir, work_dir
 from bn.testset import LockCheck, check_lock, list_digest, read_lock, read_views, record_view, seen_counts
 
@@ -657,7 +657,7 @@ def case_group(case: ValidationCase) -> str:
 
 @dataclass(frozen=True)
 class CaseSuite:
-    network: dict[str, str]
+    network: NetworkInfo
     results: list[CaseResult]
     summary: dict[str, Any]
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # group -> summarize() of its cases
@@ -666,7 +666,7 @@ class CaseSuite:
         return [r for r in self.results if case_group(r.case) == name]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"network": self.network, "summary": self.summary, "groups": self.groups,
+        return {"network": self.network.to_dict(), "summary": self.summary, "groups": self.groups,
                 "cases": [r.to_dict() for r in self.results]}
 
 
@@ -768,7 +768,7 @@ def run_cases(net: BayesNet, cases: Sequence[ValidationCase], stability_draws: i
     if stability_draws:
         summary.update({"stability_draws": stability_draws, "stability_seed": seed,
                         "stable_share_threshold": STABLE_SHARE, **stability_summary(results)})
-    return CaseSuite(net.info.to_dict(), results, summary, groups)
+    return CaseSuite(net.info, results, summary, groups)
 
 
 # ================================================================================================
@@ -1373,12 +1373,12 @@ def read_baseline(path: str | Path = BASELINE_FILE) -> dict[str, Any]:
     return data
 
 
-def write_baseline(metrics: Mapping[str, Any], network: Mapping[str, str], path: str | Path = BASELINE_FILE) -> None:
+def write_baseline(metrics: Mapping[str, Any], network: NetworkInfo, path: str | Path = BASELINE_FILE) -> None:
     """Record ``metrics`` for ``network`` (id, version, sha256), keeping the other versions' records."""
     import json
 
     data = read_baseline(path)
-    data.setdefault(network["id"], {})[network["version"]] = {"sha256": network["sha256"], **dict(metrics)}
+    data.setdefault(network.id, {})[network.version] = {"sha256": network.sha256, **dict(metrics)}
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
@@ -1416,7 +1416,7 @@ def regressions(metrics: Mapping[str, Any], recorded: Mapping[str, Any], toleran
 
 @dataclass
 class ValidationRun:
-    network: dict[str, str]
+    network: NetworkInfo
     suite: CaseSuite
     concordance: dict[str, Any]
     simulation: dict[str, Any] | None = None
@@ -1460,14 +1460,14 @@ def run_all(net: BayesNet, cases_dir: str | Path = CASES_DIR, concordance_file: 
     t = time.perf_counter()
     concordance = run_concordance(net, load_concordance(net.network, concordance_file))
     timings["concordance"] = time.perf_counter() - t
-    run = ValidationRun(net.info.to_dict(), suite, concordance, timings=timings)
+    run = ValidationRun(net.info, suite, concordance, timings=timings)
     lock = read_lock(lock_file) if lock_file else None
     run.lock = check_lock(lock, run.test_set, net.network.id, net.network.version)
     views = read_views(views_file) if views_file else []
     if unblind is not None:
         if not views_file:
             raise ValidationError("unblinding needs a views file to record it in")
-        views = record_view(views_file, cases=sorted(run.test_set), network=run.network, why=unblind)
+        views = record_view(views_file, cases=sorted(run.test_set), network=run.network.to_dict(), why=unblind)
         run.unblinded = True
     run.seen = seen_counts(views)
     if fast:

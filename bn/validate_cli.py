@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         write_report(result, V.REPORT_DIR)
     gate = result.gate
     if args.json:
-        print(jsonout.dumps({"network": result.network, "gate": gate, "summary": result.suite.summary,
+        print(jsonout.dumps({"network": result.network.to_dict(), "gate": gate, "summary": result.suite.summary,
                              "concordance": result.concordance["summary"], "timings": result.timings}, indent=2))
     else:
         s = result.suite.summary
@@ -165,11 +165,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {path}")
     if args.write_baseline:
         V.write_baseline(gate, result.network, baseline_path)
-        print(f"baseline recorded for {result.network['id']} {result.network['version']} in {baseline_path}")
+        print(f"baseline recorded for {result.network.id} {result.network.version} in {baseline_path}")
     if args.check_baseline:
-        recorded = V.read_baseline(baseline_path).get(result.network["id"], {}).get(result.network["version"])
+        recorded = V.read_baseline(baseline_path).get(result.network.id, {}).get(result.network.version)
         if recorded is None:
-            raise V.ValidationError(f"no baseline recorded for {result.network['id']} {result.network['version']} "
+            raise V.ValidationError(f"no baseline recorded for {result.network.id} {result.network.version} "
                                     f"in {baseline_path}; run 'bn validate --fast --write-baseline' and commit it")
         problems = V.regressions(gate, recorded) + [f"test set: {p}" for p in result.lock.problems]
         for p in problems:

@@ -77,8 +77,8 @@ def write_report(run: ValidationRun, out_dir: str | Path = OUT_DIR, comparison: 
     except OSError as exc:
         raise ValidationError(f"cannot create report folder '{out}': {exc.strerror or exc}") from None
     charts = _charts(run, out)
-    lines = [f"# Validation report: {run.network['id']} {run.network['version']}", "",
-             _stamp(run.network, run.date), "",
+    lines = [f"# Validation report: {run.network.id} {run.network.version}", "",
+             _stamp(run.network.to_dict(), run.date), "",
              f"> {DISCLAIMER} These checks compare the network with published cases and figures; they are not a "
              "clinical validation on patients.", ""]
     lines += _headline_section(run)
@@ -305,7 +305,7 @@ def _results_json(run: ValidationRun, comparison: Mapping[str, Any] | None) -> d
         if "stable_cases" in cases["summary"]:
             cases["summary"] = {**cases["summary"], **stability_summary(_visible(run)),
                                 "stability_counted_over": "development cases and archetypes (blinded run)"}
-    return {"network": run.network, "date": run.date, "gate": run.gate, "cases": cases,
+    return {"network": run.network.to_dict(), "date": run.date, "gate": run.gate, "cases": cases,
             "test_set": {"lock": run.lock.to_dict() if run.lock else None, "unblinded": run.unblinded,
                          "seen": {name: run.seen.get(name, 0) for name in sorted(run.test_set)}},
             "concordance": {"summary": run.concordance["summary"], "by_kind": run.concordance.get("by_kind"),
@@ -454,7 +454,7 @@ def _charts(run: ValidationRun, out: Path) -> dict[str, str]:
     except ImportError:
         return {}
     charts: dict[str, str] = {}
-    title = f"{run.network['id']} {run.network['version']} ({run.network['sha256'][:12]})"
+    title = f"{run.network.id} {run.network.version} ({run.network.sha256[:12]})"
 
     results = _visible(run)
     fig, ax = plt.subplots(figsize=(9, max(4, 0.32 * len(results))))

@@ -30,6 +30,7 @@ import numpy as np
 from bn.errors import EvidenceError
 from bn.evidence import Evidence
 from bn.inference import BayesNet
+from bn.model import NetworkInfo
 from bn.target import Target, resolve_target
 
 MEASURES = ("mi", "change")
@@ -73,7 +74,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Ranking:
-    network: dict[str, str]
+    network: NetworkInfo
     target: Target | str
     target_label: str
     current: float | dict[str, float]
@@ -83,7 +84,7 @@ class Ranking:
 
     def to_dict(self) -> dict[str, Any]:
         target = self.target.to_dict() if isinstance(self.target, Target) else self.target
-        return {"network": self.network, "target": target, "target_label": self.target_label,
+        return {"network": self.network.to_dict(), "target": target, "target_label": self.target_label,
                 "current": self.current, "measure": self.measure, "cost_weight": self.cost_weight,
                 "ranking": [c.to_dict() for c in self.ranking]}
 
@@ -156,7 +157,7 @@ def next_best(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
         joints = {c: net.joint([*outputs, c], findings=ev) for c in pool}  # P(diagnoses..., F | e), F last
     ranked = [_candidate(net, tgt, outputs, c, joints[c], measure, cost_weight, costs or {}) for c in pool]
     ranked.sort(key=lambda c: (-c.score, c.finding))
-    return Ranking(net.info.to_dict(), tgt, label, current, measure, cost_weight,
+    return Ranking(net.info, tgt, label, current, measure, cost_weight,
                    ranked[:top] if top else ranked)
 
 

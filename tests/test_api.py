@@ -61,3 +61,18 @@ def test_the_analyses_are_bayesnet_methods_and_take_soft_findings(knee):
     assert knee.stability(case, samples=50, soft=soft) is not None
     changes = knee.flip(case, constraint="disc_herniation >= 0.9", only=["disc_herniation"], soft=soft)
     assert changes.to_dict()["network"]["version"] == knee.info.version
+
+
+def test_every_result_names_its_network_the_same_way(knee):
+    """One type for the network a result names (NetworkInfo), and one JSON shape for it."""
+    from bn.model import NetworkInfo
+
+    case = {"knee_pain": "present", "straight_leg_raise": "positive"}
+    results = [knee.query(case), knee.explain(case, target="disc_herniation"),
+               knee.next_best(case, target="disc_herniation", top=2), knee.stability(case, samples=50),
+               knee.one_way(case, target="disc_herniation", only=["disc_herniation"]),
+               knee.flip(case, constraint="disc_herniation >= 0.9", only=["disc_herniation"]),
+               knee.uncertainty(case, targets=["disc_herniation"], draws=20)]
+    for result in results:
+        assert isinstance(result.network, NetworkInfo), type(result).__name__
+        assert result.to_dict()["network"] == knee.info.to_dict(), type(result).__name__

@@ -371,7 +371,7 @@ def test_stable_threshold_is_inclusive():
 def test_report_has_stability_columns(knee, stability_suite, concordance, tmp_path):
     from bn.validate_report import write_report
 
-    run = V.ValidationRun(knee.info.to_dict(), stability_suite, concordance)
+    run = V.ValidationRun(knee.info, stability_suite, concordance)
     text = write_report(run, tmp_path).read_text()
     assert "### Stability of the knee-pain source call" in text
     assert "| established leads in | leader kept in | stable? | one-parameter flip |" in text
@@ -602,7 +602,7 @@ def test_cli_regression_exits_1(tmp_path, knee):
     base = tmp_path / "baseline.json"
     gate = V.run_all(knee, fast=True).gate
     gate["development"]["top1_accuracy"] = 1.01
-    V.write_baseline(gate, knee.info.to_dict(), base)
+    V.write_baseline(gate, knee.info, base)
     assert _cli(["validate", "l4l5_knee@1.1.0", "--fast", "--out", str(tmp_path), "--check-baseline", "--baseline",
                  str(base)]) == 1
 
@@ -675,7 +675,7 @@ def test_row_needing_a_later_vocabulary_is_reported_not_computed(knee, tmp_path)
     assert result["rows"][0].implied is None and result["rows"][0].direction == "not in this version"
     from bn.validate_report import write_report
 
-    run = V.ValidationRun(knee.info.to_dict(), V.run_cases(knee, V.load_cases(knee.network)[:2]), result)
+    run = V.ValidationRun(knee.info, V.run_cases(knee, V.load_cases(knee.network)[:2]), result)
     text = write_report(run, tmp_path / "report").read_text()  # charts and tables cope with the missing value
     assert "n/a (needs lachman_test)" in text
     assert result["summary"]["computed"] == 1 and result["by_kind"]["check"]["computed"] == 1
