@@ -1,6 +1,6 @@
 """How much do the answers depend on the numbers? Parameter sensitivity analysis.
 
-Four questions, one module (the command line is :mod:`bn.sensitivity_cli`, files and charts
+Four questions, one module (the command line is :mod:`bn.cli.sensitivity`, files and charts
 :mod:`bn.sensitivity_report`):
 
 1. **One-way sensitivity** (:func:`one_way`). For a case, a target state ``x`` and each parameter ``t``

@@ -13,7 +13,7 @@ from conftest import BENCH
 
 import bn
 from bn.batch import BatchError, read_cases, score_cases, score_frame
-from bn.batch_cli import add_parser
+from bn.cli.batch import add_parser
 
 ASIA = str(BENCH / "asia.bif")
 

@@ -159,9 +159,9 @@ def test_exit_codes_separate_problems_bad_input_and_bugs(capsys, monkeypatch, wr
     def broken(args):
         raise KeyError("boom")
 
-    import bn.cli
+    import bn.cli.networks
 
-    monkeypatch.setattr(bn.cli, "_cmd_networks", broken)
+    monkeypatch.setattr(bn.cli.networks, "run", broken)
     assert main(["networks"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("bn: internal error: KeyError: 'boom'") and len(err.strip().splitlines()) == 1

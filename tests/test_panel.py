@@ -15,7 +15,7 @@ import yaml
 from sklearn.metrics import cohen_kappa_score
 
 from bn import panel
-from bn.validate_cli import add_parser
+from bn.cli.validate import add_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB = ROOT / "networks" / "l4l5_knee" / "vocabulary.yaml"

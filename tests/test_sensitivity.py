@@ -40,7 +40,7 @@ from bn.sensitivity import (
     uncertainty,
     with_parameter,
 )
-from bn.sensitivity_cli import add_parser
+from bn.cli.sensitivity import add_parser
 from bn.target import Target
 
 CASE = {"knee_pain": "present", "age_group": "65_plus", "neurogenic_claudication": "present",

@@ -20,7 +20,7 @@ import bn
 from bn import testset
 from bn import validate as V
 from bn.teaching import example_cases
-from bn.validate_cli import add_parser
+from bn.cli.validate import add_parser
 from bn.validate_report import write_report
 
 ROOT = Path(__file__).resolve().parent.parent

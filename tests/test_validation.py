@@ -1,4 +1,4 @@
-"""Tests for the validation suite (bn/validate.py, bn/validate_cli.py) and the CI regression gate.
+"""Tests for the validation suite (bn/validate.py, bn/cli/validate.py) and the CI regression gate.
 
 Metric code is checked against hand computations and brute-force definitions on tiny examples; the case
 suite and concordance check run on the shipped network and must not get worse than validation/baseline.json.
@@ -21,7 +21,7 @@ import yaml
 import bn
 from bn import validate as V
 from bn.model import Network, NetworkInfo, State, Variable
-from bn.validate_cli import add_parser
+from bn.cli.validate import add_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,8 +1,8 @@
 """The ``bn learn`` subcommand: a new version of a network file with tables updated from records
 (see :mod:`bn.learn`).
 
-Registered by :func:`add_parser`; errors are :class:`~bn.errors.BNError` subclasses, which ``bn`` prints
-as one line with exit status 2.
+Registered by :func:`add_parser` (see :mod:`bn.cli`); errors are :class:`~bn.errors.BNError` subclasses, which
+``bn`` prints as one line with exit status 2.
 
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="bn")

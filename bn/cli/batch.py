@@ -1,7 +1,7 @@
 """The ``bn batch`` subcommand: score a CSV or parquet file of cases (see :mod:`bn.batch`).
 
-Registered by :func:`add_parser`; errors are :class:`~bn.errors.BNError` subclasses, which ``bn`` prints
-as one line with exit status 2.
+Registered by :func:`add_parser` (see :mod:`bn.cli`); errors are :class:`~bn.errors.BNError` subclasses, which
+``bn`` prints as one line with exit status 2.
 
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="bn")

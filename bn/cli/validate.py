@@ -1,6 +1,6 @@
 """The ``bn validate`` subcommand: case suite, literature concordance, simulation, recovery, version comparison.
 
-Registered by :func:`add_parser` (``bn/cli.py`` calls it). Examples::
+Registered by :func:`add_parser` (see :mod:`bn.cli`). Examples::
 
     bn validate l4l5_knee                          # everything (with stability); writes build/validation/
     bn validate l4l5_knee --update-report          # ... and the committed validation/report/

@@ -7,7 +7,7 @@
     bn sensitivity uncertainty NETWORK [case] [--target T ...] [--draws N] [--seed S] [--range-scale X]
     bn sensitivity sweep [NETWORK] CASES_DIR [--target T] [--no-flips]
 
-Register it with ``add_parser(subparsers)`` from :mod:`bn.cli`. The verb is read from the first word after
+Registered by ``add_parser(subparsers)`` (see :mod:`bn.cli`). The verb is read from the first word after
 ``sensitivity`` (argparse cannot mix a positional NETWORK with optional sub-commands), so each verb has its
 own parser and ``bn sensitivity VERB -h`` shows its options.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:
-    from bn.cli import _case_arguments
+    from bn.cli.common import case_arguments
 
     out = {}
     o = argparse.ArgumentParser(prog="bn sensitivity", description="Exact one-way sensitivity of P(target | "
                                 "findings) to every parameter: its derivative and the posterior over the "
                                 "parameter's plausible range, widest swing first.")
-    _case_arguments(o)
+    case_arguments(o)
     _target(o)
     _parameters(o)
     o.add_argument("--top", type=int, default=15, metavar="K", help="show and chart the K widest (0: all)")
@@ -81,7 +80,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
                                 "achieves a constraint, with the new value, the change in log-odds and whether it "
                                 "lies inside the plausible range. Default: the leading knee-pain source changes "
                                 "(with --target alone: the 50%% call on the target flips).")
-    _case_arguments(f)
+    case_arguments(f)
     _target(f)
     f.add_argument("--constraint", metavar="C", help="'leader', 'VAR=STATE>=P', 'VAR<=P' or 'A - B >= D' "
                                                      "(targets as for --target)")
@@ -98,7 +97,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     u = argparse.ArgumentParser(prog="bn sensitivity uncertainty", description="Draw every parameter jointly "
                                 "(Beta / Dirichlet centred on its value, matching its plausible range) and report "
                                 "the median and 90%% interval of each target's posterior. Seeded.")
-    _case_arguments(u)
+    case_arguments(u)
     u.add_argument("--target", action="append", metavar="T", help="a target (repeatable; default: the four "
                                                                  "knee-pain sources)")
     u.add_argument("--draws", type=int, default=1000, metavar="N")
@@ -149,16 +148,16 @@ def _out(p: argparse.ArgumentParser) -> None:
 
 def _cmd_one_way(args: argparse.Namespace) -> int:
     from bn import sensitivity_report as report
-    from bn.cli import _findings_line, _header, _load_case
+    from bn.cli.common import findings_line, header, load_case
     from bn.sensitivity import one_way
 
-    net, evidence = _load_case(args)
+    net, evidence = load_case(args)
     result = one_way(net, evidence, args.target, args.parameter, progress=True)
     files = _write(args, lambda out: report.write_one_way(
         result, out, args.top or len(result.rows)))
     if args.json:
         return _print_json(result.to_dict(args.top or None) | {"files": files})
-    lines = [_header(net), _findings_line(evidence),
+    lines = [header(net), findings_line(evidence),
              f"target: {result.target_label} ({result.target.variable}={result.target.state}) "
              f"now {result.posterior:.1%}", "",
              f"{'parameter':<76} {'value':>7} {'range':>15}  posterior low -> high  {'slope':>7}  source"]
@@ -175,11 +174,11 @@ def _cmd_one_way(args: argparse.Namespace) -> int:
 
 def _cmd_flip(args: argparse.Namespace) -> int:
     from bn import sensitivity_report as report
-    from bn.cli import _findings_line, _header, _load_case
+    from bn.cli.common import findings_line, header, load_case
     from bn.sensitivity import Difference, Threshold, default_flip_constraint, flip, parse_constraint
     from bn.target import resolve_target
 
-    net, evidence = _load_case(args)
+    net, evidence = load_case(args)
     network = net.network
     chosen = [x for x in (args.constraint, args.threshold, args.versus) if x is not None]
     if len(chosen) > 1:
@@ -209,7 +208,7 @@ def _cmd_flip(args: argparse.Namespace) -> int:
     if args.json:
         return _print_json(result.to_dict() | {"files": files})
     now = ", ".join(f"{k} {percent_1dp(v)}" for k, v in result.current.items())
-    lines = [_header(net), _findings_line(evidence), f"constraint: {result.constraint}", f"now: {now}"
+    lines = [header(net), findings_line(evidence), f"constraint: {result.constraint}", f"now: {now}"
              + (f" (leading: {result.leader_now})" if result.leader_now else ""), "", result.headline]
     if result.changes:
         lines += ["", f"{'parameter':<76} {'value':>7} {'new':>8} {'log-odds':>9}  {'range':>15}  in range  outcome"]
@@ -227,17 +226,17 @@ def _cmd_flip(args: argparse.Namespace) -> int:
 
 def _cmd_uncertainty(args: argparse.Namespace) -> int:
     from bn import sensitivity_report as report
-    from bn.cli import _findings_line, _header, _load_case
+    from bn.cli.common import findings_line, header, load_case
     from bn.sensitivity import uncertainty
 
-    net, evidence = _load_case(args)
+    net, evidence = load_case(args)
     result = uncertainty(net, evidence, args.target, draws=args.draws, seed=args.seed,
                          range_scale=args.range_scale, progress=True)
     files = _write(args, lambda out: report.write_uncertainty(
         result, out))
     if args.json:
         return _print_json(result.to_dict() | {"files": files})
-    lines = [_header(net), _findings_line(evidence),
+    lines = [header(net), findings_line(evidence),
              f"{result.draws} joint parameter draws, seed {result.seed}"
              + (f", ranges scaled by {result.range_scale:g}" if result.range_scale != 1 else ""), ""]
     lines += [f"  {t.sentence()}" for t in result.targets]
@@ -253,7 +252,7 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import bn
     from bn import sensitivity_report as report
-    from bn.cli import _header
+    from bn.cli.common import header
     from bn.evidence import read_case
     from bn.sensitivity import SensitivityError, case_files, sweep
 
@@ -275,7 +274,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         result, out, args.top or len(result.parameters)))
     if args.json:
         return _print_json(result.to_dict(args.top or None) | {"files": files})
-    lines = [_header(net), f"{len(result.cases)} cases from {args.cases}"
+    lines = [header(net), f"{len(result.cases)} cases from {args.cases}"
              + (f" ({len(result.skipped)} skipped)" if result.skipped else "")
              + f"; target {result.target_label}", "",
              f"{'parameter':<76} {'mean swing':>10} {'max swing':>9} {'top-10':>6} {'flips':>5}  source"]
@@ -317,14 +316,3 @@ def _print_json(data: dict[str, Any]) -> int:
 
     print(dumps(data, indent=2))
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - for trying the verbs before bn/cli.py registers them
-    top = argparse.ArgumentParser(prog="bn")
-    add_parser(top.add_subparsers(dest="command", required=True))
-    parsed = top.parse_args()
-    try:
-        sys.exit(parsed.func(parsed))
-    except BNError as exc:
-        print(f"bn: error: {exc}", file=sys.stderr)
-        sys.exit(2)
