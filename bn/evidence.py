@@ -180,7 +180,7 @@ class Case:
     """A case file: the network it was made for, its evidence and a free-text note.
 
     Validation cases (``validation/cases/``) carry more keys (``expected``, ``split``, ``kind``, ``quotes``...;
-    see ``validation/README.md``); :mod:`bn.validate` reads those. ``split`` is kept here so that the
+    see ``validation/README.md``); :mod:`bn.validation` reads those. ``split`` is kept here so that the
     educator never shows a locked test case.
     """
 
@@ -206,7 +206,7 @@ class Case:
 
 
 CASE_KEYS = frozenset({"network", "findings", "soft_findings", "note", "title", "source"})
-# What a validation case adds (bn.validate checks them): where it comes from, what was established, its split.
+# What a validation case adds (bn.validation checks them): where it comes from, what was established, its split.
 VALIDATION_CASE_KEYS = frozenset({"expected", "split", "kind", "vocabulary", "link", "read", "quotes", "tags"})
 
 

@@ -25,7 +25,7 @@ def v2() -> bn.BayesNet:
 
 @pytest.fixture(scope="module")
 def concordance(v2):
-    from bn.validate import load_concordance, run_concordance
+    from bn.validation import load_concordance, run_concordance
 
     return {r.item.id: r for r in run_concordance(v2, load_concordance(v2.network))["rows"]}
 

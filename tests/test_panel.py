@@ -1,4 +1,4 @@
-"""The blinded clinician-panel protocol (bn/panel.py): the booklet shows findings only, and the scoring is
+"""The blinded clinician-panel protocol (bn/validation/panel.py): the booklet shows findings only, and the scoring is
 checked against independent computations on synthetic respondents (no clinician is available to the project).
 """
 
@@ -14,8 +14,8 @@ import pytest
 import yaml
 from sklearn.metrics import cohen_kappa_score
 
-from bn import panel
 from bn.cli.validate import add_parser
+from bn.validation import panel
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB = ROOT / "networks" / "l4l5_knee" / "vocabulary.yaml"

@@ -19,6 +19,7 @@ import yaml
 from conftest import brute_force_marginals, small_network_doc
 
 import bn
+from bn.cli.sensitivity import add_parser
 from bn.errors import BNError, EvidenceError
 from bn.model import Network
 from bn.netfile import parse_network_text
@@ -40,7 +41,6 @@ from bn.sensitivity import (
     uncertainty,
     with_parameter,
 )
-from bn.cli.sensitivity import add_parser
 from bn.target import Target
 
 CASE = {"knee_pain": "present", "age_group": "65_plus", "neurogenic_claudication": "present",

@@ -1,4 +1,4 @@
-"""The locked test set (bn/testset.py), blinding in the report, and where `bn validate` writes.
+"""The locked test set (bn/validation/testset.py), blinding in the report, and where `bn validate` writes.
 
 Each rule of the lock is exercised on a small folder of case files: a changed byte, an added or removed test
 case, a hand-edited lock and a lock newer than the version scored must each make the test-set figures invalid;
@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 import bn
-from bn import testset
-from bn import validate as V
-from bn.teaching import example_cases
+from bn import validation as V
 from bn.cli.validate import add_parser
-from bn.validate_report import write_report
+from bn.teaching import example_cases
+from bn.validation import testset
+from bn.validation.report import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 

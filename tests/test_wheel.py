@@ -54,7 +54,7 @@ def test_an_installed_wheel_answers_from_any_folder(tmp_path):
                                  "sha256": shipped.info.sha256, "published": True}
     ours = shipped.query(findings={"knee_pain": "present"}).knee_pain_source
     assert answer["knee_pain_source"] == pytest.approx(ours, abs=1e-9)
-    count = "from bn.validate import CASES_DIR; print(len(list(CASES_DIR.glob('*.yaml'))))"
+    count = "from bn.validation import CASES_DIR; print(len(list(CASES_DIR.glob('*.yaml'))))"
     cases = subprocess.run([str(python), "-c", count], check=True, capture_output=True, text=True, cwd=away,
                            env=env).stdout
     assert int(cases) == len(list((ROOT / "validation" / "cases").glob("*.yaml")))

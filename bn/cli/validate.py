@@ -30,7 +30,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    """Register ``validate`` on the ``bn`` command's subparsers (without importing :mod:`bn.validate`: every
+    """Register ``validate`` on the ``bn`` command's subparsers (without importing :mod:`bn.validation`: every
     ``bn`` command builds this parser)."""
     v = subparsers.add_parser(
         "validate", help="clinical validation: cases, literature concordance, simulated data, version comparison",
@@ -74,7 +74,7 @@ def add_parser(subparsers) -> None:
 
 
 def _sizes(text: str) -> list[int]:
-    from bn.validate import ValidationError
+    from bn.validation import ValidationError
 
     if not text.strip():
         return []
@@ -91,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``bn validate``; returns the exit status."""
     import bn
     from bn import jsonout
-    from bn import validate as V
-    from bn.validate_report import write_report
+    from bn import validation as V
+    from bn.validation.report import write_report
 
     args.cases = args.cases or str(V.CASES_DIR)
     if args.network == "lock":
@@ -183,7 +183,7 @@ def _pct(m) -> str:
 
 
 def _lock_path(args) -> Path:
-    from bn import validate as V
+    from bn import validation as V
 
     return Path(args.lock_file) if args.lock_file else V.LOCK_FILE
 
@@ -191,8 +191,8 @@ def _lock_path(args) -> Path:
 def _lock(args: argparse.Namespace) -> int:
     """``bn validate lock --why "..."``: freeze the current test cases (a new lock with a changelog entry)."""
     import bn
-    from bn import testset
-    from bn import validate as V
+    from bn import validation as V
+    from bn.validation import testset
 
     if not args.why:
         raise V.ValidationError("a new lock needs a changelog entry: bn validate lock --why \"...\"")
@@ -212,9 +212,10 @@ def _lock(args: argparse.Namespace) -> int:
 def _panel(args: argparse.Namespace) -> int:
     """``bn validate panel --booklet DIR`` or ``--responses CSV... --key key.csv``."""
     import bn
-    from bn import jsonout, panel
-    from bn import validate as V
+    from bn import jsonout
+    from bn import validation as V
     from bn.registry import networks_dir
+    from bn.validation import panel
 
     net = bn.load("l4l5_knee")
     vocabulary = networks_dir() / net.network.id / "vocabulary.yaml"

@@ -1,4 +1,4 @@
-"""The validation report: markdown, ``results.json`` and charts for one :class:`bn.validate.ValidationRun`.
+"""The validation report: markdown, ``results.json`` and charts for one :class:`bn.validation.ValidationRun`.
 
 The report keeps apart what its parts measure (``validation/README.md``):
 
@@ -13,7 +13,7 @@ The report keeps apart what its parts measure (``validation/README.md``):
    itself, outside the accuracy summary.
 
 >>> import bn, tempfile
->>> from bn import validate as V
+>>> from bn import validation as V
 >>> run = V.run_all(bn.load("l4l5_knee@1.1.0"), fast=True)
 >>> path = write_report(run, tempfile.mkdtemp())
 >>> "## Headline: accuracy on the locked test set" in path.read_text()
@@ -32,7 +32,7 @@ import numpy as np
 from bn import jsonout
 from bn.files import atomic_path, write_text
 from bn.present import DISCLAIMER
-from bn.validate import (
+from bn.validation import (
     OUT_DIR,
     RATIO_MEASURES,
     CaseResult,
@@ -62,8 +62,6 @@ def _stamp(network: Mapping[str, str], date: str) -> str:
 
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
 
 
 def write_report(run: ValidationRun, out_dir: str | Path = OUT_DIR, comparison: Mapping[str, Any] | None = None
@@ -312,8 +310,6 @@ def _results_json(run: ValidationRun, comparison: Mapping[str, Any] | None) -> d
                             "rows": [r.to_dict() for r in run.concordance["rows"]]},
             "simulation": sim(run.simulation), "simulation_history_exam": sim(run.simulation_history_exam),
             "recovery": run.recovery, "comparison": comparison, "timings": run.timings}
-
-
 
 
 def _visible(run: ValidationRun) -> list[CaseResult]:
