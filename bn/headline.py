@@ -163,7 +163,7 @@ def _code_digest() -> str:
     from bn import sensitivity
 
     h = hashlib.sha256()
-    for path in (Path(__file__), Path(sensitivity.__file__)):
+    for path in (Path(__file__), *sorted(Path(sensitivity.__file__).parent.glob("*.py"))):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 

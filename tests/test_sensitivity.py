@@ -29,7 +29,6 @@ from bn.sensitivity import (
     SensitivityError,
     Threshold,
     UnknownParameterError,
-    _BatchedJoint,
     concentrations,
     find_parameters,
     flip,
@@ -41,6 +40,7 @@ from bn.sensitivity import (
     uncertainty,
     with_parameter,
 )
+from bn.sensitivity.second_order import _BatchedJoint
 from bn.target import Target
 
 CASE = {"knee_pain": "present", "age_group": "65_plus", "neurogenic_claudication": "present",

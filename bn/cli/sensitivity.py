@@ -147,9 +147,8 @@ def _out(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_one_way(args: argparse.Namespace) -> int:
-    from bn import sensitivity_report as report
     from bn.cli.common import findings_line, header, load_case
-    from bn.sensitivity import one_way
+    from bn.sensitivity import one_way, report
 
     net, evidence = load_case(args)
     result = one_way(net, evidence, args.target, args.parameter, progress=True)
@@ -173,9 +172,8 @@ def _cmd_one_way(args: argparse.Namespace) -> int:
 
 
 def _cmd_flip(args: argparse.Namespace) -> int:
-    from bn import sensitivity_report as report
     from bn.cli.common import findings_line, header, load_case
-    from bn.sensitivity import Difference, Threshold, default_flip_constraint, flip, parse_constraint
+    from bn.sensitivity import Difference, Threshold, default_flip_constraint, flip, parse_constraint, report
     from bn.target import resolve_target
 
     net, evidence = load_case(args)
@@ -225,9 +223,8 @@ def _cmd_flip(args: argparse.Namespace) -> int:
 
 
 def _cmd_uncertainty(args: argparse.Namespace) -> int:
-    from bn import sensitivity_report as report
     from bn.cli.common import findings_line, header, load_case
-    from bn.sensitivity import uncertainty
+    from bn.sensitivity import report, uncertainty
 
     net, evidence = load_case(args)
     result = uncertainty(net, evidence, args.target, draws=args.draws, seed=args.seed,
@@ -251,10 +248,9 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import bn
-    from bn import sensitivity_report as report
     from bn.cli.common import header
     from bn.evidence import read_case
-    from bn.sensitivity import SensitivityError, case_files, sweep
+    from bn.sensitivity import SensitivityError, case_files, report, sweep
 
     if len(args.paths) > 2:
         raise SensitivityError(f"sweep takes [NETWORK] CASES_DIR; got {len(args.paths)} arguments")

@@ -22,9 +22,6 @@ from bn.validation.cases import vocabulary_ids
 from bn.validation.metrics import wilson_interval
 
 MEASURES = ("sensitivity", "specificity", "lr_positive", "lr_negative", "probability", "odds_ratio")
-
-
-MEASURES = ("sensitivity", "specificity", "lr_positive", "lr_negative", "probability", "odds_ratio")
 RATIO_MEASURES = ("lr_positive", "lr_negative", "odds_ratio")  # unbounded: plotted on a log scale
 
 

@@ -16,9 +16,6 @@ from bn.validation.concordance import CONCORDANCE_KINDS
 
 # Per split: accuracy must not fall and the Brier score must not rise. NaN (an empty group) is not gated.
 GATED = {"top1_accuracy": "higher", "top2_accuracy": "higher", "brier_source": "lower"}
-
-
-GATED = {"top1_accuracy": "higher", "top2_accuracy": "higher", "brier_source": "lower"}
 GATED_CONCORDANCE = {"check_inside": "higher", "input_inside": "higher"}
 
 

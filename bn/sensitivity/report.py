@@ -40,8 +40,6 @@ def _findings(evidence: dict[str, Any]) -> str:
     return ", ".join(hard + soft) or "none"
 
 
-
-
 def _mkdir(out: str | Path) -> Path:
     path = Path(out)
     try:
