@@ -297,10 +297,22 @@ def _rows(network: Network, var, new: np.ndarray, ranges: np.ndarray, counts: np
                                "detail": detail}
         low, high = ranges[index]
         if np.isfinite(low) and np.isfinite(high):
-            on = probs[var.on_index]
-            row["range"] = [min(float(f"{low:.4g}"), on), max(float(f"{high:.4g}"), on)]
+            row["range"] = _written_range(low, high, probs[var.on_index])
         rows.append(row)
     return rows
+
+
+def _written_range(low: float, high: float, value: float) -> list[float]:
+    """A 90% interval to 4 significant digits (of its distance from 0 and from 1), containing ``value`` and
+    strictly inside (0, 1) unless ``value`` is 0 or 1: a range that reaches 0 or 1 would be drawn as if anything
+    were plausible (``bn check`` refuses it)."""
+    lo = float(f"{low:.4g}")
+    hi = round(1.0 - float(f"{1.0 - high:.4g}"), 12) if high > 0.5 else float(f"{high:.4g}")
+    if lo <= 0.0 < value:
+        lo = value / 2.0
+    if hi >= 1.0 > value:
+        hi = (1.0 + value) / 2.0
+    return [min(lo, value), max(hi, value)]
 
 
 def _rounded(p: np.ndarray) -> list[float]:

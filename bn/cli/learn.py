@@ -31,12 +31,15 @@ def add_parser(subparsers) -> None:
                     "records, says on every row how many records it rests on, and is validated before it is "
                     "written; an existing file is never overwritten. It is written where --out says; --publish "
                     "instead adds it to the published networks (a deliberate act: the version must be greater "
-                    "than every published one, and its sha256 is pinned). "
-                    "Example: bn learn l4l5_knee clinic.csv --version 2.1.0 --out clinic-2.1.0.yaml")
+                    "than every published one, and its sha256 is pinned). --report DIR writes what the records "
+                    "say against the network: calibration of each finding, conflicting records, the numbers "
+                    "they move most, and arcs they suggest are missing. "
+                    "Example: bn learn l4l5_knee clinic.csv --version 2.1.0 --out clinic-2.1.0.yaml "
+                    "--report clinic-report/")
     p.add_argument("network", metavar="NETWORK")
     p.add_argument("records", metavar="RECORDS", help="a .csv or .parquet file")
-    p.add_argument("--version", required=True, metavar="X.Y.Z", help="the new version number")
-    where = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("--version", metavar="X.Y.Z", help="the new version number (needed with --out or --publish)")
+    where = p.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="FILE", help="where to write it (never inside the published networks)")
     where.add_argument("--publish", action="store_true",
                        help="publish it as networks/<id>/<version>.yaml and pin its sha256 (the version must be "
@@ -55,6 +58,9 @@ def add_parser(subparsers) -> None:
                    help="update only these tables (default: every table the records cover)")
     p.add_argument("--ignore", metavar="COL", action="append", default=[],
                    help="a column that is not a variable, e.g. a patient id (repeatable)")
+    p.add_argument("--report", metavar="DIR",
+                   help="also (or only) write the 'does the data contradict the network?' report: report.md, "
+                        "data_check.json and charts")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -64,15 +70,46 @@ def run(args: argparse.Namespace) -> int:
 
     from bn.batch import read_cases
     from bn.cache import load
+    from bn.learn import LearnError
+
+    if not (args.out or args.publish or args.report):
+        raise LearnError("say what to write: --out FILE (a new network file), --publish, or --report DIR")
+    if (args.out or args.publish) and not args.version:
+        raise LearnError("--version X.Y.Z is needed to write a new network file")
+    net = load(args.network)
+    records = read_cases(args.records, what="records file")
+    sha = hashlib.sha256(Path(args.records).read_bytes()).hexdigest()
+    summary: dict = {}
+    if args.report:
+        from bn.datacheck import check_records
+        from bn.datacheck_report import write_report
+
+        check = check_records(net, records, prior_weight=args.prior_weight, ignore=args.ignore,
+                              data_name=Path(args.records).name, data_sha256=sha)
+        files = write_report(check, args.report)
+        summary["report"] = {"folder": args.report, "files": [p.name for p in files],
+                             "calibration_flagged": [c.variable for c in check.calibration if c.flagged],
+                             "moved_flagged": [m.name for m in check.moved if m.flagged],
+                             "arcs_suggested": [[a.cause, a.finding] for a in check.arcs if a.suggested]}
+        if not args.json:
+            print(f"report written to {args.report}: {len(summary['report']['calibration_flagged'])} findings "
+                  f"miscalibrated, {sum(m.flagged and m.kind == 'finding' for m in check.moved)} finding-table rows "
+                  f"and {sum(m.flagged and m.kind == 'cause' for m in check.moved)} cause-table rows moved, "
+                  f"{len(summary['report']['arcs_suggested'])} arcs suggested (q < 0.05)", file=sys.stderr)
+    if args.out or args.publish:
+        summary.update(_learn(args, net, records, sha))
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _learn(args: argparse.Namespace, net, records, sha: str) -> dict:
     from bn.files import atomic_path, refuse_registry
     from bn.learn import LearnError, learn
     from bn.netfile import parse_network_text, read_network_file
     from bn.registry import publish
 
-    net = load(args.network)
-    records = read_cases(args.records, what="records file")
     variables = [v.strip() for group in args.variables for v in group.split(",") if v.strip()] or None
-    sha = hashlib.sha256(Path(args.records).read_bytes()).hexdigest()
     result = learn(net, records, args.version, method=args.method, prior_weight=args.prior_weight,
                    variables=variables, ignore=args.ignore, data_name=Path(args.records).name, data_sha256=sha,
                    freeze=[v.strip() for group in args.freeze for v in group.split(",") if v.strip()],
@@ -92,16 +129,14 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(out) as tmp:
             tmp.write_text(result.text, encoding="utf-8")
             written = read_network_file(tmp, name=out)
-    if args.json:
-        summary = {"network": written.info.to_dict(), "file": str(out),
-                   "tables": [t.to_dict() for t in result.tables], "skipped": result.skipped,
-                   "contradictions": result.contradictions}
-        if result.fit is not None:
-            summary["em"] = {"iterations": result.fit.iterations, "converged": result.fit.converged,
-                             "log_posterior": result.fit.log_posterior, "records_used": result.fit.records_used,
-                             "skipped_rows": result.fit.skipped_rows}
-        print(json.dumps(summary, indent=1))
-    else:
+    summary = {"network": written.info.to_dict(), "file": str(out),
+               "tables": [t.to_dict() for t in result.tables], "skipped": result.skipped,
+               "contradictions": result.contradictions}
+    if result.fit is not None:
+        summary["em"] = {"iterations": result.fit.iterations, "converged": result.fit.converged,
+                         "log_posterior": result.fit.log_posterior, "records_used": result.fit.records_used,
+                         "skipped_rows": result.fit.skipped_rows}
+    if not args.json:
         print(result.summary())
         print(f"written to {out}", file=sys.stderr)
-    return 0
+    return summary
