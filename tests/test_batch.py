@@ -4,6 +4,7 @@ with their row numbers, parquet, and a local Dask cluster giving identical resul
 from __future__ import annotations
 
 import argparse
+import json
 import re
 
 import numpy as np
@@ -207,3 +208,23 @@ def test_oversized_fields_and_headers_are_one_line_errors(tmp_path, capsys, text
     assert main(["batch", "l4l5_knee", str(path)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_keep_and_ignore_mean_the_same_in_batch_and_learn(tmp_path, capsys):
+    """--keep: not a variable, copied to a per-record output; --ignore: not a variable, left out. bn learn has no
+    per-record output, so it accepts both and leaves both columns out of learning."""
+    from bn.cli import main
+
+    path = tmp_path / "cases.csv"
+    path.write_text("case_id,site,age_group,knee_pain\nc1,north,65_plus,present\nc2,south,under_40,present\n")
+    out = tmp_path / "scored.csv"
+    assert main(["batch", "l4l5_knee@1.1.0", str(path), "--keep", "case_id", "--ignore", "site", "--out", str(out),
+                 "--no-progress"]) == 0
+    scored = pd.read_csv(out)
+    assert "case_id" in scored.columns and "site" not in scored.columns and list(scored["case_id"]) == ["c1", "c2"]
+    assert main(["batch", "l4l5_knee@1.1.0", str(path), "--keep", "case_id", "--ignore", "nope"]) == 2
+    assert "--ignore names column 'nope'" in capsys.readouterr().err
+    learnt = tmp_path / "l4l5_knee" / "1.2.0.yaml"
+    assert main(["learn", "l4l5_knee@1.1.0", str(path), "--keep", "case_id", "--ignore", "site", "--version",
+                 "1.2.0", "--out", str(learnt), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tables"] and learnt.is_file()

@@ -34,7 +34,10 @@ def add_parser(subparsers) -> None:
     b.add_argument("--targets", metavar="VAR[,VAR...]", action="append", default=[],
                    help="variables to report (default: diagnoses and mechanisms; repeatable or comma-separated)")
     b.add_argument("--keep", metavar="COL", action="append", default=[],
-                   help="an input column to pass through unchanged, e.g. a case id (repeatable)")
+                   help="a column that is not a variable, copied to the output unchanged, e.g. a case id "
+                        "(repeatable; as in bn learn)")
+    b.add_argument("--ignore", metavar="COL", action="append", default=[],
+                   help="a column that is not a variable, left out of the output (repeatable; as in bn learn)")
     b.add_argument("--on-error", choices=["skip", "fail"], default="skip",
                    help="a bad row (unknown state, impossible findings): keep it with the reason in the error "
                         "column and go on (skip, the default), or stop with its row number (fail)")
@@ -64,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
         if len(errors_seen) <= 20:
             print(f"bn: bad {error}", file=sys.stderr)
 
-    scored, errors = score_cases(net, cases.frame, targets=targets, keep=args.keep, on_error=args.on_error,
+    missing = [c for c in args.ignore if c not in cases.frame.columns]
+    if missing:
+        raise BatchError(f"--ignore names column '{missing[0]}', which the cases file does not have")
+    frame = cases.frame.drop(columns=list(dict.fromkeys(args.ignore)))
+    scored, errors = score_cases(net, frame, targets=targets, keep=args.keep, on_error=args.on_error,
                                  chunk_size=args.chunk_size, dask=args.dask, reference=args.network,
                                  progress=not args.no_progress, report=report, lines=cases.lines,
                                  row_errors=cases.row_errors)

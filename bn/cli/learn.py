@@ -57,7 +57,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--variables", metavar="VAR[,VAR...]", action="append", default=[],
                    help="update only these tables (default: every table the records cover)")
     p.add_argument("--ignore", metavar="COL", action="append", default=[],
-                   help="a column that is not a variable, e.g. a patient id (repeatable)")
+                   help="a column that is not a variable, e.g. a patient id (repeatable; as in bn batch)")
+    p.add_argument("--keep", metavar="COL", action="append", default=[],
+                   help="a column that is not a variable and would be copied to a per-record output (as in bn "
+                        "batch); bn learn writes none, so it is left out like --ignore and the same options work "
+                        "for both verbs on one file")
     p.add_argument("--report", metavar="DIR",
                    help="also (or only) write the 'does the data contradict the network?' report: report.md, "
                         "data_check.json and charts")
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         from bn.datacheck import check_records
         from bn.datacheck_report import write_report
 
-        check = check_records(net, records, prior_weight=args.prior_weight, ignore=args.ignore,
+        check = check_records(net, records, prior_weight=args.prior_weight, ignore=[*args.ignore, *args.keep],
                               data_name=Path(args.records).name, data_sha256=sha)
         files = write_report(check, args.report)
         summary["report"] = {"folder": args.report, "files": [p.name for p in files],
@@ -111,7 +115,8 @@ def _learn(args: argparse.Namespace, net, records, sha: str) -> dict:
 
     variables = [v.strip() for group in args.variables for v in group.split(",") if v.strip()] or None
     result = learn(net, records, args.version, method=args.method, prior_weight=args.prior_weight,
-                   variables=variables, ignore=args.ignore, data_name=Path(args.records).name, data_sha256=sha,
+                   variables=variables, ignore=[*args.ignore, *args.keep], data_name=Path(args.records).name,
+                   data_sha256=sha,
                    freeze=[v.strip() for group in args.freeze for v in group.split(",") if v.strip()],
                    max_iter=args.max_iter, tol=args.tol, progress=True)
     if args.publish:
