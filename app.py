@@ -310,7 +310,7 @@ def guarded(panel: str):
 with guarded(view):
     if view == "Why":
         target = st.selectbox("Explain the probability of", target_choices, key="why_target", format_func=target_label)
-        ex = explain(net, evidence, target)
+        ex = explain(net, evidence, target=target)
         st.markdown(f"**{sentence_case(ex.target_label)}**: prior {pct(ex.prior)}, now **{pct(ex.posterior)}**.")
         if not ex.findings:
             st.info("Enter findings in the sidebar to see how each one moves this probability.")
@@ -344,7 +344,7 @@ with guarded(view):
                            format_func={"mi": "information (bits)", "change": "expected change"}.get)
         alpha = c3.slider("Cost weight", 0.0, 0.02, 0.0, step=0.001, format="%.3f", key="next_cost",
                           help="score = information - weight x cost (history 0, exam 1, X-ray 5, MRI 20)")
-        ranking = next_best(net, evidence, target, measure=measure, cost_weight=alpha, top=8)
+        ranking = next_best(net, evidence, target=target, measure=measure, cost_weight=alpha, top=8)
         for i, cand in enumerate(ranking.ranking, 1):
             with st.container(border=True):
                 st.markdown(f"**{i}. {cand.label}** ({cand.group or '-'}, cost {cand.cost:g}) — score {cand.score:.4f}")
@@ -364,7 +364,7 @@ with guarded(view):
         target = c1.selectbox("How much does this probability depend on the numbers?", target_choices,
                               key="sens_target", format_func=target_label)
         top = c2.slider("Parameters shown", 5, 30, 12, key="sens_top")
-        analysis = one_way(net, evidence, target)
+        analysis = one_way(net, evidence, target=target)
         st.markdown(f"**{sentence_case(analysis.target_label)}** is {pct(analysis.posterior)} with the network's "
                     "numbers. Each bar shows where it would move if one number swept its plausible range.")
         frame = analysis.to_frame().head(top)
@@ -390,7 +390,7 @@ with guarded(view):
             if network.knee_pain_sources:
                 st.markdown("**Would a single number change the leading knee-pain source?** "
                             + flip(net, evidence).headline)
-            draws = uncertainty(net, evidence, [target], draws=500, seed=0)
+            draws = uncertainty(net, evidence, targets=[target], draws=500, seed=0)
             st.markdown("**With every number uncertain at once** (500 seeded draws from the plausible ranges): "
                         + draws.targets[0].sentence() + ".")
 

@@ -63,7 +63,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, fn in (("explanation (l4l5_spine)", lambda net, c: explain(net, c)),
                      ("next-best ranking, MI (l4l5_spine)", lambda net, c: next_best(net, c)),
-                     ("next-best ranking, all diagnoses", lambda net, c: next_best(net, c, "diagnoses"))):
+                     ("next-best ranking, all diagnoses", lambda net, c: next_best(net, c, target="diagnoses"))):
         ours = statistics.median(timed(lambda c, fn=fn: fn(fast, c), cases))
         base = statistics.median(timed(lambda c, fn=fn: fn(slow, c), cases[: args.baseline_cases]))
         print(f"| {name} | {1000 * ours:.1f} | {1000 * base:.0f} | {base / ours:.0f}x |")

@@ -182,8 +182,8 @@ def _check_keep(net: BayesNet, targets: Sequence[str], keep: Sequence[str]) -> N
                          "cases file")
 
 
-def score_frame(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | None = None,
-                keep: Sequence[str] = (), on_error: str = "skip", first_row: int = 1, *,
+def score_frame(net: BayesNet, frame: pd.DataFrame, *, targets: Sequence[str] | None = None,
+                keep: Sequence[str] = (), on_error: str = "skip", first_row: int = 1,
                 lines: Sequence[int] | None = None, row_errors: Mapping[int, str] | None = None
                 ) -> tuple[pd.DataFrame, list[RowError]]:
     """Score every row of ``frame`` (rows numbered from ``first_row``); returns (output, row errors).
@@ -312,10 +312,11 @@ def _score_chunk(reference: str, sha256: str, frame: pd.DataFrame, targets, keep
             raise BatchError(f"the network file '{reference}' on the worker differs from the one given "
                              f"(sha256 {net.info.sha256[:16]}..., expected {sha256[:16]}...)")
         _WORKER_NETS[key] = net
-    return score_frame(_WORKER_NETS[key], frame, targets, keep, "skip", first_row, lines=lines, row_errors=errors)
+    return score_frame(_WORKER_NETS[key], frame, targets=targets, keep=keep, on_error="skip", first_row=first_row,
+                       lines=lines, row_errors=errors)
 
 
-def score_cases(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | None = None, keep: Sequence[str] = (),
+def score_cases(net: BayesNet, frame: pd.DataFrame, *, targets: Sequence[str] | None = None, keep: Sequence[str] = (),
                 on_error: str = "skip", chunk_size: int = CHUNK_SIZE, dask: str | None = None,
                 reference: str | None = None, progress: bool = True,
                 report: Callable[[RowError], None] | None = None, lines: Sequence[int] | None = None,
@@ -345,8 +346,8 @@ def score_cases(net: BayesNet, frame: pd.DataFrame, targets: Sequence[str] | Non
     try:
         if dask is None:
             for k, (chunk, first, chunk_lines, chunk_errors) in enumerate(chunks):
-                results[k] = score_frame(net, chunk, targets, keep, on_error, first, lines=chunk_lines,
-                                         row_errors=chunk_errors)
+                results[k] = score_frame(net, chunk, targets=targets, keep=keep, on_error=on_error, first_row=first,
+                                         lines=chunk_lines, row_errors=chunk_errors)
                 _progress(bar, results[k], report)
         else:
             _score_on_dask(net, chunks, results, targets, keep, dask, reference, bar, report)

@@ -33,10 +33,11 @@ every figure here is about the records, not a verdict on the literature behind t
 
 >>> import bn, pandas as pd
 >>> net = bn.load("l4l5_knee@1.1.0")
->>> records = pd.DataFrame({"age_group": ["65_plus", "40_to_64"] * 50, "knee_pain": ["present"] * 100})
+>>> records = pd.DataFrame({"age_group": ["65_plus", "40_to_64"] * 50, "knee_pain": ["present"] * 100,
+...                         "straight_leg_raise": ["negative"] * 90 + ["positive"] * 10})
 >>> check = check_records(net, records)
->>> check.records, [c.variable for c in check.calibration]
-(100, ['knee_pain'])
+>>> check.records, check.selection, [c.variable for c in check.calibration]
+(100, ['knee_pain'], ['straight_leg_raise'])
 """
 
 from __future__ import annotations

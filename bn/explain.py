@@ -13,7 +13,7 @@ For a target hypothesis ``h`` (a state of a variable) and findings ``e = e_1..e_
 
 >>> import bn
 >>> net = bn.load("l4l5_knee")
->>> ex = explain(net, {"knee_pain": "present", "straight_leg_raise": "positive"}, "disc_herniation")
+>>> ex = explain(net, {"knee_pain": "present", "straight_leg_raise": "positive"}, target="disc_herniation")
 >>> [f.finding for f in ex.findings]
 ['knee_pain', 'straight_leg_raise']
 >>> ex.findings[1].weight_db > 0
@@ -95,7 +95,7 @@ def _odds_db(p: float) -> float | None:
 
 
 def explain(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
-            target: str | Target | None = None, soft=None, conflict_threshold: float = 0.0) -> Explanation:
+            *, target: str | Target | None = None, soft=None, conflict_threshold: float = 0.0) -> Explanation:
     """Weight of evidence, retraction posterior and a sentence for each finding, and the case's conflict."""
     network = net.network
     ev = net.evidence(findings, soft=soft)

@@ -394,13 +394,13 @@ class BayesNet:
         """Weight of evidence of each finding for ``target`` (:func:`bn.explain.explain`)."""
         from bn.explain import explain
 
-        return explain(self, findings, target, soft=soft, **options)
+        return explain(self, findings, target=target, soft=soft, **options)
 
     def next_best(self, findings: Findings = None, *, target: str | None = None, soft=None, **options: Any):
         """The unobserved findings ranked by value of information (:func:`bn.voi.next_best`)."""
         from bn.voi import next_best
 
-        return next_best(self, findings, target, soft=soft, **options)
+        return next_best(self, findings, target=target, soft=soft, **options)
 
     def stability(self, findings: Findings = None, *, soft=None, **options: Any):
         """How likely the leading answer survives the findings not yet observed (:func:`bn.stability.stability`)."""
@@ -412,20 +412,20 @@ class BayesNet:
         """Exact one-way sensitivity of ``P(target | findings)`` to each parameter (:func:`bn.sensitivity.one_way`)."""
         from bn.sensitivity import one_way
 
-        return one_way(self, findings, target, soft=soft, **options)
+        return one_way(self, findings, target=target, soft=soft, **options)
 
     def flip(self, findings: Findings = None, *, constraint: str | None = None, soft=None, **options: Any):
         """Every single-parameter change that makes ``constraint`` hold (:func:`bn.sensitivity.flip`)."""
         from bn.sensitivity import flip
 
-        return flip(self, findings, constraint, soft=soft, **options)
+        return flip(self, findings, constraint=constraint, soft=soft, **options)
 
     def uncertainty(self, findings: Findings = None, *, targets: Sequence[str] | str | None = None, soft=None,
                     **options: Any):
         """The posteriors under joint parameter uncertainty (:func:`bn.sensitivity.uncertainty`)."""
         from bn.sensitivity import uncertainty
 
-        return uncertainty(self, findings, targets, soft=soft, **options)
+        return uncertainty(self, findings, targets=targets, soft=soft, **options)
 
     def outcome_posteriors(self, target: str | Sequence[str], *, candidates: Sequence[str] | None = None,
                            findings: Findings = None, soft=None) -> dict[str, dict[str, Outcome]]:

@@ -26,7 +26,7 @@ and a changelog entry; it is validated by the same loader as every network file 
 >>> import pandas as pd, bn
 >>> net = bn.load("l4l5_knee")
 >>> records = pd.DataFrame({"age_group": ["65_plus"] * 30 + ["under_40"] * 10})
->>> result = learn(net, records, "1.2.0", prior_weight=10)
+>>> result = learn(net, records, version="1.2.0", prior_weight=10)
 >>> [(t.variable, t.records) for t in result.tables]
 [('age_group', 40)]
 >>> round(float(result.network["age_group"].cpt[-1]), 3)   # (10 x 0.28 + 30) / (10 + 40)
@@ -100,7 +100,7 @@ class LearnResult:
         return "\n".join(lines)
 
 
-def learn(net: BayesNet, records: pd.DataFrame, version: str, *, method: str = "bayes", prior_weight: float = 10.0,
+def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "bayes", prior_weight: float = 10.0,
           variables: Sequence[str] | None = None, ignore: Sequence[str] = (), data_name: str = "records",
           data_sha256: str | None = None, date: str | None = None, freeze: Sequence[str] = (),
           max_iter: int = 50, tol: float = 1e-6, progress: bool = False) -> LearnResult:

@@ -168,7 +168,7 @@ def _axis_marginals(table: np.ndarray) -> list[np.ndarray]:
 
 
 def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
-                              observe: Sequence[str] | None = None, target: str | Target | None = None,
+                              *, observe: Sequence[str] | None = None, target: str | Target | None = None,
                               threshold: float | None = None, samples: int = DEFAULT_SAMPLES, seed: int = 0,
                               soft=None) -> SameDecision:
     """P(the decision is unchanged after observing ``observe``); exact or a seeded estimate (module docstring)."""
@@ -221,7 +221,7 @@ def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evide
 
 
 def stability(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
-              observe: Sequence[str] | None = None, target: str | Target | None = None,
+              *, observe: Sequence[str] | None = None, target: str | Target | None = None,
               threshold: float | None = None, samples: int = DEFAULT_SAMPLES, seed: int = 0,
               soft=None) -> Stability:
     """Most probable explanation vs marginals, and the same-decision probability."""
@@ -236,5 +236,6 @@ def stability(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
         in_mpe = mpe.states[v] == positive
         if in_mpe != (marginals[v] >= 0.5):
             disagreements.append(Disagreement(v, mpe.states[v], marginals[v]))
-    sdp = same_decision_probability(net, ev, observe, target, threshold, samples, seed)
+    sdp = same_decision_probability(net, ev, observe=observe, target=target, threshold=threshold, samples=samples,
+                                    seed=seed)
     return Stability(net.info, mpe.states, mpe.probability, marginals, disagreements, sdp)

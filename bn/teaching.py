@@ -30,7 +30,7 @@ class Step:
     knee_pain_source: dict[str, float] | None
 
 
-def walkthrough(net: BayesNet, evidence: Evidence, order: Sequence[str] | None = None) -> list[Step]:
+def walkthrough(net: BayesNet, evidence: Evidence, *, order: Sequence[str] | None = None) -> list[Step]:
     """The posteriors before any finding and after each finding is revealed, in ``order`` (default: as entered).
 
     All steps are answered in one batched pass.

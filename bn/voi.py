@@ -103,7 +103,7 @@ def default_candidates(net: BayesNet, ev: Evidence, exclude: Sequence[str] = ())
 
 
 def next_best(net: BayesNet, findings: Mapping[str, str] | Evidence | None = None,
-              target: str | Target | None = None, measure: str = "mi", cost_weight: float = 0.0,
+              *, target: str | Target | None = None, measure: str = "mi", cost_weight: float = 0.0,
               costs: Mapping[str, float] | None = None, candidates: Sequence[str] | None = None,
               top: int | None = None, soft=None) -> Ranking:
     """Rank unobserved findings by expected information about ``target`` (see the module docstring)."""

@@ -76,3 +76,27 @@ def test_every_result_names_its_network_the_same_way(knee):
     for result in results:
         assert isinstance(result.network, NetworkInfo), type(result).__name__
         assert result.to_dict()["network"] == knee.info.to_dict(), type(result).__name__
+
+
+def test_the_analysis_functions_take_the_network_and_its_data_positionally_and_the_rest_by_keyword():
+    """The module-level forms of the analyses (and batch, learn, validation) follow the methods: the subject and
+    its data positionally (net, findings / records / cases), every option by keyword."""
+    import bn.batch
+    import bn.datacheck
+    import bn.explain
+    import bn.learn
+    import bn.sensitivity
+    import bn.stability
+    import bn.teaching
+    import bn.validation
+    import bn.voi
+
+    functions = [bn.explain.explain, bn.voi.next_best, bn.stability.stability, bn.stability.same_decision_probability,
+                 bn.sensitivity.one_way, bn.sensitivity.flip, bn.sensitivity.uncertainty, bn.sensitivity.sweep,
+                 bn.learn.learn, bn.batch.score_frame, bn.batch.score_cases, bn.datacheck.check_records,
+                 bn.validation.run_cases, bn.validation.score_case, bn.validation.parameter_stability,
+                 bn.teaching.walkthrough]
+    for f in functions:
+        params = inspect.signature(f).parameters.values()
+        positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        assert len(positional) <= 2, f"{f.__module__}.{f.__name__} takes {positional} positionally"

@@ -142,7 +142,7 @@ def test_reset_clears_findings(app):
 def test_why_panel_sentences_are_bn_sentences(app, knee):
     enter(app, CASE)
     show(app, "Why")
-    ex = explain(knee, CASE, "l4l5_spine")
+    ex = explain(knee, CASE, target="l4l5_spine")
     text = "\n".join(m.value for m in app.markdown)
     for f in ex.findings:
         assert f.sentence in text
@@ -152,7 +152,7 @@ def test_why_panel_sentences_are_bn_sentences(app, knee):
 def test_what_next_ranking_and_one_click_apply(app, knee):
     enter(app, CASE)
     show(app, "What next")
-    ranking = next_best(knee, CASE, "l4l5_spine", top=8)
+    ranking = next_best(knee, CASE, target="l4l5_spine", top=8)
     headers = [m.value for m in app.markdown if m.value.startswith("**1.")]
     assert headers and ranking.ranking[0].label in headers[0]
     best = ranking.ranking[0]
@@ -238,14 +238,14 @@ def test_sensitivity_panel_equals_bn(app, knee):
 
     enter(app, {"knee_pain": "present"})
     show(app, "Sensitivity")
-    expected = one_way(knee, {"knee_pain": "present"}, "l4l5_spine").to_frame().head(12)
+    expected = one_way(knee, {"knee_pain": "present"}, target="l4l5_spine").to_frame().head(12)
     table = frame(app, "range_low")
     assert list(table["label"]) == list(expected["label"])
     assert table["posterior_at_high"].tolist() == pytest.approx(expected["posterior_at_high"].tolist(), abs=1e-12)
     app.toggle(key="sens_more").set_value(True).run()
     text = "\n".join(m.value for m in app.markdown)
     assert flip(knee, {"knee_pain": "present"}).headline in text
-    draws = uncertainty(knee, {"knee_pain": "present"}, ["l4l5_spine"], draws=500, seed=0)
+    draws = uncertainty(knee, {"knee_pain": "present"}, targets=["l4l5_spine"], draws=500, seed=0)
     assert draws.targets[0].sentence() in text
 
 

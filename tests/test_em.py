@@ -148,8 +148,8 @@ def test_em_is_unbiased_where_complete_cases_are_not(write_network):
     y = np.where(x, rng.random(n) < 0.8, rng.random(n) < 0.2)
     frame = pd.DataFrame({"x": np.where(y, np.where(x, "present", "absent"), None),
                           "y": np.where(y, "present", "absent")})
-    complete = learn(net, frame, "1.1.0", method="bayes", prior_weight=1.0, variables=["x"])
-    fitted = learn(net, frame, "1.1.0", method="em", prior_weight=1.0, variables=["x"], max_iter=500, tol=1e-10)
+    complete = learn(net, frame, version="1.1.0", method="bayes", prior_weight=1.0, variables=["x"])
+    fitted = learn(net, frame, version="1.1.0", method="em", prior_weight=1.0, variables=["x"], max_iter=500, tol=1e-10)
     p_complete = float(complete.network["x"].cpt[1])
     p_em = float(fitted.network["x"].cpt[1])
     assert abs(p_complete - 0.3) > 0.25  # about 0.63: P(x | y positive)

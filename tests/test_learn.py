@@ -34,7 +34,7 @@ def test_bayesian_update_is_the_dirichlet_posterior_mean_and_matches_pgmpy(tiny)
     network = tiny.network
     records = records_from(network, 400, 1, ["age", "disease", "sign", "other"])
     weight = 7.0
-    result = learn(tiny, records, "1.1.0", prior_weight=weight)
+    result = learn(tiny, records, version="1.1.0", prior_weight=weight)
     learnt = result.network
     # Closed form, by counting here.
     counts = pd.crosstab(records["age"], records["disease"]).reindex(index=["young", "old"],
@@ -64,7 +64,7 @@ def test_bayesian_update_is_the_dirichlet_posterior_mean_and_matches_pgmpy(tiny)
 def test_maximum_likelihood_recovers_the_generating_tables(tiny):
     network = tiny.network
     records = records_from(network, 20_000, 2, ["age", "disease", "sign"])
-    learnt = learn(tiny, records, "1.1.0", method="mle").network
+    learnt = learn(tiny, records, version="1.1.0", method="mle").network
     for vid in ("age", "disease", "sign"):
         np.testing.assert_allclose(learnt[vid].cpt, network[vid].cpt, atol=0.03, err_msg=vid)
 
@@ -72,7 +72,7 @@ def test_maximum_likelihood_recovers_the_generating_tables(tiny):
 def test_only_records_with_the_whole_family_known_are_counted(tiny):
     records = pd.DataFrame({"age": ["old", "old", None, "young", "old"],
                             "disease": ["present", None, "present", "absent", "absent"]})
-    result = learn(tiny, records, "1.1.0", method="mle")
+    result = learn(tiny, records, version="1.1.0", method="mle")
     counted = {t.variable: t.records for t in result.tables}
     assert counted == {"age": 4, "disease": 3}
     cpt = result.network["disease"].cpt
@@ -81,7 +81,7 @@ def test_only_records_with_the_whole_family_known_are_counted(tiny):
 
 def test_the_new_file_cites_the_records_on_every_learnt_row_and_keeps_the_rest(tiny, tmp_path):
     records = pd.DataFrame({"age": ["old"] * 12 + ["young"] * 8, "disease": ["present"] * 5 + ["absent"] * 15})
-    result = learn(tiny, records, "1.1.0", data_name="clinic.csv", date="2026-11-25")
+    result = learn(tiny, records, version="1.1.0", data_name="clinic.csv", date="2026-11-25")
     new, old = result.network, tiny.network
     key = next(k for k in new.references if k.startswith("records_"))
     assert "clinic.csv" in new.references[key].citation
@@ -101,7 +101,7 @@ def test_the_new_file_cites_the_records_on_every_learnt_row_and_keeps_the_rest(t
 def test_noisy_or_tables_become_full_tables_when_learnt():
     net = bn.load("l4l5_knee@1.1.0")
     records = records_from(net.network, 300, 3, ["straight_leg_raise", "l4_root_compromise", "l5_root_compromise"])
-    result = learn(net, records, "1.2.0", variables=["straight_leg_raise"])
+    result = learn(net, records, version="1.2.0", variables=["straight_leg_raise"])
     assert [t.variable for t in result.tables] == ["straight_leg_raise"]
     assert "straight_leg_raise:\n" not in result.text  # sanity: written as a list of variables
     spec_start = result.text.index("- id: straight_leg_raise")
@@ -112,14 +112,14 @@ def test_noisy_or_tables_become_full_tables_when_learnt():
 
 def test_bad_records_get_clear_errors(tiny):
     with pytest.raises(LearnError, match=r"row 2: 'ancient' is not a state of age; valid states: young, old"):
-        learn(tiny, pd.DataFrame({"age": ["old", "ancient"]}), "1.1.0")
+        learn(tiny, pd.DataFrame({"age": ["old", "ancient"]}), version="1.1.0")
     with pytest.raises(bn.BNError, match=r"column 'agee' is not a variable.*did you mean age.*--ignore agee"):
-        learn(tiny, pd.DataFrame({"agee": ["old"]}), "1.1.0")
-    assert learn(tiny, pd.DataFrame({"id": [1, 2], "age": ["old", "old"]}), "1.1.0", ignore=["id"]).tables
+        learn(tiny, pd.DataFrame({"agee": ["old"]}), version="1.1.0")
+    assert learn(tiny, pd.DataFrame({"id": [1, 2], "age": ["old", "old"]}), version="1.1.0", ignore=["id"]).tables
     with pytest.raises(LearnError, match="no table could be updated"):
-        learn(tiny, pd.DataFrame({"sign": ["positive"]}), "1.1.0")  # its parents have no column
+        learn(tiny, pd.DataFrame({"sign": ["positive"]}), version="1.1.0")  # its parents have no column
     with pytest.raises(LearnError, match="unknown method"):
-        learn(tiny, pd.DataFrame({"age": ["old"]}), "1.1.0", method="gibbs")
+        learn(tiny, pd.DataFrame({"age": ["old"]}), version="1.1.0", method="gibbs")
 
 
 def test_records_that_contradict_a_zero_probability_are_reported(write_network):
@@ -130,7 +130,7 @@ def test_records_that_contradict_a_zero_probability_are_reported(write_network):
     records = pd.DataFrame({"age": ["young", "young"], "disease": ["present", "absent"]})
     with pytest.raises(LearnError, match=r"disease: 1 records have disease=present when age=young, which tiny "
                                          r"1.0.0 gives probability 0"):
-        learn(net, records, "1.1.0")
+        learn(net, records, version="1.1.0")
 
 
 def test_records_that_contradict_a_definition_are_reported_by_row(tiny, tmp_path, capsys):
@@ -139,7 +139,7 @@ def test_records_that_contradict_a_definition_are_reported_by_row(tiny, tmp_path
     records = pd.DataFrame({"disease": ["present", "absent", "absent", "present"],
                             "other": ["absent", "absent", "present", None],
                             "any": ["absent", "absent", "present", "absent"]})
-    result = learn(tiny, records, "1.1.0")
+    result = learn(tiny, records, version="1.1.0")
     assert result.contradictions == {"any": [1]}  # row 4 has 'other' unknown: not a contradiction of the whole
     assert "1 record contradict the definition of any (a deterministic table; not changed): rows 1" in \
         result.summary()
@@ -172,4 +172,4 @@ def test_cli_writes_a_new_validated_version_and_never_overwrites(tiny, tmp_path,
 @pytest.mark.parametrize("version", ["01.1.0", "1.1", "1.1.0-beta", "1.01.0", " 1.1.0"])
 def test_a_version_must_be_canonical(tiny, version):
     with pytest.raises(LearnError, match="not a version"):
-        learn(tiny, pd.DataFrame({"age": ["old"]}), version)
+        learn(tiny, pd.DataFrame({"age": ["old"]}), version=version)

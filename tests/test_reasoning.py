@@ -50,7 +50,7 @@ def test_weight_of_evidence_is_the_log_likelihood_ratio_by_enumeration():
     network = bench_network("asia")
     net = bn.load(network)
     findings = {"xray": "yes", "dysp": "yes", "smoke": "no"}
-    ex = explain(net, findings, "lung=yes")
+    ex = explain(net, findings, target="lung=yes")
     for fw in ex.findings:
         rest = {k: v for k, v in findings.items() if k != fw.finding}
         # P(e_i | h, e_-i) / P(e_i | not h, e_-i) from joint sums
@@ -64,7 +64,7 @@ def test_weight_of_evidence_is_the_log_likelihood_ratio_by_enumeration():
 def test_weights_add_up_when_findings_are_conditionally_independent():
     net = naive_bayes(3)
     findings = {"f0": "positive", "f1": "negative", "f2": "positive"}
-    ex = explain(net, findings, "h")
+    ex = explain(net, findings, target="h")
     odds = lambda p: p / (1 - p)  # noqa: E731
     total = 10 * math.log10(odds(ex.posterior) / odds(ex.prior))
     assert sum(f.weight_db for f in ex.findings) == pytest.approx(total, abs=1e-9)
@@ -73,14 +73,14 @@ def test_weights_add_up_when_findings_are_conditionally_independent():
 
 def test_soft_finding_weight_and_sentence():
     net = naive_bayes(2)
-    ex = explain(net, bn.Evidence({"f0": "positive"}, {"f1": {"positive": 0.8}}), "h")
+    ex = explain(net, bn.Evidence({"f0": "positive"}, {"f1": {"positive": 0.8}}), target="h")
     soft = next(f for f in ex.findings if f.finding == "f1")
     assert soft.state is None and soft.likelihood == {"negative": pytest.approx(0.2), "positive": 0.8}
     assert "(uncertain)" in soft.sentence and "raises" in soft.sentence
 
 
 def test_sentences_use_the_computed_numbers(knee):
-    ex = explain(knee, {"knee_pain": "present", "straight_leg_raise": "positive"}, "disc_herniation")
+    ex = explain(knee, {"knee_pain": "present", "straight_leg_raise": "positive"}, target="disc_herniation")
     slr = next(f for f in ex.findings if f.finding == "straight_leg_raise")
     assert f"{slr.posterior_without:.0%} to {slr.posterior_with:.0%}" in slr.sentence
     assert f"{slr.weight_db:+.1f} dB" in slr.sentence
@@ -91,12 +91,12 @@ def test_conflict_equals_its_definition_and_flags_contradictions():
     network = bench_network("asia")
     net = bn.load(network)
     findings = {"smoke": "no", "bronc": "yes", "dysp": "no", "xray": "yes"}
-    ex = explain(net, findings, "lung=yes")
+    ex = explain(net, findings, target="lung=yes")
     singles = sum(math.log2(enumerate_prob(network, {k: v})) for k, v in findings.items())
     assert ex.conflict.score == pytest.approx(singles - math.log2(enumerate_prob(network, findings)), abs=1e-9)
     # dyspnoea absent with bronchitis present is unusual: the conflict is positive and names dysp
     assert ex.conflict.flagged and "dysp" in ex.conflict.drivers
-    consistent = explain(net, {"smoke": "yes", "bronc": "yes", "dysp": "yes"}, "lung=yes")
+    consistent = explain(net, {"smoke": "yes", "bronc": "yes", "dysp": "yes"}, target="lung=yes")
     assert not consistent.conflict.flagged and consistent.conflict.drivers == []
 
 
@@ -106,7 +106,7 @@ def test_mutual_information_and_outcomes_match_definitions():
     network = bench_network("asia")
     net = bn.load(network)
     findings = {"smoke": "yes"}
-    ranking = next_best(net, findings, "lung=yes")
+    ranking = next_best(net, findings, target="lung=yes")
     p_e = enumerate_prob(network, findings)
     for cand in ranking.ranking:
         mi = 0.0
@@ -131,19 +131,19 @@ def test_mutual_information_and_outcomes_match_definitions():
 def test_expected_change_measure_and_costs():
     net = naive_bayes(3)
     base = net.posterior("h", findings={})["present"]
-    ranking = next_best(net, {}, "h", measure="change", cost_weight=0.05)
+    ranking = next_best(net, {}, target="h", measure="change", cost_weight=0.05)
     for cand in ranking.ranking:
         expected = sum(o.probability * abs(o.target_posterior - base) for o in cand.outcomes.values())
         assert cand.information == pytest.approx(expected, abs=1e-12)
         assert cand.cost == float(cand.finding[1:])  # costs from the network file
         assert cand.score == pytest.approx(cand.information - 0.05 * cand.cost)
-    override = next_best(net, {}, "h", measure="change", cost_weight=1.0, costs={"f0": 100.0})
+    override = next_best(net, {}, target="h", measure="change", cost_weight=1.0, costs={"f0": 100.0})
     assert override.ranking[-1].finding == "f0"
 
 
 def test_mutual_information_about_all_diagnoses_jointly(knee):
     ev = {"knee_pain": "present", "age_group": "65_plus"}
-    ranking = next_best(knee, ev, "diagnoses", candidates=["mcmurray_test"])
+    ranking = next_best(knee, ev, target="diagnoses", candidates=["mcmurray_test"])
     diagnoses = knee.default_map_variables()
     joint = knee.joint([*diagnoses, "mcmurray_test"], findings=ev)
     flat = joint.reshape(-1, 2)
@@ -171,7 +171,7 @@ def test_same_decision_probability_exact_equals_enumeration():
     findings = {"dysp": "yes"}
     observe = ["xray", "smoke"]
     target = Target("lung", "yes")
-    sdp = same_decision_probability(net, findings, observe, target, threshold=0.2)
+    sdp = same_decision_probability(net, findings, observe=observe, target=target, threshold=0.2)
     p_e = enumerate_prob(network, findings)
     now = enumerate_prob(network, {**findings, "lung": "yes"}) / p_e >= 0.2
     expected = 0.0
@@ -188,12 +188,12 @@ def test_monte_carlo_estimate_agrees_with_exact(knee, monkeypatch):
     ev = {"knee_pain": "present", "age_group": "65_plus"}
     observe = ["straight_leg_raise", "knee_crepitus", "leg_pain_below_knee", "knee_pain_on_knee_examination",
                "hip_internal_rotation_painful", "back_pain"]
-    exact = same_decision_probability(knee, ev, observe)
+    exact = same_decision_probability(knee, ev, observe=observe)
     monkeypatch.setattr("bn.stability.EXACT_LIMIT", 1)
-    estimate = same_decision_probability(knee, ev, observe, samples=1500, seed=5)
+    estimate = same_decision_probability(knee, ev, observe=observe, samples=1500, seed=5)
     assert estimate.method == "monte_carlo" and estimate.standard_error > 0
     assert abs(estimate.probability - exact.probability) < 4 * estimate.standard_error
-    again = same_decision_probability(knee, ev, observe, samples=1500, seed=5)
+    again = same_decision_probability(knee, ev, observe=observe, samples=1500, seed=5)
     assert again.probability == estimate.probability  # seeded
 
 
@@ -202,11 +202,11 @@ def test_monte_carlo_without_the_compiled_engine_weights_its_samples(monkeypatch
     network = bench_network("asia")
     findings, observe = {"dysp": "yes"}, ["xray", "smoke", "asia"]
     target = Target("lung", "yes")
-    exact = same_decision_probability(bn.load(network), findings, observe, target, threshold=0.1)
+    exact = same_decision_probability(bn.load(network), findings, observe=observe, target=target, threshold=0.1)
     monkeypatch.setattr("bn.stability.EXACT_LIMIT", 1)
-    weighted = same_decision_probability(bn.load(network, engine="contract"), findings, observe, target,
+    weighted = same_decision_probability(bn.load(network, engine="contract"), findings, observe=observe, target=target,
                                          threshold=0.1, samples=3000, seed=2)
-    exact_draws = same_decision_probability(bn.load(network), findings, observe, target, threshold=0.1,
+    exact_draws = same_decision_probability(bn.load(network), findings, observe=observe, target=target, threshold=0.1,
                                             samples=3000, seed=2)
     for estimate in (weighted, exact_draws):
         assert estimate.method == "monte_carlo"

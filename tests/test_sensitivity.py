@@ -104,7 +104,7 @@ def sample_of(params, every: int = 4):
 
 @pytest.mark.parametrize("evidence, every", [(CASE, 4), (SOFT_CASE, 7)], ids=["hard", "soft"])
 def test_sensitivity_functions_match_recomputation_on_l4l5_knee(knee, evidence, every):
-    result = one_way(knee, evidence, "l4l5_spine")
+    result = one_way(knee, evidence, target="l4l5_spine")
     target = result.target
     assert len(result.rows) == len(parameters(knee.network))
     worst = 0.0
@@ -126,7 +126,8 @@ def test_sensitivity_functions_match_recomputation_on_l4l5_knee(knee, evidence, 
 def test_multi_state_rows_and_roots_are_parameters(knee):
     ids = [p.id for p in find_parameters(knee.network, ["age_group"])]
     assert ids == ["age_group=under_40", "age_group=40_to_64", "age_group=65_plus"]
-    result = one_way(knee, {"knee_pain": "present", "back_pain": "present"}, "disc_herniation", ["age_group"])
+    result = one_way(knee, {"knee_pain": "present", "back_pain": "present"}, target="disc_herniation",
+                     only=["age_group"])
     for r in result.rows:
         for t in (0.1, 0.5, 0.8):
             expected = posterior_by_contraction(rebuilt(knee.network, r.parameter, t),
@@ -139,7 +140,7 @@ def test_small_network_file_edits_and_enumeration():
     doc = small_network_doc()
     net = bn.load(parse_network_text(yaml.safe_dump(doc)))
     evidence = {"sign": "positive"}
-    result = one_way(net, evidence, "disease")
+    result = one_way(net, evidence, target="disease")
     edits = {
         "disease=present | age=young": lambda d, t: d["variables"][1]["cpt"]["table"]["rows"][0].update(
             probs={"absent": 1 - t, "present": t}, range=None),
@@ -189,7 +190,7 @@ def test_zero_entries_use_the_all_ones_table_and_stay_exact():
     net = bn.load(network)
     for evidence, target in (({"sign": "positive"}, "other"), ({"any": "present"}, "age=old"),
                              ({"sign": "negative"}, "age=old")):
-        result = one_way(net, evidence, target)
+        result = one_way(net, evidence, target=target)
         lik = bn.Evidence(evidence).validate(network).likelihoods(network)
         assert any(r.parameter.value in (0.0, 1.0) for r in result.rows)
         t_var, t_state = result.target.variable, network[result.target.variable].state_index(result.target.state)
@@ -208,7 +209,7 @@ def without_provenance(network: Network) -> Network:
 
 
 def test_derivatives_match_finite_differences(knee):
-    result = one_way(knee, CASE, "disc_herniation")
+    result = one_way(knee, CASE, target="disc_herniation")
     h = 1e-5
     for r in result.top(12):
         p = r.parameter
@@ -242,7 +243,7 @@ def test_default_range_for_parameters_without_one():
     z = math.log(p.value / (1 - p.value))
     assert math.log(p.range[1] / (1 - p.range[1])) - z == pytest.approx(1.0)
     assert z - math.log(p.range[0] / (1 - p.range[0])) == pytest.approx(1.0)
-    result = one_way(bn.load(network), {"sign": "positive"}, "disease")
+    result = one_way(bn.load(network), {"sign": "positive"}, target="disease")
     for r in result.rows:
         for t in (0.1, 0.6):
             lik = bn.Evidence({"sign": "positive"}).validate(network).likelihoods(network)
@@ -280,7 +281,7 @@ def _holds(constraint, posteriors: dict[Target, float], leader_now: str | None) 
 ])
 def test_flip_values_do_change_the_conclusion(knee, case, constraint):
     c = parse_constraint(knee.network, constraint)
-    result = flip(knee, case, c)
+    result = flip(knee, case, constraint=c)
     assert not result.holds_now
     assert result.changes, result.headline
     for change in result.changes[:8]:
@@ -303,7 +304,7 @@ def test_flip_headline_and_ranges(knee):
     for c in result.changes:
         assert c.within_range == (c.parameter.range[0] - 1e-12 <= c.new_value <= c.parameter.range[1] + 1e-12)
         assert c.outcome != result.leader_now
-    already = flip(knee, CASE, Threshold(Target("disc_herniation", "present"), 0.0))
+    already = flip(knee, CASE, constraint=Threshold(Target("disc_herniation", "present"), 0.0))
     assert already.holds_now and not already.changes and "already holds" in already.headline
 
 
@@ -374,11 +375,11 @@ def test_sweep_over_a_folder(knee, tmp_path):
         (tmp_path / f"{name}.json").write_text(json.dumps({"network": "l4l5_knee", "findings": findings}))
     (tmp_path / "bad.yaml").write_text("findings: {no_such_finding: present}\n")
     (tmp_path / "notes.txt").write_text("not a case")
-    result = sweep(knee, tmp_path, "l4l5_spine", flips=True)
+    result = sweep(knee, tmp_path, target="l4l5_spine", flips=True)
     assert [c.name for c in result.cases] == ["a.json", "b.json", "c.json"]
     assert [n for n, _ in result.skipped] == ["bad.yaml"]
     top = result.parameters[0]
-    swings = [one_way(knee, f, "l4l5_spine").row(top.parameter.id).swing for f in cases.values()]
+    swings = [one_way(knee, f, target="l4l5_spine").row(top.parameter.id).swing for f in cases.values()]
     assert top.mean_swing == pytest.approx(np.mean(swings), abs=1e-12)
     assert all(p.flips_in_range is not None for p in result.parameters)
     assert len(result.cases_frame()) == 3 * len(result.parameters)
@@ -398,11 +399,11 @@ def test_bad_input_raises_one_clear_error(knee):
     with pytest.raises(UnknownParameterError, match="did you mean"):
         one_way(knee, CASE, only=["back_pain leak x"])
     with pytest.raises(EvidenceError, match="not a state"):
-        one_way(knee, CASE, "disc_herniation=maybe")
+        one_way(knee, CASE, target="disc_herniation=maybe")
     with pytest.raises(EvidenceError, match="itself a finding"):
-        one_way(knee, CASE, "knee_pain")
+        one_way(knee, CASE, target="knee_pain")
     with pytest.raises(bn.ImpossibleEvidenceError):
-        one_way(knee, {"knee_pain": "absent", "knee_pain_from_knee": "present"}, "l4l5_spine")
+        one_way(knee, {"knee_pain": "absent", "knee_pain_from_knee": "present"}, target="l4l5_spine")
     with pytest.raises(SensitivityError):
         uncertainty(knee, CASE, draws=0)
 
@@ -500,7 +501,7 @@ def test_sensitivity_holds_where_the_probability_of_the_findings_underflows():
     def exact(prior: float) -> float:
         return 1.0 / (1.0 + math.exp(-(math.log(prior / (1 - prior)) + log_lr)))
 
-    result = one_way(net, findings, "disease=present", only=["disease", "s0", "s1"])
+    result = one_way(net, findings, target="disease=present", only=["disease", "s0", "s1"])
     assert result.posterior == pytest.approx(exact(0.3), abs=1e-12)
     prior = next(r for r in result.rows if r.parameter.variable == "disease")
     for t in (0.01, 0.2, 0.5, 0.9):
@@ -511,7 +512,7 @@ def test_sensitivity_holds_where_the_probability_of_the_findings_underflows():
             changed = bn.BayesNet(with_parameter(network, row.parameter, t))
             now = changed.posterior("disease", findings=findings)["present"]
             assert row.function(t) == pytest.approx(now, abs=1e-9)
-    spread = uncertainty(net, findings, ["disease=present"], draws=200, seed=1, range_scale=1e-9)
+    spread = uncertainty(net, findings, targets=["disease=present"], draws=200, seed=1, range_scale=1e-9)
     (target,) = spread.targets
     assert len(target.samples) == 200 and math.isfinite(target.median)
     assert target.median == pytest.approx(exact(0.3), abs=1e-6)

@@ -318,7 +318,7 @@ def test_stability_equals_independent_sensitivity_calls(knee, stability_suite):
             assert st.flip_smallest["parameter"] == f.within_range[0].parameter.id
         # the leading diagnosis over the same draws: argmax over the rankable diagnoses, draw by draw
         dxs = V.rankable_diagnoses(network)
-        ud = uncertainty(knee, r.case.evidence, dxs, draws=STABILITY_DRAWS, seed=STABILITY_SEED)
+        ud = uncertainty(knee, r.case.evidence, targets=dxs, draws=STABILITY_DRAWS, seed=STABILITY_SEED)
         frame = ud.to_frame()
         winners = np.argmax(frame[[f"{d}=present" for d in dxs]].to_numpy(), axis=1)
         assert st.dx_leader == r.leading_diagnosis

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from bn.explain import explain
 
     net, evidence = load_case(args)
-    ex = explain(net, evidence, args.target)
+    ex = explain(net, evidence, target=args.target)
     if args.json:
         print(json.dumps(ex.to_dict(), indent=2, allow_nan=False))
         return 0

@@ -114,7 +114,7 @@ def _learn(args: argparse.Namespace, net, records, sha: str) -> dict:
     from bn.registry import publish
 
     variables = [v.strip() for group in args.variables for v in group.split(",") if v.strip()] or None
-    result = learn(net, records, args.version, method=args.method, prior_weight=args.prior_weight,
+    result = learn(net, records, version=args.version, method=args.method, prior_weight=args.prior_weight,
                    variables=variables, ignore=[*args.ignore, *args.keep], data_name=Path(args.records).name,
                    data_sha256=sha,
                    freeze=[v.strip() for group in args.freeze for v in group.split(",") if v.strip()],

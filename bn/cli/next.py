@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             raise BNError(f"malformed --cost '{text}': expected VAR=COST, e.g. mri_stenosis=20") from None
         if not sep:
             raise BNError(f"malformed --cost '{text}': expected VAR=COST")
-    ranking = next_best(net, evidence, args.target, measure=args.measure, cost_weight=args.cost_weight,
+    ranking = next_best(net, evidence, target=args.target, measure=args.measure, cost_weight=args.cost_weight,
                         costs=costs, top=args.top or None)
     if args.json:
         print(json.dumps(ranking.to_dict(), indent=2, allow_nan=False))

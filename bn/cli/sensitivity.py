@@ -151,7 +151,7 @@ def _cmd_one_way(args: argparse.Namespace) -> int:
     from bn.sensitivity import one_way, report
 
     net, evidence = load_case(args)
-    result = one_way(net, evidence, args.target, args.parameter, progress=True)
+    result = one_way(net, evidence, target=args.target, only=args.parameter, progress=True)
     files = _write(args, lambda out: report.write_one_way(
         result, out, args.top or len(result.rows)))
     if args.json:
@@ -200,7 +200,7 @@ def _cmd_flip(args: argparse.Namespace) -> int:
         target = resolve_target(network, None)
         now = net.posterior(target.variable, findings=evidence)[target.state]
         constraint = default_flip_constraint(network, target, now)
-    result = flip(net, evidence, constraint, args.parameter, progress=True)
+    result = flip(net, evidence, constraint=constraint, only=args.parameter, progress=True)
     files = _write(args, lambda out: report.write_flip(
         result, out, args.top or max(len(result.changes), 1)))
     if args.json:
@@ -227,7 +227,7 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
     from bn.sensitivity import report, uncertainty
 
     net, evidence = load_case(args)
-    result = uncertainty(net, evidence, args.target, draws=args.draws, seed=args.seed,
+    result = uncertainty(net, evidence, targets=args.target, draws=args.draws, seed=args.seed,
                          range_scale=args.range_scale, progress=True)
     files = _write(args, lambda out: report.write_uncertainty(
         result, out))
@@ -265,7 +265,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         named = {c.network for c in (read_case(f) for f in files_in) if c.network}
         reference = named.pop() if len(named) == 1 else "l4l5_knee"
     net = bn.load(reference, engine=args.engine)
-    result = sweep(net, args.cases, args.target, top_k=10, flips=not args.no_flips, progress=True)
+    result = sweep(net, args.cases, target=args.target, top_k=10, flips=not args.no_flips, progress=True)
     files = _write(args, lambda out: report.write_sweep(
         result, out, args.top or len(result.parameters)))
     if args.json:

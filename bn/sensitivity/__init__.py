@@ -42,7 +42,7 @@ wide range because unranged numbers are usually the least certain ones.
 >>> import bn
 >>> net = bn.load("l4l5_knee@1.0.0")
 >>> case = {"knee_pain": "present", "age_group": "65_plus", "neurogenic_claudication": "present"}
->>> result = one_way(net, case, "l4l5_spine")
+>>> result = one_way(net, case, target="l4l5_spine")
 >>> row = result.rows[0]                                    # the parameter with the widest posterior swing
 >>> abs(row.function(row.parameter.value) - result.posterior) < 1e-12
 True

@@ -109,7 +109,7 @@ def default_flip_constraint(network: Network, target: Target, posterior: float) 
     return Threshold(target, 0.5, above=posterior < 0.5)
 
 
-def sweep(net: BayesNet, cases: str | Path | Mapping[str, Any], target: str | Target | None = None,
+def sweep(net: BayesNet, cases: str | Path | Mapping[str, Any], *, target: str | Target | None = None,
           top_k: int = 10, flips: bool = True, progress: bool = False) -> SweepResult:
     """One-way sensitivity (and, with ``flips``, what would change the conclusion) over a set of cases.
 
@@ -136,8 +136,8 @@ def sweep(net: BayesNet, cases: str | Path | Mapping[str, Any], target: str | Ta
     for name, item in _progress(items, len(items), "cases", progress):
         try:
             findings = read_case(item).evidence if isinstance(item, Path) else item
-            ow = one_way(net, findings, tgt)
-            fl = flip(net, findings, default_flip_constraint(network, tgt, ow.posterior)) if flips else None
+            ow = one_way(net, findings, target=tgt)
+            fl = flip(net, findings, constraint=default_flip_constraint(network, tgt, ow.posterior)) if flips else None
         except BNError as exc:
             skipped.append((name, str(exc)))
             continue

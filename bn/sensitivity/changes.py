@@ -229,15 +229,15 @@ def _name(t: Target) -> str:
     return f"{t.variable}={t.state}"
 
 
-def flip(net: BayesNet, findings: Findings = None, constraint: Constraint | str | None = None,
-         only: Iterable[str] | None = None, progress: bool = False, *, soft=None) -> FlipResult:
+def flip(net: BayesNet, findings: Findings = None, *, constraint: Constraint | str | None = None,
+         only: Iterable[str] | None = None, progress: bool = False, soft=None) -> FlipResult:
     """Every single-parameter change that makes ``constraint`` hold (SamIam's sensitivity query).
 
     ``constraint`` defaults to "the leading knee-pain source changes". Solved exactly from the sensitivity
     functions: each constraint is one or more linear inequalities in the parameter.
 
     >>> import bn
-    >>> r = flip(bn.load("l4l5_knee@1.0.0"), {"knee_pain": "present"}, "disc_herniation >= 0.5")
+    >>> r = flip(bn.load("l4l5_knee@1.0.0"), {"knee_pain": "present"}, constraint="disc_herniation >= 0.5")
     >>> r.holds_now, all(c.new_value != c.parameter.value for c in r.changes)
     (False, True)
     """

@@ -87,15 +87,16 @@ class OneWayResult:
         return pd.DataFrame(rows)
 
 
-def one_way(net: BayesNet, findings: Findings = None, target: str | Target | None = None,
-            only: Iterable[str] | None = None, progress: bool = False, *, soft=None) -> OneWayResult:
+def one_way(net: BayesNet, findings: Findings = None, *, target: str | Target | None = None,
+            only: Iterable[str] | None = None, progress: bool = False, soft=None) -> OneWayResult:
     """Exact one-way sensitivity of ``P(target | findings)`` to every parameter (or to those in ``only``).
 
     ``target`` is ``VAR=STATE``, ``VAR`` or a knee-pain source key (default: ``l4l5_spine``); ``only`` lists
     parameter ids or variable ids (all of that variable's parameters).
 
     >>> import bn
-    >>> r = one_way(bn.load("l4l5_knee@1.0.0"), {"knee_pain": "present"}, "disc_herniation", ["disc_herniation"])
+    >>> r = one_way(bn.load("l4l5_knee@1.0.0"), {"knee_pain": "present"}, target="disc_herniation",
+    ...             only=["disc_herniation"])
     >>> [x.parameter.id for x in r.rows][0]
     'disc_herniation=present | age_group=40_to_64'
     """

@@ -6,7 +6,7 @@ app); the ``write_*`` functions write everything for one result into a folder an
 
 >>> import bn, tempfile
 >>> from bn.sensitivity import one_way
->>> result = one_way(bn.load("l4l5_knee"), {"knee_pain": "present"}, "l4l5_spine")
+>>> result = one_way(bn.load("l4l5_knee"), {"knee_pain": "present"}, target="l4l5_spine")
 >>> with tempfile.TemporaryDirectory() as out:
 ...     sorted(p.name for p in write_one_way(result, out, top=10))
 ['oneway.csv', 'oneway.md', 'tornado.png', 'tornado.svg']

@@ -287,9 +287,9 @@ class UncertaintyResult:
         return pd.DataFrame(rows)
 
 
-def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str | Target] | str | Target | None = None,
-                draws: int = DEFAULT_DRAWS, seed: int = 0, range_scale: float = 1.0,
-                progress: bool = False, *, soft=None) -> UncertaintyResult:
+def uncertainty(net: BayesNet, findings: Findings = None, *,
+                targets: Sequence[str | Target] | str | Target | None = None, draws: int = DEFAULT_DRAWS,
+                seed: int = 0, range_scale: float = 1.0, progress: bool = False, soft=None) -> UncertaintyResult:
     """The posterior of each target when all parameters are drawn jointly from their plausible ranges.
 
     Each noisy-OR link and leak is ``Beta(kappa t, kappa (1 - t))`` and each table row
@@ -298,7 +298,8 @@ def uncertainty(net: BayesNet, findings: Findings = None, targets: Sequence[str 
     on the log-odds scale. Targets default to the knee-pain sources (else the default target).
 
     >>> import bn
-    >>> r = uncertainty(bn.load("l4l5_knee@1.0.0"), {"knee_pain": "present"}, "l4l5_spine", draws=200, seed=1)
+    >>> r = uncertainty(bn.load("l4l5_knee@1.0.0"), {"knee_pain": "present"}, targets="l4l5_spine", draws=200,
+    ...                 seed=1)
     >>> t = r.targets[0]
     >>> t.interval()[0] < t.median < t.interval()[1]
     True

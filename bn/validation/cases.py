@@ -345,7 +345,7 @@ class ParameterStability:
                 "established_diagnosis_top2_share": self.dx_established_top2_share}
 
 
-def parameter_stability(net: BayesNet, case: ValidationCase, draws: int = DEFAULT_STABILITY_DRAWS,
+def parameter_stability(net: BayesNet, case: ValidationCase, *, draws: int = DEFAULT_STABILITY_DRAWS,
                         seed: int = 0) -> ParameterStability | None:
     """Stability of the case's knee-pain source call under parameter uncertainty (None without a source).
 
@@ -392,7 +392,7 @@ def _diagnosis_leaders(net: BayesNet, case: ValidationCase, draws: int, seed: in
     candidates = rankable_diagnoses(net.network)
     if len(candidates) < 2:
         return None, None, None, None
-    u = uncertainty(net, case.evidence, candidates, draws=draws, seed=seed)
+    u = uncertainty(net, case.evidence, targets=candidates, draws=draws, seed=seed)
     length = min(t.samples.size for t in u.targets)
     stacked = np.stack([t.samples[:length] for t in u.targets], axis=1)
     names = [t.target.variable for t in u.targets]
@@ -425,7 +425,7 @@ def _rank(scores: Mapping[str, float], targets: Sequence[str]) -> tuple[int, flo
     return best_rank, best_p
 
 
-def score_case(net: BayesNet, case: ValidationCase, stability_draws: int = 0, seed: int = 0) -> CaseResult:
+def score_case(net: BayesNet, case: ValidationCase, *, stability_draws: int = 0, seed: int = 0) -> CaseResult:
     """Posteriors of the diagnoses and knee-pain sources for one case, and the ranks of what was established.
 
     With ``stability_draws`` > 0, also the call's :func:`parameter_stability` (``seed`` for the draws).
@@ -442,7 +442,7 @@ def score_case(net: BayesNet, case: ValidationCase, stability_draws: int = 0, se
     if case.knee_pain_sources:
         src_rank, src_p = _rank(src, list(case.knee_pain_sources))
     alerts = tuple(a.id for a in net.alerts(case.evidence))
-    stability = parameter_stability(net, case, stability_draws, seed) if stability_draws else None
+    stability = parameter_stability(net, case, draws=stability_draws, seed=seed) if stability_draws else None
     return CaseResult(case, dx, src, dx_rank, dx_p, src_rank, src_p, alerts, stability)
 
 
@@ -544,7 +544,7 @@ def stability_summary(results: Sequence[CaseResult]) -> dict[str, Any]:
     }
 
 
-def run_cases(net: BayesNet, cases: Sequence[ValidationCase], stability_draws: int = 0, seed: int = 0) -> CaseSuite:
+def run_cases(net: BayesNet, cases: Sequence[ValidationCase], *, stability_draws: int = 0, seed: int = 0) -> CaseSuite:
     """Score every case: :func:`summarize` of all cases (``summary``) and of each group apart (``groups``).
 
     The groups (:data:`GROUPS`) are the locked test set, the development set and the textbook archetypes;
@@ -559,7 +559,7 @@ def run_cases(net: BayesNet, cases: Sequence[ValidationCase], stability_draws: i
         raise ValidationError("no cases to run")
     if not isinstance(stability_draws, int) or stability_draws < 0:
         raise ValidationError(f"stability draws must be a non-negative integer (got {stability_draws!r})")
-    results = [score_case(net, c, stability_draws, seed) for c in cases]
+    results = [score_case(net, c, stability_draws=stability_draws, seed=seed) for c in cases]
     summary = summarize(results, seed=seed)
     groups = {g: summarize([r for r in results if case_group(r.case) == g], seed=seed) for g in GROUPS}
     if stability_draws:
