@@ -41,6 +41,11 @@ def percent_1dp(p: float) -> str:
     return f"{p:.1%}" if math.isfinite(p) else "n/a"
 
 
+def sentence_case(text: str) -> str:
+    """The first letter in capitals, the rest as written (labels keep their abbreviations: "L4-L5 spine")."""
+    return text[:1].upper() + text[1:]
+
+
 def short_label(network: Network, var: str, width: int = 48) -> str:
     """The variable's label, shortened with "..." to fit ``width`` characters (its id only when it has none)."""
     label = network[var].label or var

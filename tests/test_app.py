@@ -9,6 +9,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 import bn
+import bn.app
 from bn.explain import explain
 from bn.graph import to_dot
 from bn.target import SOURCE_SHORT
@@ -254,12 +255,12 @@ def test_a_bug_in_a_panel_shows_an_error_id_keeps_the_findings_and_logs_no_findi
     other panels still work, and the server log names the error id and a case hash, never the findings."""
     import logging
 
-    import bn.explain
+    import bn.app.why
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom while explaining straight_leg_raise=positive")
 
-    monkeypatch.setattr(bn.explain, "explain", broken)
+    monkeypatch.setattr(bn.app.why, "explain", broken)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     with caplog.at_level(logging.ERROR, logger="bn.app"):
@@ -274,3 +275,18 @@ def test_a_bug_in_a_panel_shows_an_error_id_keeps_the_findings_and_logs_no_findi
     assert not any("straight_leg_raise" in m or "present" in m or "positive" in m for m in logged), logged
     show(at, "About")  # another panel still renders
     assert any("sha256" in m.value for m in at.markdown)
+
+
+def test_only_the_app_shell_imports_streamlit():
+    """bn is the functional core: only bn/app (the panels of app.py) may import Streamlit, and nothing else in bn
+    imports bn.app."""
+    import ast
+
+    core = [p for p in (ROOT / "bn").rglob("*.py") if "app" not in p.relative_to(ROOT / "bn").parts]
+    for path in core:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "streamlit" or n.startswith("bn.app") for n in names), (path, names)
+    assert list(bn.app.PANELS) == ["Why", "What next", "Sensitivity", "Compare", "Network", "Educator", "Case",
+                                   "About"]

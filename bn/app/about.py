@@ -1,0 +1,30 @@
+"""About: the network's version, hash, population, changelog and references."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from bn.app.page import Page
+
+
+def render(page: Page) -> None:
+    """The About panel for the page's network and findings."""
+    network = page.network
+    info = page.network.info
+    meta = network.meta
+    st.markdown(f"### {network.title}")
+    st.markdown(f"Network `{info.id}` version **{info.version}**, sha256 `{info.sha256}`")
+    for key in ("population", "description", "disclaimer"):
+        if meta.get(key):
+            st.markdown(f"**{key.capitalize()}.** {meta[key]}")
+    if meta.get("authors"):
+        st.markdown(f"**Authors.** {', '.join(meta['authors'])}; licence {meta.get('license', 'not stated')}")
+    counts = network.provenance_counts()
+    st.markdown(f"**Parameters.** {counts['total']}: {counts['cited']} cited, {counts['expert_estimate']} expert "
+                f"estimates, {counts['uncited']} uncited.")
+    for entry in meta.get("changelog") or []:
+        st.markdown(f"- **{entry['version']}** ({entry.get('date', '')}): " + " ".join(entry["changes"]))
+    if network.references:
+        st.dataframe(pd.DataFrame([{"key": r.key, "citation": r.citation, "measured": r.measured}
+                                   for r in network.references.values()]), hide_index=True, key="references")

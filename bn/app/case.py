@@ -1,0 +1,26 @@
+"""Case: download or upload the case file, the shareable link and the equivalent command line."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bn.app.page import Page
+from bn.app.state import on_case_upload
+from bn.evidence import Case
+
+
+def render(page: Page) -> None:
+    """The Case panel for the page's network and findings."""
+    network, evidence = page.network, page.evidence
+    info = page.network.info
+    note = st.text_area("Note (saved in the case file)", key="note", max_chars=2000)
+    case = Case(evidence, network=f"{info.id}@{info.version}", note=note or "")
+    st.download_button("Download this case (JSON)", case.to_json(), file_name=f"{info.id}-case.json",
+                       mime="application/json", key="download_case")
+    st.file_uploader("Load a case file (JSON or YAML, up to 1 MB)", type=["json", "yaml", "yml"], key="case_upload",
+                     on_change=on_case_upload, args=(network, page.entry_variables))
+    st.markdown("**Share:** the address bar reproduces this case exactly (each finding is a query parameter).")
+    st.code("?" + "&".join(f"{k}={v}" for k, v in page.url.items()), language=None)
+    st.code(f"bn query {info.id}@{info.version} " + " ".join(f"-e {k}={v}" for k, v in evidence.findings.items())
+            + "".join(f" --soft {k}={network[k].on_state}:{lik[network[k].on_state]:g}"
+                      for k, lik in evidence.soft_findings.items()), language="bash")

@@ -1,0 +1,105 @@
+"""The page's state changes: loading networks (cached across sessions), and the callbacks that set widget
+values (Streamlit runs them before the script, so they may). Nothing here computes a result: it calls ``bn``."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+import bn
+from bn.evidence import Case, Evidence, parse_case
+from bn.interop import parse_standard
+from bn.model import NetworkInfo
+from bn.netfile import MAX_FILE_BYTES, parse_network_text
+
+UNKNOWN, UNCERTAIN = "unknown", "uncertain"
+UPLOADED = "uploaded file"
+MAX_CASE_UPLOAD = 1024 * 1024
+
+
+@st.cache_resource(show_spinner="Compiling the network...")
+def load_published(reference: str) -> bn.BayesNet:
+    return bn.load(reference)
+
+
+@st.cache_resource(show_spinner="Compiling the uploaded network...", max_entries=8)
+def load_uploaded(name: str, data: bytes) -> bn.BayesNet:
+    lower = name.lower()
+    if lower.endswith((".bif", ".xmlbif", ".xml")):
+        fmt = "bif" if lower.endswith(".bif") else "xmlbif"
+        info = NetworkInfo(Path(name).stem, "uploaded", hashlib.sha256(data).hexdigest(), name)
+        return bn.load(parse_standard(data.decode("utf-8", errors="replace"), fmt, info))
+    return bn.load(parse_network_text(data, name))
+
+
+# -- state changes (callbacks run before the script, so they may set widget values) ------------------------
+
+def reset_findings(variables: list[str]) -> None:
+    for vid in variables:
+        st.session_state[vid] = UNKNOWN
+
+
+def apply_finding(vid: str, state: str) -> None:
+    st.session_state[vid] = state
+
+
+def load_case_into_widgets(network, case: Case, variables: list[str]) -> None:
+    ev = case.evidence.validate(network)
+    reset_findings(variables)
+    for vid, state in ev.findings.items():
+        st.session_state[vid] = state
+    for vid, lik in ev.soft_findings.items():
+        v = network[vid]
+        positive = v.on_state
+        if v.card != 2 or v.role not in ("finding", "red_flag"):
+            raise bn.EvidenceError(f"soft finding {vid}: the app takes soft findings for binary findings only")
+        st.session_state[vid] = UNCERTAIN
+        st.session_state[f"{vid}.soft"] = min(99, max(1, round(100 * lik[positive] / sum(lik.values()))))
+    st.session_state["note"] = case.note
+
+
+def load_example(network, case: Case, variables: list[str]) -> None:
+    try:
+        load_case_into_widgets(network, case, variables)
+    except bn.BNError as exc:
+        st.session_state["flash"] = ("error", f"Could not load that case; your findings are unchanged. {exc}")
+
+
+def on_case_upload(network, variables: list[str]) -> None:
+    upload = st.session_state.get("case_upload")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    try:
+        if len(data) > MAX_CASE_UPLOAD:
+            raise bn.CaseFileError(f"{upload.name}: {len(data):,} bytes; the limit is {MAX_CASE_UPLOAD:,}")
+        case = parse_case(data, upload.name)
+        if case.network and case.network.partition("@")[0] != network.id:
+            raise bn.CaseFileError(f"{upload.name} was made for network '{case.network}', not '{network.id}'")
+        load_case_into_widgets(network, case, variables)
+        st.session_state["flash"] = ("success", f"Loaded case {upload.name}.")
+    except bn.BNError as exc:
+        st.session_state["flash"] = ("error", f"Could not load that case; your findings are unchanged. {exc}")
+
+
+def on_network_upload() -> None:
+    upload = st.session_state.get("network_upload")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    try:
+        if len(data) > MAX_FILE_BYTES:
+            raise bn.NetworkFileError([bn.errors.Problem(upload.name, None, "file exceeds the 5 MB limit")])
+        load_uploaded(upload.name, data)
+        st.session_state["uploaded_network"] = (upload.name, data)
+        st.session_state["network"] = UPLOADED
+        st.session_state["flash"] = ("success", f"Loaded network file {upload.name}.")
+    except bn.BNError as exc:
+        st.session_state["flash"] = ("error", f"Could not load that network; nothing changed. {exc}")
+
+
+def pin_scenario(evidence: Evidence) -> None:
+    pinned = st.session_state.setdefault("scenarios", [])
+    pinned.append({"name": f"Scenario {chr(ord('A') + len(pinned) % 26)}", "evidence": evidence.to_dict()})
