@@ -2,7 +2,8 @@
 
 Input columns are finding ids holding state names (a blank cell means "not known"); ``keep`` columns (case
 ids, for instance) are passed through. Output adds one column ``P(variable=state)`` per target state, the
-knee-pain sources (``knee_pain_source_<source>``), ``log_probability_of_evidence``, ``error`` and the network's
+members of the network's declared summary (``<name>_<member>``: ``knee_pain_source_<source>`` for
+l4l5_knee), ``log_probability_of_evidence``, ``error`` and the network's
 id, version and sha256, with a ``row`` column numbering the input's data rows from 1 (the header is not a row)
 and, for a CSV file, a ``line`` column giving each row's line in the file (header and blank lines counted).
 
@@ -165,7 +166,8 @@ def _read_rows(path: Path, header: list[str], skip: set[int], what: str) -> pd.D
 
 def output_columns(net: BayesNet, targets: Sequence[str]) -> list[str]:
     cols = [f"P({v}={s})" for v in targets for s in net.network[v].state_ids]
-    cols += [f"knee_pain_source_{key}" for key in net.network.knee_pain_sources]
+    summary = net.network.summary
+    cols += [f"{summary.name}_{key}" for key in summary.members] if summary else []
     return cols
 
 
@@ -214,7 +216,8 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, *, targets: Sequence[str] | 
             vec[observed] = 0.0
             vec[observed, state[observed]] = 1.0
             lik[col] = vec
-    sources = dict(network.knee_pain_sources)
+    summary = network.summary
+    sources = dict(summary.members) if summary else {}
     wanted = list(dict.fromkeys([*targets, *sources.values()]))
     if n:
         post, log_z = net.engine.marginals(lik, wanted)
@@ -236,7 +239,7 @@ def score_frame(net: BayesNet, frame: pd.DataFrame, *, targets: Sequence[str] | 
         for i, s in enumerate(network[v].state_ids):
             columns[f"P({v}={s})"] = np.where(ok, post[v][:, i], np.nan)
     for key, var in sources.items():
-        columns[f"knee_pain_source_{key}"] = np.where(ok, post[var][:, network[var].on_index], np.nan)
+        columns[f"{summary.name}_{key}"] = np.where(ok, post[var][:, network[var].on_index], np.nan)
     columns["log_probability_of_evidence"] = np.where(ok, log_z, np.nan)
     error_text = np.full(n, "", dtype=object)
     for k, msg in bad.items():

@@ -36,7 +36,7 @@ import numpy as np
 from bn.engines import DEFAULT, TreePlan, engine_plan
 from bn.files import write_bytes
 from bn.inference import BayesNet
-from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable
+from bn.model import Network, NetworkInfo, Parameter, Reference, State, Summary, Variable
 
 FORMAT = 3  # 2: plans may be over the OR chains (bn.decompose); 3: generic model encoding with a digest
 
@@ -173,7 +173,7 @@ def _read_entry(entry: Path, sha256: str) -> tuple[Network, TreePlan, dict[froze
 
 
 # The model's classes, by name: the only types an entry can name (decoding never imports or calls anything else).
-_TYPES = {cls.__name__: cls for cls in (Network, NetworkInfo, Variable, State, Parameter, Reference)}
+_TYPES = {cls.__name__: cls for cls in (Network, NetworkInfo, Variable, State, Parameter, Reference, Summary)}
 
 
 def encode(obj: Any, arrays: list[np.ndarray]) -> Any:

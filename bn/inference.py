@@ -23,7 +23,7 @@ import numpy as np
 
 from bn.errors import EvidenceError, ImpossibleEvidenceError
 from bn.evidence import Evidence, lookup_variable
-from bn.model import Network, NetworkInfo
+from bn.model import KNEE_PAIN_SOURCE, Network, NetworkInfo
 
 MAX_MAP_CONFIGURATIONS = 1 << 20
 
@@ -86,11 +86,22 @@ class QueryResult:
     priors: dict[str, dict[str, float]]
     probability_of_evidence: float
     log_probability_of_evidence: float
-    knee_pain_source: dict[str, float] | None = None
-    knee_pain_source_prior: dict[str, float] | None = None
     alerts: list[Alert] = field(default_factory=list)
     most_probable_explanation: MostProbableExplanation | None = None
     engine: str = "einsum"
+    # The network's declared summary (Network.summary): its name, each member's probability now and before.
+    summary_name: str | None = None
+    summary: dict[str, float] | None = None
+    summary_prior: dict[str, float] | None = None
+
+    @property
+    def knee_pain_source(self) -> dict[str, float] | None:
+        """The knee-pain-source summary ({source: probability}); None for networks without it."""
+        return self.summary if self.summary_name == KNEE_PAIN_SOURCE[0] else None
+
+    @property
+    def knee_pain_source_prior(self) -> dict[str, float] | None:
+        return self.summary_prior if self.summary_name == KNEE_PAIN_SOURCE[0] else None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -103,9 +114,9 @@ class QueryResult:
             "priors": self.priors,
             "alerts": [a.to_dict() for a in self.alerts],
         }
-        if self.knee_pain_source is not None:
-            out["knee_pain_source"] = self.knee_pain_source
-            out["knee_pain_source_prior"] = self.knee_pain_source_prior
+        if self.summary is not None:  # under the summary's own name (knee_pain_source for l4l5_knee)
+            out[self.summary_name] = self.summary
+            out[f"{self.summary_name}_prior"] = self.summary_prior
         if self.most_probable_explanation is not None:
             out["most_probable_explanation"] = self.most_probable_explanation.to_dict()
         return out
@@ -310,26 +321,26 @@ class BayesNet:
         """
         ev = self.evidence(findings, soft=soft)
         variables = self.default_query_variables() if variables is None else self._names(variables)
-        wanted = list(dict.fromkeys([*variables, *self.network.knee_pain_sources.values()]))
+        summary = self.network.summary
+        members = summary.members if summary else {}
+        wanted = list(dict.fromkeys([*variables, *members.values()]))
         computed, log_p = self._all_marginals(wanted, ev)
         log_p = log_p if ev else 0.0
         p_e = math.exp(log_p)
         posteriors = {v: computed[v] for v in variables}
         priors = {v: self._priors[v] for v in variables}
-        sources = prior_sources = None
-        if self.network.knee_pain_sources:
-            sources, prior_sources = {}, {}
-            for key, var in self.network.knee_pain_sources.items():
-                sources[key] = computed[var][self.network[var].on_state]
-                prior_sources[key] = self._priors[var][self.network[var].on_state]
+        now = before = None
+        if summary:
+            now = {key: computed[var][self.network[var].on_state] for key, var in members.items()}
+            before = {key: self._priors[var][self.network[var].on_state] for key, var in members.items()}
         best = None
         if mpe and self.network.has_roles and self.network.by_role("diagnosis"):
             best = self.most_probable_explanation(findings=ev)
         return QueryResult(
             network=self.info, evidence=ev, posteriors=posteriors, priors=priors,
             probability_of_evidence=p_e, log_probability_of_evidence=log_p,
-            knee_pain_source=sources, knee_pain_source_prior=prior_sources, alerts=self.alerts(ev),
-            most_probable_explanation=best, engine=self.engine.name,
+            alerts=self.alerts(ev), most_probable_explanation=best, engine=self.engine.name,
+            summary_name=summary.name if summary else None, summary=now, summary_prior=before,
         )
 
     def alerts(self, findings: Findings = None, *, soft=None) -> list[Alert]:

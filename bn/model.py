@@ -151,6 +151,22 @@ class NetworkInfo:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """A question the network answers with several binary variables at once, declared in its file: its ``name``
+    (the key results use: ``knee_pain_source`` in JSON, ``knee_pain_source_<member>`` batch columns), a ``title``
+    for people, and ``members`` (answer key -> the variable whose on-state is that answer). Answers may coexist:
+    each member is a separate probability."""
+
+    name: str
+    title: str
+    members: Mapping[str, str]
+
+
+#: The summary l4l5_knee's files declare as ``knee_pain_sources`` (before the generic ``summary`` field).
+KNEE_PAIN_SOURCE = ("knee_pain_source", "Where does the knee pain come from?")
+
+
+@dataclass(frozen=True)
 class Network:
     """A discrete Bayesian network with its metadata.
 
@@ -161,8 +177,13 @@ class Network:
     variables: Mapping[str, Variable]
     meta: Mapping[str, object] = field(default_factory=dict)
     references: Mapping[str, Reference] = field(default_factory=dict)
-    knee_pain_sources: Mapping[str, str] = field(default_factory=dict)
+    summary: Summary | None = None
     source_format: str = "yaml"
+
+    @property
+    def knee_pain_sources(self) -> Mapping[str, str]:
+        """The members of this network's knee-pain-source summary ({} for any other network)."""
+        return self.summary.members if self.summary and self.summary.name == KNEE_PAIN_SOURCE[0] else {}
 
     @property
     def id(self) -> str:

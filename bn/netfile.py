@@ -25,7 +25,17 @@ from typing import Any
 import numpy as np
 
 from bn.errors import NetworkFileError, Problem
-from bn.model import Network, NetworkInfo, Parameter, Reference, State, Variable, default_on_state
+from bn.model import (
+    KNEE_PAIN_SOURCE,
+    Network,
+    NetworkInfo,
+    Parameter,
+    Reference,
+    State,
+    Summary,
+    Variable,
+    default_on_state,
+)
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 SUM_TOLERANCE = 1e-9
@@ -194,17 +204,33 @@ class _Builder:
             var = self._variable(specs[vid], parents[vid], variables)
             if var is not None:
                 variables[vid] = var
-        sources = dict(meta.get("knee_pain_sources") or {})
-        for key, vid in sources.items():
-            if vid not in specs:
-                self.problem(None, f"network.knee_pain_sources.{key}: unknown variable '{vid}'")
-            elif len(specs[vid]["states"]) != 2:
-                self.problem(vid, f"knee_pain_sources.{key} must name a binary variable")
+        summary = self._summary(meta, specs)
         if self.problems:
             return None
         info = NetworkInfo(meta["id"], meta["version"], hashlib.sha256(self.data).hexdigest(), self.fname)
-        return Network(info=info, variables=variables, meta=meta, references=self.refs,
-                       knee_pain_sources=sources, source_format="yaml")
+        return Network(info=info, variables=variables, meta=meta, references=self.refs, summary=summary,
+                       source_format="yaml")
+
+    def _summary(self, meta: dict, specs: dict) -> Summary | None:
+        """``network.summary`` ({name, title, members}), or the older ``knee_pain_sources`` mapping (read as the
+        knee-pain-source summary); every member a binary variable."""
+        if "summary" in meta and "knee_pain_sources" in meta:
+            self.problem(None, "network: give summary or knee_pain_sources, not both")
+            return None
+        if "summary" in meta:
+            doc = meta["summary"]
+            name, title, members, where = doc["name"], doc["title"], dict(doc["members"]), "network.summary.members"
+        elif meta.get("knee_pain_sources"):
+            (name, title), members, where = KNEE_PAIN_SOURCE, dict(meta["knee_pain_sources"]), \
+                "network.knee_pain_sources"
+        else:
+            return None
+        for key, vid in members.items():
+            if vid not in specs:
+                self.problem(None, f"{where}.{key}: unknown variable '{vid}'")
+            elif len(specs[vid]["states"]) != 2:
+                self.problem(vid, f"{where}.{key} must name a binary variable")
+        return Summary(name, title, members)
 
     def _check_version_against_path(self, meta: dict) -> None:
         if self.path is None:

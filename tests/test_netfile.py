@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -290,3 +291,48 @@ def test_deterministic_or_of_many_parents_is_built_without_a_loop_per_row(write_
     cpt = load_doc(write_network, doc)["wide"].cpt
     assert cpt.shape == (2,) * 20 + (2,)
     assert cpt[(0,) * 20].tolist() == [1.0, 0.0] and float(cpt[..., 1].sum()) == 2 ** 20 - 1
+
+
+def test_a_summary_is_declared_in_the_file_and_named_as_declared(write_network, tmp_path, capsys):
+    """Network.summary is generic: its name keys the JSON and the batch columns; the older knee_pain_sources
+    mapping reads as the knee-pain-source summary (published files keep their bytes)."""
+    import json
+
+    import pandas as pd
+
+    from bn.batch import score_frame
+    from bn.cli import main
+
+    doc = small_network_doc()
+    doc["network"]["summary"] = {"name": "cause", "title": "What causes it?",
+                                 "members": {"the_disease": "disease", "the_other": "other"}}
+    path = write_network(doc, "summ.yaml")
+    net = bn.load(str(path))
+    assert net.network.summary.name == "cause" and net.network.knee_pain_sources == {}
+    result = net.query({"sign": "positive"})
+    expected = net.posterior("disease", findings={"sign": "positive"})["present"]
+    assert result.to_dict()["cause"]["the_disease"] == pytest.approx(expected, abs=1e-12)
+    assert "cause_prior" in result.to_dict() and result.knee_pain_source is None
+    out, _ = score_frame(net, pd.DataFrame({"sign": ["positive"]}))
+    assert out.loc[0, "cause_the_disease"] == pytest.approx(expected, abs=1e-12)
+    assert main(["query", str(path), "-e", "sign=positive", "--json", "--interval-draws", "0"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["cause"]) == {"the_disease", "the_other"}
+    shipped = bn.load("l4l5_knee")
+    assert shipped.network.summary.name == "knee_pain_source"
+    assert shipped.query({"knee_pain": "present"}).to_dict()["knee_pain_source"].keys() == \
+        shipped.network.knee_pain_sources.keys()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["network"].update(summary={"name": "x", "title": "X", "members": {"a": "nope"}}),
+     "network.summary.members.a: unknown variable 'nope'"),
+    (lambda d: d["network"].update(summary={"name": "x", "title": "X", "members": {"a": "disease"}},
+                                   knee_pain_sources={"a": "disease"}),
+     "give summary or knee_pain_sources, not both"),
+    (lambda d: d["network"].update(summary={"name": "x", "members": {"a": "disease"}}), "title"),
+])
+def test_a_bad_summary_names_the_file_and_the_problem(write_network, change, message):
+    doc = small_network_doc()
+    change(doc)
+    with pytest.raises(bn.NetworkFileError, match=re.escape(message)):
+        bn.load(str(write_network(doc, "bad_summary.yaml")))
