@@ -157,6 +157,19 @@ class DataCheck:
             "unchecked_tables": self.unchecked_tables,
         }
 
+    def to_frame(self, part: str = "moved"):
+        """One of the checks as a table: ``"calibration"``, ``"moved"`` (parameters), ``"arcs"`` or ``"conflict"``
+        (one row per record)."""
+        import pandas as pd
+
+        if part == "conflict":
+            return pd.DataFrame({"row": np.arange(1, self.records + 1), "conflict_bits": self.conflict})
+        rows = {"calibration": self.calibration, "moved": self.moved, "arcs": self.arcs}.get(part)
+        if rows is None:
+            raise DataCheckError(f"unknown part '{part}' (choose calibration, moved, arcs or conflict)")
+        return pd.DataFrame([{**r.__dict__, "flagged": getattr(r, "flagged", getattr(r, "suggested", None))}
+                             for r in rows])
+
 
 def record_codes(net: BayesNet, records: pd.DataFrame, *, ignore: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Each variable column as state indices (-1 where not recorded); DataCheckError for an unknown state."""

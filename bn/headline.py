@@ -91,6 +91,14 @@ class SourceHeadline:
                 "separating_finding": self.separating_finding, "separating_label": self.separating_label,
                 "separating_gain": self.separating_gain, "sentence": self.sentence()}
 
+    def to_frame(self):
+        """One row per source: its probability and 90% interval, most probable first."""
+        import pandas as pd
+
+        rows = [{"source": k, "probability": p, "low": self.intervals[k][0], "high": self.intervals[k][1]}
+                for k, p in sorted(self.points.items(), key=lambda kv: -kv[1])]
+        return pd.DataFrame(rows)
+
 
 def interval_overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     """The shared width of two intervals as a share of the narrower one (1 when one holds the other).

@@ -75,6 +75,21 @@ class BatchMarginals:
     marginals: dict[str, np.ndarray]
     log_probability_of_evidence: np.ndarray
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"marginals": {v: m.tolist() for v, m in self.marginals.items()},
+                "log_probability_of_evidence": self.log_probability_of_evidence.tolist()}
+
+    def to_frame(self):
+        """One row per case: ``P(variable=state)`` columns (NaN for an impossible case) and log P(evidence)."""
+        import pandas as pd
+
+        columns: dict[str, Any] = {}
+        for v, m in self.marginals.items():
+            for i in range(m.shape[1]):
+                columns[f"P({v}={i})"] = m[:, i]
+        columns["log_probability_of_evidence"] = self.log_probability_of_evidence
+        return pd.DataFrame(columns)
+
 
 @dataclass(frozen=True)
 class QueryResult:

@@ -79,6 +79,16 @@ class LearnResult:
     fit: EMResult | None = None  # how EM went (method "em")
     contradictions: dict[str, list[int]] = field(default_factory=dict)  # definition -> data rows (1-based) against it
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"network": self.network.info.to_dict(), "tables": [t.to_dict() for t in self.tables],
+                "skipped": self.skipped, "contradictions": self.contradictions}
+
+    def to_frame(self):
+        """One row per learnt table: the records behind it and its largest change."""
+        import pandas as pd
+
+        return pd.DataFrame([t.to_dict() for t in self.tables])
+
     def summary(self) -> str:
         info = self.network.info
         lines = [f"{info.id} {info.version} (sha256 {info.sha256[:16]}...): {len(self.tables)} table"

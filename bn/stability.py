@@ -124,6 +124,15 @@ class Stability:
                 "marginals": self.marginals, "disagreements": [d.to_dict() for d in self.disagreements],
                 "notes": self.notes, "same_decision": self.same_decision.to_dict()}
 
+    def to_frame(self):
+        """One row per diagnosis: its state in the most probable combination, its marginal probability, and
+        whether the two disagree."""
+        import pandas as pd
+
+        disagree = {d.variable for d in self.disagreements}
+        return pd.DataFrame([{"diagnosis": v, "in_explanation": self.explanation.get(v), "marginal": p,
+                              "disagrees": v in disagree} for v, p in self.marginals.items()])
+
 
 def default_observation_set(net: BayesNet, ev: Evidence) -> list[str]:
     """Every unobserved history and examination finding (every unobserved variable without roles)."""

@@ -100,3 +100,30 @@ def test_the_analysis_functions_take_the_network_and_its_data_positionally_and_t
         params = inspect.signature(f).parameters.values()
         positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         assert len(positional) <= 2, f"{f.__module__}.{f.__name__} takes {positional} positionally"
+
+
+def test_every_result_has_to_dict_and_to_frame(knee):
+    """One habit for every result: to_dict (strict JSON) and to_frame (a pandas table with rows)."""
+    import pandas as pd
+
+    from bn import jsonout
+    from bn.datacheck import check_records
+    from bn.headline import source_headline
+    from bn.validation import load_cases, run_cases
+
+    case = {"knee_pain": "present", "straight_leg_raise": "positive"}
+    records = pd.DataFrame({"age_group": ["65_plus", "under_40"] * 30, "knee_pain": ["present"] * 60,
+                            "straight_leg_raise": ["positive", "negative", "negative"] * 20})
+    results = [knee.query(case), knee.most_probable_explanation(findings=case),
+               knee.batch_marginals([case, {}], variables=["disc_herniation"]),
+               knee.explain(case, target="disc_herniation"), knee.next_best(case, target="disc_herniation", top=2),
+               knee.stability(case, samples=50), source_headline(knee, knee.evidence(case), draws=30),
+               knee.one_way(case, target="disc_herniation", only=["disc_herniation"]),
+               knee.flip(case, constraint="disc_herniation >= 0.5", only=["disc_herniation"]),
+               knee.uncertainty(case, targets=["disc_herniation"], draws=20),
+               run_cases(knee, load_cases(knee.network)[:3]), check_records(knee, records)]
+    for result in results:
+        name = type(result).__name__
+        jsonout.dumps(result.to_dict())  # strict JSON: raises on anything it cannot write
+        frame = result.to_frame()
+        assert isinstance(frame, pd.DataFrame) and len(frame) > 0, name

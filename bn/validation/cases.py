@@ -475,6 +475,16 @@ class CaseSuite:
         return {"network": self.network.to_dict(), "summary": self.summary, "groups": self.groups,
                 "cases": [r.to_dict() for r in self.results]}
 
+    def to_frame(self):
+        """One row per case: its group, the established answers, their ranks and posteriors."""
+        import pandas as pd
+
+        return pd.DataFrame([{"case": r.case.id, "group": case_group(r.case), "kind": r.case.kind,
+                              "split": r.case.split, "diagnoses": ", ".join(r.case.diagnoses),
+                              "diagnosis_rank": r.diagnosis_rank, "diagnosis_probability": r.diagnosis_probability,
+                              "sources": ", ".join(r.case.knee_pain_sources), "source_rank": r.source_rank,
+                              "source_probability": r.source_probability} for r in self.results])
+
 
 def summarize(results: Sequence[CaseResult], *, seed: int = 0) -> dict[str, Any]:
     """Accuracy of a group of cases, each figure with its 95% interval.
