@@ -48,6 +48,22 @@ class Evidence:
     def variables(self) -> list[str]:
         return list(self.findings) + list(self.soft_findings)
 
+    def command_line(self, reference: str, network: Network) -> str:
+        """The ``bn query`` command that reproduces these findings on ``reference`` (``id@version``).
+
+        >>> import bn
+        >>> net = bn.load("l4l5_knee")
+        >>> ev = Evidence({"knee_pain": "present"}, {"straight_leg_raise": {"positive": 0.7, "negative": 0.3}})
+        >>> ev.command_line("l4l5_knee@2.0.0", net.network)
+        'bn query l4l5_knee@2.0.0 -e knee_pain=present --soft straight_leg_raise=0.3,0.7'
+        """
+        parts = [f"bn query {reference}", *(f"-e {k}={v}" for k, v in self.findings.items())]
+        for var, lik in self.soft_findings.items():
+            vector = self.likelihoods(network)[var] if var in network else None
+            if vector is not None:
+                parts.append(f"--soft {var}=" + ",".join(f"{x:g}" for x in vector * max(lik.values())))
+        return " ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         return {"findings": dict(self.findings),
                 "soft_findings": {k: dict(v) for k, v in self.soft_findings.items()}}

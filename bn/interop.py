@@ -81,6 +81,20 @@ def _decode(raw: bytes, path: Path) -> str:
         return raw.decode("latin-1")
 
 
+def parse_upload(name: str, data: bytes) -> Network:
+    """A network file handed in as bytes (an upload): BIF or XMLBIF by its extension, otherwise bn-network YAML.
+    A standard file has no version of its own: it is named by its file name, version "uploaded" and its sha256.
+    """
+    from bn.netfile import parse_network_text
+
+    lower = name.lower()
+    if lower.endswith((".bif", ".xmlbif", ".xml")):
+        fmt = "bif" if lower.endswith(".bif") else "xmlbif"
+        info = NetworkInfo(Path(name).stem, "uploaded", hashlib.sha256(data).hexdigest(), name)
+        return parse_standard(data.decode("utf-8", errors="replace"), fmt, info)
+    return parse_network_text(data, name)
+
+
 def export(network: Network, fmt: str) -> str:
     """The network as BIF or XMLBIF text.
 

@@ -212,3 +212,18 @@ def test_a_name_cannot_escape_the_registry(capsys, reference):
     code, out, err = run(capsys, "query", reference, "-e", "knee_pain=present")
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and ("has no version" in err or "unknown network" in err), err
+
+
+def test_the_command_line_the_app_shows_reproduces_the_case(capsys):
+    """Evidence.command_line (shown in the app's Case panel) run as written gives the same posteriors."""
+    import shlex
+
+    net = bn.load("l4l5_knee")
+    ev = net.evidence({"knee_pain": "present", "age_group": "65_plus"},
+                      soft={"straight_leg_raise": {"positive": 0.7, "negative": 0.3}})
+    command = ev.command_line(f"l4l5_knee@{net.info.version}", net.network)
+    argv = shlex.split(command)
+    assert argv[:2] == ["bn", "query"]
+    assert main([*argv[1:], "--json", "--interval-draws", "0"]) == 0
+    got = json.loads(capsys.readouterr().out)["posteriors"]["disc_herniation"]["present"]
+    assert got == pytest.approx(net.posterior("disc_herniation", findings=ev)["present"], abs=1e-12)

@@ -21,6 +21,4 @@ def render(page: Page) -> None:
                      on_change=on_case_upload, args=(network, page.entry_variables))
     st.markdown("**Share:** the address bar reproduces this case exactly (each finding is a query parameter).")
     st.code("?" + "&".join(f"{k}={v}" for k, v in page.url.items()), language=None)
-    st.code(f"bn query {info.id}@{info.version} " + " ".join(f"-e {k}={v}" for k, v in evidence.findings.items())
-            + "".join(f" --soft {k}={network[k].on_state}:{lik[network[k].on_state]:g}"
-                      for k, lik in evidence.soft_findings.items()), language="bash")
+    st.code(evidence.command_line(f"{info.id}@{info.version}", network), language="bash")

@@ -9,6 +9,7 @@ import streamlit as st
 from bn.app.page import Page
 from bn.graph import to_dot
 from bn.model import ROLES
+from bn.provenance import parameter_sources
 
 
 def render(page: Page) -> None:
@@ -33,15 +34,7 @@ def render(page: Page) -> None:
         row.update({f"P({s})": float(x) for s, x in zip(v.state_ids, v.cpt[idx], strict=True)})
         table.append(row)
     st.dataframe(pd.DataFrame(table), hide_index=True, key="cpt_table")
-    provenance = []
-    for prm in v.parameters:
-        ref = network.references.get(prm.source) if prm.source else None
-        provenance.append({"parameter": f"{prm.kind}: {prm.key}",
-                           "value": prm.value if isinstance(prm.value, float) else str(prm.value),
-                           "source": ref.citation if ref else ("expert estimate" if prm.expert_estimate
-                                                               else "uncited"),
-                           "how": prm.detail or prm.expert_estimate or "",
-                           "range": f"{prm.range[0]:g}-{prm.range[1]:g}" if prm.range else ""})
+    provenance = parameter_sources(network, node)
     if provenance:
         st.markdown("Where every number comes from:")
         st.dataframe(pd.DataFrame(provenance), hide_index=True, key="provenance_table")

@@ -3,16 +3,12 @@ values (Streamlit runs them before the script, so they may). Nothing here comput
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import streamlit as st
 
 import bn
 from bn.evidence import Case, Evidence, parse_case
-from bn.interop import parse_standard
-from bn.model import NetworkInfo
-from bn.netfile import MAX_FILE_BYTES, parse_network_text
+from bn.interop import parse_upload
+from bn.netfile import MAX_FILE_BYTES
 
 UNKNOWN, UNCERTAIN = "unknown", "uncertain"
 UPLOADED = "uploaded file"
@@ -26,12 +22,7 @@ def load_published(reference: str) -> bn.BayesNet:
 
 @st.cache_resource(show_spinner="Compiling the uploaded network...", max_entries=8)
 def load_uploaded(name: str, data: bytes) -> bn.BayesNet:
-    lower = name.lower()
-    if lower.endswith((".bif", ".xmlbif", ".xml")):
-        fmt = "bif" if lower.endswith(".bif") else "xmlbif"
-        info = NetworkInfo(Path(name).stem, "uploaded", hashlib.sha256(data).hexdigest(), name)
-        return bn.load(parse_standard(data.decode("utf-8", errors="replace"), fmt, info))
-    return bn.load(parse_network_text(data, name))
+    return bn.load(parse_upload(name, data))
 
 
 # -- state changes (callbacks run before the script, so they may set widget values) ------------------------
