@@ -157,9 +157,15 @@ def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "
     tables, skipped = [], {}
     contradictions: dict[str, list[int]] = {}
     fit = None
+    # A table whose every number is fixed, or a noisy-OR with a fixed link or leak (learnt tables are full tables,
+    # so one number cannot be kept apart), is kept whole; a table's fixed rows are kept row by row.
+    whole = {v for v in wanted if _fixed_whole(network[v])}
     if method == "em":
-        fit, tables, skipped = _learn_em(net, codes, specs, wanted, key, prior_weight=prior_weight, freeze=freeze,
-                                         max_iter=max_iter, tol=tol, progress=progress)
+        # EM keeps any table with a fixed number whole.
+        fixed = [v for v in wanted if any(p.fixed for p in network[v].parameters)]
+        fit, tables, skipped = _learn_em(net, codes, specs, wanted, key, prior_weight=prior_weight,
+                                         freeze=[*freeze, *fixed], max_iter=max_iter, tol=tol, progress=progress)
+        skipped.update({v: "a number in it is fixed in the network file" for v in fixed})
     for vid in (wanted if method != "em" else []):
         var = network[vid]
         family = [*var.parents, vid]
@@ -177,6 +183,9 @@ def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "
         if "mixture" in specs[vid]["cpt"]:
             skipped[vid] = "a mixture's components are not learnt from records yet"
             continue
+        if vid in whole:
+            skipped[vid] = "fixed in the network file"
+            continue
         known = np.all([codes[f] >= 0 for f in family], axis=0)
         if not known.any():
             skipped[vid] = "no record has it and all its parents known"
@@ -192,8 +201,19 @@ def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "
                              f"{var.state_ids[conflict[0][-1]]}{' when ' + where if where else ''}, which "
                              f"{network.id} {network.info.version} gives probability 0")
         new, ranges = _update(table, counts, method, prior_weight, on=var.on_index)
-        specs[vid]["cpt"] = {"table": {"parents": list(var.parents), "rows": _rows(
-            network, var, new, ranges, counts, key, method, prior_weight)}}
+        kept = {_when_key(dict(part.split("=", 1) for part in p.key.split(", ")) if p.key != "(no parents)" else {})
+                for p in var.parameters if p.kind == "row" and p.fixed}
+        body = specs[vid]["cpt"].get("table", {})
+        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate") if k in body}
+        # A kept row takes the provenance it inherited from its table, which the learnt table no longer carries.
+        original = {_when_key(r["when"]): {**({} if ("source" in r or "expert_estimate" in r) else inherited), **r}
+                    for r in body.get("rows", [])}
+        for index in np.ndindex(*table.shape[:-1]):
+            if _when_key({p: network[p].state_ids[i] for p, i in zip(var.parents, index)}) in kept:
+                new[index] = table[index]
+        rows = _rows(network, var, new, ranges, counts, key, method, prior_weight)
+        rows = [original[_when_key(r["when"])] if _when_key(r["when"]) in kept else r for r in rows]
+        specs[vid]["cpt"] = {"table": {"parents": list(var.parents), "rows": rows}}
         tables.append(LearntTable(vid, int(known.sum()), float(np.abs(new - table).max())))
     if not tables:
         raise LearnError("no table could be updated: the records need a column for a variable and for each of "
@@ -228,6 +248,17 @@ def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "
     except BNError as exc:  # a bug here, not the user's: say what failed rather than write a broken file
         raise LearnError(f"the updated file does not validate: {exc}") from None
     return LearnResult(new_network, text, tables, skipped, fit, contradictions)
+
+
+def _fixed_whole(var) -> bool:
+    """Kept whole by bn learn: every number fixed, or a noisy-OR link or leak fixed."""
+    params = var.parameters
+    return bool(params) and (all(p.fixed for p in params) or (var.form == "noisy_or" and any(p.fixed for p in params)))
+
+
+def _when_key(when: dict) -> str:
+    """A row's parent states in one spelling, whatever order the file lists them in."""
+    return ", ".join(f"{k}={when[k]}" for k in sorted(when)) or "(no parents)"
 
 
 def _contradicting_rows(var, family: list[str], codes: dict[str, np.ndarray]) -> list[int]:

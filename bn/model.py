@@ -53,6 +53,7 @@ class Parameter:
     detail: str | None = None
     expert_estimate: str | None = None
     range: tuple[float, float] | None = None
+    fixed: bool = False  # never changed by bn learn (a definition, or a number the modeller will not let data move)
 
     @property
     def provenance(self) -> str:

@@ -370,7 +370,8 @@ class _Builder:
         if not ok:
             return None
         return {"source": source, "detail": detail, "expert_estimate": expert,
-                "range": tuple(rng) if rng is not None else None}
+                "range": tuple(rng) if rng is not None else None,
+                "fixed": bool(item.get("fixed", inherited.get("fixed", False)))}
 
     def _probability(self, vid: str, where: str, p: Any) -> bool:
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p):
@@ -392,7 +393,7 @@ class _Builder:
         if len(rows) != expected:
             self.problem(vid, f"the table has {len(rows)} rows; {expected} are needed "
                               f"(one per combination of {', '.join(p.id for p in parents) or 'no parents'})")
-        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate") if k in body}
+        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate", "fixed") if k in body}
         for n, row in enumerate(rows, start=1):
             when = row["when"]
             key = ", ".join(f"{k}={when[k]}" for k in when) or "(no parents)"
@@ -431,7 +432,7 @@ class _Builder:
 
     def _noisy_or(self, vid: str, parents: list[Variable], body: dict, on_index: int):
         count_before = len(self.problems)
-        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate") if k in body}
+        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate", "fixed") if k in body}
         leak = body["leak"]
         params = []
         if self._probability(vid, "leak", leak["p"]):
@@ -486,7 +487,7 @@ class _Builder:
         """Each present parent contributes its own distribution; several present ones mix by weight."""
         state_ids = [s.id for s in states]
         count_before = len(self.problems)
-        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate") if k in body}
+        inherited = {k: body[k] for k in ("source", "detail", "expert_estimate", "fixed") if k in body}
         params = []
         otherwise = self._distribution(vid, "otherwise", body["otherwise"]["probs"], state_ids)
         if otherwise is not None:

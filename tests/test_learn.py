@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import small_network_doc
 
 import bn
@@ -173,3 +174,26 @@ def test_cli_writes_a_new_validated_version_and_never_overwrites(tiny, tmp_path,
 def test_a_version_must_be_canonical(tiny, version):
     with pytest.raises(LearnError, match="not a version"):
         learn(tiny, pd.DataFrame({"age": ["old"]}), version=version)
+
+
+def test_fixed_numbers_are_never_learnt(write_network):
+    """fixed: true on a row keeps that row (with its own provenance) while the others learn; on a noisy-OR link
+    the whole table stays; EM keeps any table with a fixed number whole."""
+    doc = small_network_doc()
+    doc["variables"][1]["cpt"]["table"]["rows"][1]["fixed"] = True  # disease | age=old
+    doc["variables"][3]["cpt"]["noisy_or"]["links"][0]["fixed"] = True  # sign <- disease
+    net = bn.load(str(write_network(doc, "tiny/1.0.0.yaml")))
+    assert [p.fixed for p in net.network["disease"].parameters] == [False, True]
+    records = pd.DataFrame({"age": ["young", "old"] * 50, "disease": ["present"] * 100,
+                            "sign": ["positive"] * 100})
+    result = learn(net, records, version="1.1.0")
+    new, old = result.network["disease"].cpt, net.network["disease"].cpt
+    assert new[1].tolist() == old[1].tolist() and new[0][1] > old[0][1] + 0.5  # fixed row kept, the other learnt
+    assert np.array_equal(result.network["sign"].cpt, net.network["sign"].cpt)
+    assert result.skipped["sign"] == "fixed in the network file"
+    kept = yaml.safe_load(result.text)["variables"][1]["cpt"]["table"]["rows"][1]
+    assert kept["fixed"] is True and "records_" not in str(kept)  # its own provenance, not the records'
+    assert bn.load(result.network).network["disease"].parameters[1].fixed  # and still fixed next time
+    em = learn(net, records, version="1.1.0", method="em", max_iter=5)
+    assert np.array_equal(em.network["disease"].cpt, net.network["disease"].cpt)
+    assert "fixed" in em.skipped["disease"]
