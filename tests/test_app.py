@@ -289,4 +289,42 @@ def test_only_the_app_shell_imports_streamlit():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n.split(".")[0] == "streamlit" or n.startswith("bn.app") for n in names), (path, names)
     assert list(bn.app.PANELS) == ["Why", "What next", "Sensitivity", "Compare", "Network", "Educator", "Case",
-                                   "About"]
+                                   "Learn", "About"]
+
+
+def test_learn_panel_checks_records_and_learns_a_version_to_explore(tmp_path):
+    """The Learn panel: the data check of bn equals what bn computes; a learnt version downloads and joins the
+    network list. Records from the network itself (1.1.0, small and fast)."""
+    import numpy as np
+    import pandas as pd
+
+    from bn.datacheck import check_records
+    from bn.sampling import sample
+
+    net = bn.load("l4l5_knee@1.1.0")
+    network = net.network
+    states, _ = sample(network, 400, np.random.default_rng(3))
+    order = list(network.variables)
+    cols = ["age_group", "disc_herniation", "spinal_stenosis", "knee_pain", "straight_leg_raise", "back_pain"]
+    frame = pd.DataFrame({v: np.array(network[v].state_ids, dtype=object)[states[:, order.index(v)]] for v in cols})
+    data = frame.to_csv(index=False).encode()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["network"] = "l4l5_knee@1.1.0"
+    at.session_state["records_file"] = ("clinic.csv", data)
+    at.session_state["view"] = "Learn"
+    at.run()
+    assert not at.exception
+    at.button(key="learn_check").click().run()
+    assert not at.exception
+    expected = check_records(net, frame, data_name="clinic.csv")
+    text = " ".join(m.value for m in at.markdown)
+    assert "Does the data contradict the network?" in text and network.info.sha256 in text
+    assert f"{len(expected.arcs)} pairs" in text
+    at.text_input(key="learn_version").set_value("1.1.1")
+    at.button(key="learn_run").click().run()
+    assert not at.exception
+    assert any("Learnt l4l5_knee 1.1.1 from 400 records" in s.value for s in at.success)
+    at.button(key="learn_explore").click().run()
+    assert not at.exception
+    assert at.session_state["network"] == "uploaded file"
+    assert any("l4l5_knee" in c.value and "1.1.1" in c.value for c in at.caption)

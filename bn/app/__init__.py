@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bn.app import about, case, compare, educator, graph, next_finding, sensitivity, why
+from bn.app import about, case, compare, educator, graph, learn, next_finding, sensitivity, why
 from bn.app.page import Page
 
 PANELS: dict[str, Callable[[Page], None]] = {
     "Why": why.render, "What next": next_finding.render, "Sensitivity": sensitivity.render,
     "Compare": compare.render, "Network": graph.render, "Educator": educator.render, "Case": case.render,
-    "About": about.render,
+    "Learn": learn.render, "About": about.render,
 }
