@@ -13,7 +13,7 @@ import bn
 from bn.app.page import Page
 from bn.app.state import UPLOADED, load_uploaded
 
-MAX_RECORDS_BYTES = 20 * 1024 * 1024
+MAX_RECORDS_BYTES = 5 * 1024 * 1024  # the server's own upload limit (.streamlit/config.toml maxUploadSize)
 
 
 def on_records_upload() -> None:
@@ -52,7 +52,7 @@ def render(page: Page) -> None:
     st.markdown("Upload a clinic's records (one patient per row; columns are variable ids holding state names, "
                 "blank = not recorded) to see where they disagree with the network, and to learn a new version "
                 "from them. The records stay in this session; only counts go into a learnt file.")
-    st.file_uploader("Records (CSV or parquet, up to 20 MB)", type=["csv", "parquet"], key="records_upload",
+    st.file_uploader("Records (CSV or parquet, up to 5 MB)", type=["csv", "parquet"], key="records_upload",
                      on_change=on_records_upload)
     if "records_error" in st.session_state:
         st.error(st.session_state["records_error"])
