@@ -124,8 +124,7 @@ def clinic_records(truth: Network, n: int, seed: int) -> pd.DataFrame:
         if var.role == "finding" and var.group in ("imaging", "tests"):
             reason = next((m for prefix, m in ordered.items() if v.startswith(prefix)), None)
             keep[v] = (reason if reason is not None else np.zeros(n, dtype=bool)) & (rng.random(n) < 0.9)
-    for v in ("knee_pain",):  # everyone here has knee pain: the column is constant, and kept as the registry's
-        keep[v] = np.ones(n, dtype=bool)
+    keep["knee_pain"] = np.ones(n, dtype=bool)  # everyone here has knee pain: a constant column, as a registry has
     columns = {}
     for v, mask in keep.items():
         ids = np.array(truth[v].state_ids, dtype=object)

@@ -270,6 +270,22 @@ def state_codes(var, column: pd.Series) -> tuple[np.ndarray, list[tuple[int, str
     return state, invalid
 
 
+def record_codes(net: BayesNet, records: pd.DataFrame, *, ignore: Sequence[str] = (),
+                 error: type[BNError] = BatchError) -> dict[str, np.ndarray]:
+    """Each variable column of a records file as state indices (-1 where not recorded); the other columns must be
+    in ``ignore``. A cell that names no state raises ``error`` naming the row and the valid states."""
+    columns = finding_columns(net, records, list(ignore), flag="--ignore", advice="leave it out with")
+    codes = {}
+    for col in columns:
+        state, bad = state_codes(net.network[col], records[col])
+        if bad:
+            row, text = bad[0]
+            raise error(f"row {row + 1}: '{text}' is not a state of {col}; valid states: "
+                        f"{', '.join(net.network[col].state_ids)}")
+        codes[col] = state
+    return codes
+
+
 def finding_columns(net: BayesNet, frame: pd.DataFrame, keep: list[str], flag: str = "--keep",
                     advice: str = "pass it through with") -> list[str]:
     """The columns of ``frame`` that are variables of the network; any other column must be in ``keep``

@@ -173,17 +173,9 @@ class DataCheck:
 
 def record_codes(net: BayesNet, records: pd.DataFrame, *, ignore: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Each variable column as state indices (-1 where not recorded); DataCheckError for an unknown state."""
-    from bn.batch import finding_columns, state_codes
+    from bn.batch import record_codes as codes_of
 
-    columns = finding_columns(net, records, list(ignore), flag="--ignore", advice="leave it out with")
-    codes = {}
-    for col in columns:
-        state, bad = state_codes(net.network[col], records[col])
-        if bad:
-            row, text = bad[0]
-            raise DataCheckError(f"row {row + 1}: '{text}' is not a state of {col}; valid states: "
-                                 f"{', '.join(net.network[col].state_ids)}")
-        codes[col] = state
+    codes = codes_of(net, records, ignore=ignore, error=DataCheckError)
     if not codes:
         raise DataCheckError("the records have no column that is a variable of the network")
     return codes
@@ -269,6 +261,7 @@ def _conflict(net: BayesNet, codes, n) -> tuple[np.ndarray, list[int]]:
     network = net.network
     variables = list(codes)
     lik = _indicators(network, codes, variables, n)
+    # marginals, not log_probability_of_evidence: it splits a batch by evidence pattern onto pruned trees
     _, log_z = net.engine.marginals(lik, [variables[0]])
     priors = net.priors(variables)
     log_single = np.zeros(n)

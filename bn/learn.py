@@ -120,7 +120,7 @@ def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "
     ``freeze``, ``max_iter`` and ``tol`` apply to it).
     """
     from bn import safeyaml
-    from bn.batch import finding_columns, state_codes
+    from bn.batch import record_codes
     from bn.netfile import parse_network_text
     from bn.registry import CANONICAL_VERSION
 
@@ -139,17 +139,9 @@ def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "
         original = fh.read()
     if hashlib.sha256(original).hexdigest() != network.info.sha256:
         raise LearnError(f"{network.info.path} has changed since {network.id} {network.info.version} was loaded")
-    columns = finding_columns(net, records, list(ignore), flag="--ignore", advice="leave it out with")
+    codes = record_codes(net, records, ignore=ignore, error=LearnError)
     wanted = list(network.variables) if variables is None else list(variables)
     net._check_variables(wanted)
-    codes: dict[str, np.ndarray] = {}
-    for col in columns:
-        state, bad = state_codes(network[col], records[col])
-        if bad:
-            row, text = bad[0]
-            raise LearnError(f"row {row + 1}: '{text}' is not a state of {col}; valid states: "
-                             f"{', '.join(network[col].state_ids)}")
-        codes[col] = state
     doc = safeyaml.load(original.decode("utf-8"))
     specs = {spec["id"]: spec for spec in doc["variables"]}
     data_sha256 = data_sha256 or _frame_hash(records)
@@ -201,9 +193,8 @@ def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "
                              f"{var.state_ids[conflict[0][-1]]}{' when ' + where if where else ''}, which "
                              f"{network.id} {network.info.version} gives probability 0")
         new, ranges = _update(table, counts, method, prior_weight, on=var.on_index)
-        kept = {_when_key(dict(part.split("=", 1) for part in p.key.split(", ")) if p.key != "(no parents)" else {})
-                for p in var.parameters if p.kind == "row" and p.fixed}
         body = specs[vid]["cpt"].get("table", {})
+        kept = {_when_key(r["when"]) for r in body.get("rows", []) if r.get("fixed", body.get("fixed", False))}
         inherited = {k: body[k] for k in ("source", "detail", "expert_estimate") if k in body}
         # A kept row takes the provenance it inherited from its table, which the learnt table no longer carries.
         original = {_when_key(r["when"]): {**({} if ("source" in r or "expert_estimate" in r) else inherited), **r}
