@@ -104,20 +104,23 @@ for title, ids in groups:
             options = [UNKNOWN, *v.state_ids]
             if v.card == 2 and v.role in ("finding", "red_flag"):
                 options.append(UNCERTAIN)
-            labels = {s.id: s.label or s.id for s in v.states}
+            labels = {s.id: s.display_label for s in v.states}
             choice = st.radio(v.display_label, options, key=vid, horizontal=True,
                               help=v.description or None,
                               format_func=lambda s, labels=labels: labels.get(s, s))
             if choice == UNCERTAIN:
                 positive = v.on_state
                 other = next(s for s in v.state_ids if s != positive)
-                level = st.slider(f"How sure that it is {positive}? (%)", 1, 99, 70, key=f"{vid}.soft",
+                on, off = v.state_label(positive).lower(), v.state_label(other).lower()
+                level = st.slider(f"How sure that it is {on}? (%)", 1, 99, 70, key=f"{vid}.soft",
                                   help="Entered as a likelihood: the observation is this many "
-                                  f"times as likely if truly {positive} as if {other}, relative to 100 minus it.")
+                                  f"times as likely if truly {on} as if {off}, relative to 100 minus it.")
                 soft[vid] = {positive: level / 100, other: 1 - level / 100}
             elif choice not in (UNKNOWN, None):
                 hard[vid] = choice
 evidence = Evidence(hard, soft)
+show_ids = st.sidebar.toggle("Show ids (for modellers)", key="show_ids",
+                             help="Variable and state ids beside the labels, and the network's notes as written.")
 
 # -- the answer at a glance ---------------------------------------------------------------------------------
 
@@ -161,7 +164,7 @@ rows = []
 for var in diagnoses:
     v = network[var]
     state = v.on_state if v.card == 2 else max(result.posteriors[var], key=result.posteriors[var].get)
-    rows.append({"diagnosis": v.display_label, "state": state, "prior": result.priors[var][state],
+    rows.append({"diagnosis": v.display_label, "state": v.state_label(state), "prior": result.priors[var][state],
                  "posterior": result.posteriors[var][state]})
 differential = pd.DataFrame(rows).sort_values("posterior", ascending=False, ignore_index=True)
 st.subheader("Differential" if network.has_roles else "Posteriors")
@@ -186,7 +189,7 @@ view = st.segmented_control("Explore", VIEWS, key="view", default="Why") or "Why
 url = {"network": reference, **to_query_params(evidence), **({"view": view} if view != "Why" else {})}
 if reference != UPLOADED and st.query_params.to_dict() != url:
     st.query_params.from_dict(url)
-page = Page(net, evidence, url, entry_variables)
+page = Page(net, evidence, url, entry_variables, show_ids=show_ids)
 
 
 @contextlib.contextmanager

@@ -151,9 +151,9 @@ def _sentence(network, var: str, state: str | None, target_label: str, without: 
     if state is None:
         what = f"{v.display_label} (uncertain)"
     elif len(v.states) == 2:
-        what = f"{v.display_label} {state}"
+        what = f"{v.display_label} {v.state_label(state).lower()}"
     else:
-        what = f"{v.display_label} = {state}"
+        what = f"{v.display_label} = {v.state_label(state)}"
     if weight is None:
         effect = "settles" if abs(with_ - without) > 1e-12 else "leaves"
         return f"{what}: {effect} {target_label} at {percent(with_)} (from {percent(without)}; decisive)"

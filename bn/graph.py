@@ -12,9 +12,11 @@ True
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 from bn.model import Network
+from bn.present import label_ids
 
 ROLE_SHAPES = {"risk_factor": "house", "diagnosis": "box", "mechanism": "ellipse", "finding": "note",
                "red_flag": "octagon"}
@@ -53,17 +55,18 @@ def to_dot(network: Network, posteriors: Mapping[str, Mapping[str, float]] | Non
             continue
         lines.append("  { rank=same;" if role in ("risk_factor", "diagnosis", "mechanism") else "  {")
         for v in members:
-            label = v.label if v.label and len(v.label) <= 40 else v.id
-            attrs = {"shape": ROLE_SHAPES.get(role or "", "ellipse"), "tooltip": v.description or v.id}
+            label = "\n".join(textwrap.wrap(v.display_label, 24))
+            attrs = {"shape": ROLE_SHAPES.get(role or "", "ellipse"),
+                     "tooltip": label_ids(v.description, network) or v.display_label}
             if v.id in observed:
-                label += f"\n= {observed[v.id]}"
+                label += f"\n= {v.state_label(observed[v.id])}"
                 attrs["peripheries"] = "2"
                 attrs["fillcolor"] = "#ffe9a8"
             elif v.id in posteriors:
                 state = v.on_state if v.card == 2 else max(
                     posteriors[v.id], key=posteriors[v.id].get)
                 p = posteriors[v.id][state]
-                label += f"\nP({state}) {p:.0%}"
+                label += f"\n{v.state_label(state)}: {p:.0%}"
                 attrs["fillcolor"] = _shade(p)
             else:
                 attrs["fillcolor"] = "#f4f4f4"

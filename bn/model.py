@@ -31,10 +31,24 @@ def default_on_state(states: tuple[str, ...] | list[str]) -> str:
     return next((s for s in states if s.lower() in ON_NAMES), states[-1])
 
 
+def humanize(identifier: str) -> str:
+    """What a reader sees for an id the network file gave no label: words, not an identifier.
+
+    >>> humanize("groin_pain"), humanize("65_plus")
+    ('Groin pain', '65 plus')
+    """
+    words = identifier.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
 @dataclass(frozen=True)
 class State:
     id: str
     label: str
+
+    @property
+    def display_label(self) -> str:
+        return self.label or humanize(self.id)
 
 
 @dataclass(frozen=True)
@@ -108,7 +122,16 @@ class Variable:
 
     @property
     def display_label(self) -> str:
-        return self.label or self.id
+        """The label a person reads; an unlabelled variable gets its id in words, never the raw id."""
+        return self.label or humanize(self.id)
+
+    def state_label(self, state: str) -> str:
+        """The label a person reads for one of this variable's states (``state`` is its id)."""
+        return self.states[self.state_index(state)].display_label
+
+    def finding_text(self, state: str) -> str:
+        """``Label: state label``, how a finding is written for a reader (ids stay in JSON and URLs)."""
+        return f"{self.display_label}: {self.state_label(state)}"
 
 
 @dataclass(frozen=True)

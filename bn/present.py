@@ -12,6 +12,7 @@ percentages and labels. One place, so the CLI, a report and the app never say th
 from __future__ import annotations
 
 import math
+import re
 
 from bn.model import Network
 
@@ -47,6 +48,45 @@ def sentence_case(text: str) -> str:
 
 
 def short_label(network: Network, var: str, width: int = 48) -> str:
-    """The variable's label, shortened with "..." to fit ``width`` characters (its id only when it has none)."""
-    label = network[var].label or var
+    """The variable's label, shortened with "..." to fit ``width`` characters."""
+    label = network[var].display_label
     return label if len(label) <= width else label[:width - 3].rstrip(" ,(") + "..."
+
+
+def looks_like_id(token: str) -> bool:
+    """An id a reader would stumble on (``spinal_stenosis``, ``65_plus``); plain words read as themselves."""
+    return "_" in token or any(c.isdigit() for c in token)
+
+
+def label_ids(text: str, network: Network) -> str:
+    """A modeller's prose (descriptions, changelogs) with ids written in the network's labels.
+
+    ``var = state`` becomes ``Label = State label``; a bare id that looks like one becomes its label.
+
+    >>> import bn
+    >>> label_ids("asked given knee_pain = present; l4l5_herniation_zone decides",
+    ...           bn.load("l4l5_knee@2.0.0").network)
+    'asked given Knee pain = Present; Where an L4-L5 disc herniation sits (none when there is no herniation) decides'
+    """
+    pairs = {f"{v.id}={s.id}": (v, s.id) for v in network.variables.values() for s in v.states}
+    # A summary's answer keys (l4l5_spine, other_lumbar_level) read as the label of the variable behind each.
+    said = {v: network[v].display_label for v in network.variables if looks_like_id(v)}
+    said |= {key: network[var].display_label for key, var in network.knee_pain_sources.items()
+             if looks_like_id(key) and key not in said}
+    names = sorted(said, key=len, reverse=True)
+    if not names and not pairs:
+        return text
+    pair = r"\b(\w+)\s*=\s*([\w+-]+)"
+    bare = r"\b(" + "|".join(map(re.escape, names)) + r")\b" if names else r"(?!x)x"
+
+    def replace(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            key = f"{m.group(1)}={m.group(2)}"
+            if key in pairs:
+                v, state = pairs[key]
+                return f"{v.display_label} = {v.state_label(state)}"
+            return m.group(0) if not looks_like_id(m.group(1)) or m.group(1) not in network else \
+                network[m.group(1)].display_label + m.group(0)[len(m.group(1)):]
+        return said[m.group(3)]
+
+    return re.sub(f"`?(?:{pair}|{bare})`?", replace, text)

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 
 from bn.errors import Problem
 from bn.model import Network
+from bn.present import label_ids
 
 # "Surname 2001", "Surname et al. 2001", "Surname and Other 2001", "Surname & Other 2001", "Surname (2001)",
 # "Surname, 2001"; a surname may be hyphenated or two-part ("Al Nezari", "van der Windt" -> "Windt").
@@ -115,21 +116,25 @@ def provenance_problems(network: Network) -> list[Problem]:
     return problems
 
 
-def parameter_sources(network: Network, variable: str) -> list[dict[str, str | float]]:
+def parameter_sources(network: Network, variable: str, *, labels: bool = True) -> list[dict[str, str | float]]:
     """Where every number of one variable comes from: one row per parameter (row, link or leak) with its value,
     its source (the citation, "expert estimate" or "uncited"), how it was obtained and its plausible range.
+    The parameter and the reasoning are written in the network's labels (``labels=False``: as in the file).
 
     >>> import bn
     >>> rows = parameter_sources(bn.load("l4l5_knee").network, "lachman_test")
     >>> rows[1]["parameter"], rows[1]["source"].startswith("Sokal")
-    ('link: acl_tear=present', True)
+    ('link: Anterior cruciate ligament tear (symptomatic) = Present', True)
     """
+    def text(s: str) -> str:
+        return label_ids(s, network) if labels else s
+
     rows = []
     for prm in network[variable].parameters:
         ref = network.references.get(prm.source) if prm.source else None
-        rows.append({"parameter": f"{prm.kind}: {prm.key}",
+        rows.append({"parameter": text(f"{prm.kind}: {prm.key}"),
                      "value": prm.value if isinstance(prm.value, float) else str(prm.value),
                      "source": ref.citation if ref else ("expert estimate" if prm.expert_estimate else "uncited"),
-                     "how": prm.detail or prm.expert_estimate or "",
+                     "how": text(prm.detail or prm.expert_estimate or ""),
                      "range": f"{prm.range[0]:g}-{prm.range[1]:g}" if prm.range else ""})
     return rows

@@ -47,6 +47,7 @@ class Disagreement:
     diagnosis: str
     in_explanation: str
     marginal: float
+    label: str = ""  # what a reader sees; ``diagnosis`` is the id
 
     def to_dict(self) -> dict[str, Any]:
         return {"diagnosis": self.diagnosis, "in_explanation": self.in_explanation, "marginal": self.marginal}
@@ -111,10 +112,10 @@ class Stability:
         out = []
         for d in self.disagreements:
             if d.in_explanation == "present":
-                out.append(f"{d.diagnosis} is in the most probable combination but only {d.marginal:.0%} likely "
-                           "on its own")
+                out.append(f"{d.label or d.diagnosis} is in the most probable combination but only "
+                           f"{d.marginal:.0%} likely on its own")
             else:
-                out.append(f"{d.diagnosis} is {d.marginal:.0%} likely on its own but absent from the most "
+                out.append(f"{d.label or d.diagnosis} is {d.marginal:.0%} likely on its own but absent from the most "
                            "probable combination")
         return out
 
@@ -129,7 +130,7 @@ class Stability:
         whether the two disagree."""
         import pandas as pd
 
-        disagree = {d.variable for d in self.disagreements}
+        disagree = {d.diagnosis for d in self.disagreements}
         return pd.DataFrame([{"diagnosis": v, "in_explanation": self.explanation.get(v), "marginal": p,
                               "disagrees": v in disagree} for v, p in self.marginals.items()])
 
@@ -244,7 +245,7 @@ def stability(net: BayesNet, findings: Mapping[str, str] | Evidence | None = Non
         positive = network[v].on_state
         in_mpe = mpe.states[v] == positive
         if in_mpe != (marginals[v] >= 0.5):
-            disagreements.append(Disagreement(v, mpe.states[v], marginals[v]))
+            disagreements.append(Disagreement(v, mpe.states[v], marginals[v], net.network[v].display_label))
     sdp = same_decision_probability(net, ev, observe=observe, target=target, threshold=threshold, samples=samples,
                                     seed=seed)
     return Stability(net.info, mpe.states, mpe.probability, marginals, disagreements, sdp)

@@ -33,7 +33,7 @@ class Target:
                 return SOURCE_LABELS.get(key, key)
         if len(v.states) == 2 and self.state == v.on_state:
             return v.display_label
-        return f"{v.display_label} = {self.state}"
+        return f"{v.display_label} = {v.state_label(self.state)}"
 
     def to_dict(self) -> dict[str, str]:
         return {"variable": self.variable, "state": self.state}

@@ -61,7 +61,7 @@ def walkthrough(net: BayesNet, evidence: Evidence, *, order: Sequence[str] | Non
 
 
 def trajectory_frame(net: BayesNet, steps: Sequence[Step]):
-    """Long table (step, revealed, kind, label, probability) of each diagnosis and knee-pain source."""
+    """Long table (step, revealed, kind, label, probability) of each diagnosis and knee-pain source, in labels."""
     import pandas as pd
 
     from bn.target import SOURCE_LABELS
@@ -69,11 +69,12 @@ def trajectory_frame(net: BayesNet, steps: Sequence[Step]):
     network = net.network
     rows = []
     for step in steps:
+        revealed = network[step.revealed].display_label if step.revealed else "(start)"
         for key, p in (step.knee_pain_source or {}).items():
-            rows.append({"step": step.number, "revealed": step.revealed or "(start)", "kind": "source",
+            rows.append({"step": step.number, "revealed": revealed, "kind": "source",
                          "label": SOURCE_LABELS.get(key, key), "probability": p})
         for var in network.by_role("diagnosis"):
-            rows.append({"step": step.number, "revealed": step.revealed or "(start)", "kind": "diagnosis",
+            rows.append({"step": step.number, "revealed": revealed, "kind": "diagnosis",
                          "label": network[var].display_label,
                          "probability": step.posteriors[var][network[var].on_state]})
     return pd.DataFrame(rows)

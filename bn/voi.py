@@ -22,7 +22,7 @@ With costs (from the network file's ``cost`` of each finding, overridable), the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,7 @@ class Candidate:
     cost: float
     score: float
     outcomes: dict[str, Outcome]
+    state_labels: dict[str, str] = field(default_factory=dict, repr=False)  # what a reader sees per state
 
     def to_dict(self) -> dict[str, Any]:
         return {"finding": self.finding, "label": self.label, "group": self.group, "score": self.score,
@@ -62,14 +63,15 @@ class Candidate:
                 "outcomes": {s: o.to_dict() for s, o in self.outcomes.items()}}
 
     def summary(self) -> str:
-        """E.g. ``straight_leg_raise: positive (p=0.38) -> 61%; negative (p=0.62) -> 9%``."""
+        """E.g. ``Straight leg raise: positive (p=0.38) -> 61%; negative (p=0.62) -> 9%``."""
         parts = []
         for state, o in sorted(self.outcomes.items(), key=lambda kv: -kv[1].probability):
+            name = self.state_labels.get(state, state)
             if isinstance(o.target_posterior, float):
-                parts.append(f"{state} (p={o.probability:.2f}) -> {o.target_posterior:.0%}")
+                parts.append(f"{name} (p={o.probability:.2f}) -> {o.target_posterior:.0%}")
             else:
-                parts.append(f"{state} (p={o.probability:.2f})")
-        return f"{self.finding}: " + "; ".join(parts)
+                parts.append(f"{name} (p={o.probability:.2f})")
+        return f"{self.label}: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,8 @@ def _candidate(net: BayesNet, tgt, outputs: list[str], finding: str, joint: np.n
                                             for i in range(len(outputs)))
     cost = float(costs.get(finding, network[finding].cost or 0.0))
     return Candidate(finding, network[finding].display_label, network[finding].group, float(information), cost,
-                     float(information) - cost_weight * cost, outcomes)
+                     float(information) - cost_weight * cost, outcomes,
+                     {s.id: s.display_label.lower() for s in network[finding].states})
 
 
 def _marginal(table: np.ndarray, axis: int) -> np.ndarray:

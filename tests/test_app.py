@@ -185,7 +185,9 @@ def test_compare_pinned_scenarios(app, knee):
     expected = compare_scenarios(knee, {"Scenario A": bn.Evidence({"knee_pain": "present"}),
                                         "Current": bn.Evidence({"knee_pain": "present", "mcmurray_test": "positive"})})
     assert list(table.columns) == list(expected.columns)
-    assert table["Current - Scenario A"].tolist() == pytest.approx(expected["Current - Scenario A"].tolist(), abs=1e-12)
+    # the change is shown in percentage points
+    assert table["Current - Scenario A"].tolist() == pytest.approx(
+        (expected["Current - Scenario A"] * 100).tolist(), abs=1e-9)
 
 
 def test_network_panel_graph_and_provenance(app, knee):

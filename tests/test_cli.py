@@ -51,7 +51,7 @@ def test_red_flag_alert_in_every_output(capsys):
     assert code == 0
     assert [a["id"] for a in json.loads(out)["alerts"]] == ["saddle_anesthesia"]
     _, text, _ = run(capsys, "query", "l4l5_knee", "-e", "saddle_anesthesia=present")
-    assert "RED FLAG saddle_anesthesia" in text
+    assert "RED FLAG Saddle anaesthesia" in text
 
 
 def test_human_output_names_network_and_sources(capsys):

@@ -40,8 +40,8 @@ def test_graph_marks_observed_and_labels_posteriors(knee):
     dot = to_dot(knee.network, posteriors, CASE.findings, selected="disc_herniation")
     assert dot.count(" -> ") == sum(len(v.parents) for v in knee.network.variables.values())
     p = posteriors["disc_herniation"]["present"]
-    assert f"P(present) {p:.0%}" in dot and 'peripheries="2"' in dot and 'penwidth="3"' in dot
-    assert '"straight_leg_raise" [' in dot and "= negative" in dot
+    assert f"Present: {p:.0%}" in dot and 'peripheries="2"' in dot and 'penwidth="3"' in dot
+    assert '"straight_leg_raise" [' in dot and "= Negative" in dot
 
 
 def test_query_params_round_trip_and_bad_parameters(knee):

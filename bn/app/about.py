@@ -17,14 +17,19 @@ def render(page: Page) -> None:
     st.markdown(f"Network `{info.id}` version **{info.version}**, sha256 `{info.sha256}`")
     for key in ("population", "description", "disclaimer"):
         if meta.get(key):
-            st.markdown(f"**{key.capitalize()}.** {meta[key]}")
+            st.markdown(f"**{key.capitalize()}.** {page.prose(meta[key])}")
     if meta.get("authors"):
         st.markdown(f"**Authors.** {', '.join(meta['authors'])}; licence {meta.get('license', 'not stated')}")
     counts = network.provenance_counts()
     st.markdown(f"**Parameters.** {counts['total']}: {counts['cited']} cited, {counts['expert_estimate']} expert "
                 f"estimates, {counts['uncited']} uncited.")
-    for entry in meta.get("changelog") or []:
-        st.markdown(f"- **{entry['version']}** ({entry.get('date', '')}): " + " ".join(entry["changes"]))
+    changelog = meta.get("changelog") or []
+    if changelog:
+        with st.expander(f"Version history ({len(changelog)} versions)"):
+            for entry in changelog:
+                st.markdown(f"- **{entry['version']}** ({entry.get('date', '')}): "
+                            + page.prose(" ".join(entry["changes"])))
     if network.references:
+        st.markdown(f"**References** ({len(network.references)})")
         st.dataframe(pd.DataFrame([{"key": r.key, "citation": r.citation, "measured": r.measured}
                                    for r in network.references.values()]), hide_index=True, key="references")

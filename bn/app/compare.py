@@ -21,11 +21,16 @@ def render(page: Page) -> None:
         scenarios = {p["name"]: Evidence(p["evidence"]["findings"], p["evidence"]["soft_findings"]) for p in pinned}
         scenarios["Current"] = evidence
         table = compare_scenarios(net, scenarios)
-        fmt = {c: st.column_config.NumberColumn(c, format="percent") for c in table.columns
-               if c not in ("kind", "label")}
+        changes = [c for c in table.columns if " - " in c]
+        # A difference of two probabilities is in percentage points, not a percentage of anything.
+        table[changes] = table[changes] * 100
+        fmt = {c: st.column_config.NumberColumn(c, format="%+.1f pp" if c in changes else "percent")
+               for c in table.columns if c not in ("kind", "label")}
         st.dataframe(table, hide_index=True, column_config=fmt, key="compare_table")
         for p in pinned:
             ev = p["evidence"]
-            shown = ", ".join(f"{k}={v}" for k, v in ev["findings"].items()) or "no findings"
+            shown = "; ".join([*(page.network[k].finding_text(v) for k, v in ev["findings"].items()),
+                               *(f"{page.network[k].display_label} (uncertain)" for k in ev["soft_findings"])]) \
+                or "no findings"
             st.caption(f"{p['name']}: {shown}")
         st.button("Clear pinned scenarios", on_click=lambda: st.session_state.pop("scenarios", None))

@@ -24,7 +24,7 @@ def render(page: Page) -> None:
         name = st.selectbox("Case", list(cases), key="edu_case", format_func=lambda n: cases[n].title or n)
         case = cases[name]
         if case.note:
-            st.markdown(f"_{case.note}_")
+            st.markdown(f"_{page.prose(case.note)}_")
         if case.source:
             st.caption(f"Source: {case.source}")
         try:
@@ -35,7 +35,8 @@ def render(page: Page) -> None:
     if cases and steps:
         step = st.slider("Reveal findings", 0, len(steps) - 1, 0, key="edu_step")
         shown = steps[step]
-        revealed = [f"{s.revealed} = {case.evidence.findings.get(s.revealed, 'uncertain')}"
+        revealed = [network[s.revealed].finding_text(case.evidence.findings[s.revealed])
+                    if s.revealed in case.evidence.findings else f"{network[s.revealed].display_label} (uncertain)"
                     for s in steps[1:step + 1]]
         st.markdown("**Revealed so far:** " + ("; ".join(revealed) if revealed else "nothing yet (the priors)"))
         frame = trajectory_frame(net, steps)

@@ -8,15 +8,15 @@ import streamlit as st
 
 from bn.app.page import Page
 from bn.graph import to_dot
-from bn.model import ROLES
+from bn.model import ROLES, humanize
 from bn.provenance import parameter_sources
 
 
 def render(page: Page) -> None:
     """The Network panel for the page's network and findings."""
     net, network, evidence = page.net, page.network, page.evidence
-    roles = st.multiselect("Show", list(ROLES),
-                           default=["risk_factor", "diagnosis", "mechanism"], key="graph_roles") \
+    roles = st.multiselect("Show", list(ROLES), default=["risk_factor", "diagnosis", "mechanism"],
+                           key="graph_roles", format_func=lambda r: humanize(r)) \
         if network.has_roles else None
     node = st.selectbox("Variable", list(network.variables), key="node",
                         format_func=lambda v: network[v].display_label)
@@ -24,17 +24,25 @@ def render(page: Page) -> None:
     st.graphviz_chart(to_dot(network, posteriors, evidence.findings, node, tuple(roles) if roles else None),
                       width="stretch")
     v = network[node]
-    st.markdown(f"**{v.display_label}** (`{v.id}`, {v.role or 'variable'}, {v.form.replace('_', ' ')}): "
-                f"{v.description}")
+    kind = f"`{v.id}`, {v.role or 'variable'}, {v.form}" if page.show_ids else \
+        f"{humanize(v.role or 'variable').lower()}, {humanize(v.form).lower()}"
+    st.markdown(f"**{v.display_label}** ({kind}): {page.prose(v.description)}")
     if v.definition:
-        st.caption(f"Definition: {v.definition}")
+        st.caption(f"Definition: {page.prose(v.definition)}")
+
+    def name(var: str) -> str:
+        return var if page.show_ids else network[var].display_label
+
+    def state(var: str, s: str) -> str:
+        return s if page.show_ids else network[var].state_label(s)
+
     table = []
     for idx in np.ndindex(*(network[p].card for p in v.parents)):
-        row = {p: network[p].state_ids[i] for p, i in zip(v.parents, idx, strict=True)}
-        row.update({f"P({s})": float(x) for s, x in zip(v.state_ids, v.cpt[idx], strict=True)})
+        row = {name(p): state(p, network[p].state_ids[i]) for p, i in zip(v.parents, idx, strict=True)}
+        row.update({f"P({state(v.id, s)})": float(x) for s, x in zip(v.state_ids, v.cpt[idx], strict=True)})
         table.append(row)
     st.dataframe(pd.DataFrame(table), hide_index=True, key="cpt_table")
-    provenance = parameter_sources(network, node)
+    provenance = parameter_sources(network, node, labels=not page.show_ids)
     if provenance:
         st.markdown("Where every number comes from:")
         st.dataframe(pd.DataFrame(provenance), hide_index=True, key="provenance_table")

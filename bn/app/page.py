@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bn.evidence import Evidence
 from bn.inference import BayesNet
 from bn.model import Network
-from bn.present import sentence_case
+from bn.present import label_ids, sentence_case
 from bn.target import SOURCE_LABELS
 
 
@@ -17,6 +17,11 @@ class Page:
     evidence: Evidence
     url: dict[str, str]                # the query parameters that reproduce the page
     entry_variables: list[str]         # the variables the sidebar offers, in its order
+    show_ids: bool = False             # the modeller's view: ids beside labels, prose as written
+
+    def prose(self, text: str) -> str:
+        """A modeller's text (description, changelog) as a reader sees it: ids in labels unless ids are shown."""
+        return text if self.show_ids else label_ids(text, self.network)
 
     @property
     def network(self) -> Network:

@@ -52,7 +52,10 @@ def header(net) -> str:
     return f"{line}\nWARNING: {info.warning}" if info.warning else line
 
 
-def findings_line(ev) -> str:
-    entered = [f"{k}={v}" for k, v in ev.findings.items()]
-    entered += [f"{k}~{{{', '.join(f'{s}:{x:g}' for s, x in lik.items())}}}" for k, lik in ev.soft_findings.items()]
-    return "findings: " + (", ".join(entered) if entered else "none")
+def findings_line(ev, network) -> str:
+    """The findings in the network's labels (the ids are in ``--json``)."""
+    entered = [network[k].finding_text(v) for k, v in ev.findings.items()]
+    entered += [f"{network[k].display_label}: uncertain ("
+                + ", ".join(f"{network[k].state_label(s).lower()} {x:g}" for s, x in lik.items()) + ")"
+                for k, lik in ev.soft_findings.items()]
+    return "findings: " + ("; ".join(entered) if entered else "none")

@@ -27,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(ex.to_dict(), indent=2, allow_nan=False))
         return 0
-    lines = [header(net), findings_line(evidence),
-             f"target: {ex.target_label} ({ex.target.variable}={ex.target.state}): prior {percent_fine(ex.prior)}, "
+    lines = [header(net), findings_line(evidence, net.network),
+             f"target: {ex.target_label}: prior {percent_fine(ex.prior)}, "
              f"now {percent_fine(ex.posterior)}", ""]
     if not ex.findings:
         lines.append("No findings entered: nothing to explain.")
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     c = ex.conflict
     lines += ["", f"conflict: {c.score:+.2f} bits" + (
         f" -- FLAGGED: the findings fit the model poorly together (check entry; rare presentation?); "
-        f"driven by {', '.join(c.drivers)}" if c.flagged else " (findings are consistent)"), "", DISCLAIMER]
+        f"driven by {', '.join(net.network[d].display_label for d in c.drivers)}"
+        if c.flagged else " (findings are consistent)"), "", DISCLAIMER]
     print("\n".join(lines))
     return 0

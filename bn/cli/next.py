@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     current = ranking.current
     now = percent_fine(current) if isinstance(current, float) else "see diagnoses"
     unit = "bits" if ranking.measure == "mi" else "expected change"
-    lines = [header(net), findings_line(evidence), f"target: {ranking.target_label} (now {now}); "
+    lines = [header(net), findings_line(evidence, net.network), f"target: {ranking.target_label} (now {now}); "
              f"measure {ranking.measure} ({unit}), cost weight {ranking.cost_weight:g}", ""]
     for i, c in enumerate(ranking.ranking, 1):
         lines.append(f"{i:>3}. {c.label} [{c.group or '-'}, cost {c.cost:g}] score {c.score:.4f}")

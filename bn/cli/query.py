@@ -59,11 +59,11 @@ def format_result(net, result, headline=None) -> str:
     network = net.network
     lines = [f"{network.title}", header(net)]
     ev = result.evidence
-    lines.append(findings_line(ev))
+    lines.append(findings_line(ev, network))
     if ev:
         lines.append(f"P(findings) = {result.probability_of_evidence:.4g}")
     for alert in result.alerts:
-        lines.append(f"!! RED FLAG {alert.id}: {alert.message}")
+        lines.append(f"!! RED FLAG {network[alert.id].display_label}: {alert.message}")
     width = max([len(short_label(network, v)) for v in result.posteriors] + [36])
     if result.knee_pain_source:
         extra = "   90% interval (parameter uncertainty)" if headline else ""
@@ -97,14 +97,16 @@ def format_result(net, result, headline=None) -> str:
                 s = network[var].on_state
                 flag = "  (observed)" if var in ev.findings else ""
                 lines.append(f"  {short_label(network, var):<{width - 2}} {percent_fine(prior[s]):>7} -> "
-                             f"{percent_fine(post[s]):>7}  P({s}){flag}")
+                             f"{percent_fine(post[s]):>7}  P({network[var].state_label(s).lower()}){flag}")
             else:
                 lines.append(f"  {short_label(network, var)}")
                 for s in states:
-                    lines.append(f"    {s:<{width - 4}} {percent_fine(prior[s]):>7} -> {percent_fine(post[s]):>7}")
+                    label = network[var].state_label(s)
+                    label = label if len(label) <= width - 4 else label[:width - 7].rstrip(" ,(") + "..."
+                    lines.append(f"    {label:<{width - 4}} {percent_fine(prior[s]):>7} -> {percent_fine(post[s]):>7}")
     mpe = result.most_probable_explanation
     if mpe is not None:
-        present = [v for v, s in mpe.states.items() if s == network[v].on_state]
+        present = [network[v].display_label for v, s in mpe.states.items() if s == network[v].on_state]
         lines += ["", f"Most probable combination of diagnoses (p = {percent_fine(mpe.probability)}): "
                       + (", ".join(present) if present else "none present")]
     lines += ["", DISCLAIMER]

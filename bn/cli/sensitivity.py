@@ -22,6 +22,7 @@ from typing import Any
 
 from bn.errors import BNError
 from bn.present import DISCLAIMER, percent_1dp
+from bn.target import SOURCE_SHORT
 
 VERBS = ("flip", "uncertainty", "sweep")
 
@@ -156,14 +157,13 @@ def _cmd_one_way(args: argparse.Namespace) -> int:
         result, out, args.top or len(result.rows)))
     if args.json:
         return _print_json(result.to_dict(args.top or None) | {"files": files})
-    lines = [header(net), findings_line(evidence),
-             f"target: {result.target_label} ({result.target.variable}={result.target.state}) "
-             f"now {result.posterior:.1%}", "",
+    lines = [header(net), findings_line(evidence, net.network),
+             f"target: {result.target_label} now {result.posterior:.1%}", "",
              f"{'parameter':<76} {'value':>7} {'range':>15}  posterior low -> high  {'slope':>7}  source"]
     for r in result.top(args.top):
         p = r.parameter
         rng = f"{p.range[0]:.3g}-{p.range[1]:.3g}" + ("*" if p.range_from == "default" else "")
-        lines.append(f"{_cut(p.id, 76):<76} {p.value:>7.4g} {rng:>15}  {percent_1dp(r.posterior_at_low):>7} -> "
+        lines.append(f"{_cut(p.label, 76):<76} {p.value:>7.4g} {rng:>15}  {percent_1dp(r.posterior_at_low):>7} -> "
                      f"{percent_1dp(r.posterior_at_high):<7}  {r.derivative:>+7.3f}  {p.citation}")
     lines += ["", "* default range: value +/- 1 on the log-odds scale (no range in the network file)"]
     lines += [*_files_lines(files), "", DISCLAIMER]
@@ -205,18 +205,19 @@ def _cmd_flip(args: argparse.Namespace) -> int:
         result, out, args.top or max(len(result.changes), 1)))
     if args.json:
         return _print_json(result.to_dict() | {"files": files})
-    now = ", ".join(f"{k} {percent_1dp(v)}" for k, v in result.current.items())
-    lines = [header(net), findings_line(evidence), f"constraint: {result.constraint}", f"now: {now}"
-             + (f" (leading: {result.leader_now})" if result.leader_now else ""), "", result.headline]
+    now = ", ".join(f"{SOURCE_SHORT.get(k, k)} {percent_1dp(v)}" for k, v in result.current.items())
+    lines = [header(net), findings_line(evidence, net.network), f"constraint: {result.constraint_label}", f"now: {now}"
+             + (f" (leading: {SOURCE_SHORT.get(result.leader_now, result.leader_now)})"
+                if result.leader_now else ""), "", result.headline]
     if result.changes:
         lines += ["", f"{'parameter':<76} {'value':>7} {'new':>8} {'log-odds':>9}  {'range':>15}  in range  outcome"]
         for c in result.changes[: args.top or None]:
             p = c.parameter
             lo = c.log_odds_change
-            lines.append(f"{_cut(p.id, 76):<76} {p.value:>7.4g} {c.new_value:>8.4g} "
+            lines.append(f"{_cut(p.label, 76):<76} {p.value:>7.4g} {c.new_value:>8.4g} "
                          f"{(f'{lo:+.2f}' if math.isfinite(lo) else ('+inf' if lo > 0 else '-inf')):>9}  "
                          f"{f'{p.range[0]:.3g}-{p.range[1]:.3g}':>15}  {'yes' if c.within_range else 'no':<8}  "
-                         f"{c.outcome or '-'}")
+                         f"{SOURCE_SHORT.get(c.outcome, c.outcome) if c.outcome else '-'}")
     lines += [*_files_lines(files), "", DISCLAIMER]
     print("\n".join(lines))
     return 0
@@ -233,14 +234,15 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
         result, out))
     if args.json:
         return _print_json(result.to_dict() | {"files": files})
-    lines = [header(net), findings_line(evidence),
+    lines = [header(net), findings_line(evidence, net.network),
              f"{result.draws} joint parameter draws, seed {result.seed}"
              + (f", ranges scaled by {result.range_scale:g}" if result.range_scale != 1 else ""), ""]
     lines += [f"  {t.sentence()}" for t in result.targets]
     if result.leaders:
         shares = sorted(result.leaders.items(), key=lambda kv: -kv[1])
-        lines += ["", f"leading knee-pain source now: {result.leader_now}; share of the draws in which each "
-                      "source leads: " + ", ".join(f"{k} {percent_1dp(v)}" for k, v in shares)]
+        lines += ["", f"leading knee-pain source now: {SOURCE_SHORT.get(result.leader_now, result.leader_now)}; "
+                      "share of the draws in which each source leads: "
+                      + ", ".join(f"{SOURCE_SHORT.get(k, k)} {percent_1dp(v)}" for k, v in shares)]
     lines += [*_files_lines(files), "", DISCLAIMER]
     print("\n".join(lines))
     return 0

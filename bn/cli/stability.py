@@ -7,6 +7,7 @@ import json
 
 from bn.cli.common import case_arguments, findings_line, header, load_case, target_argument
 from bn.present import DISCLAIMER, percent_fine
+from bn.target import SOURCE_SHORT
 
 
 def add_parser(subparsers) -> None:
@@ -35,20 +36,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(st.to_dict(), indent=2, allow_nan=False))
         return 0
-    present = [v for v, s in st.explanation.items() if s == net.network[v].on_state]
+    present = [net.network[v].display_label for v, s in st.explanation.items() if s == net.network[v].on_state]
     sd = st.same_decision
     how = "exact" if sd.method == "exact" else f"Monte Carlo, {sd.samples} samples, seed {sd.seed}, " \
                                                f"standard error {sd.standard_error:.3f}"
-    lines = [header(net), findings_line(evidence), "",
+    lines = [header(net), findings_line(evidence, net.network), "",
              f"most probable combination of diagnoses (p = {percent_fine(st.explanation_probability)}): "
              + (", ".join(present) or "none present")]
     lines += [f"  note: {n}" for n in st.notes]
-    lines += ["", f"decision now: {sd.decision}",
+    lines += ["", f"decision now: {SOURCE_SHORT.get(sd.decision, sd.decision)}",
               f"same-decision probability after observing {len(sd.observe)} more findings: "
               f"{percent_fine(sd.probability)} ({how})"]
     if sd.outcomes:
-        lines.append("  decision after observing them: " + ", ".join(
-            f"{k} {percent_fine(v)}" for k, v in sorted(sd.outcomes.items(), key=lambda kv: -kv[1])))
+        outcomes = sorted(sd.outcomes.items(), key=lambda kv: -kv[1])
+        lines.append("  decision after observing them: "
+                     + ", ".join(f"{SOURCE_SHORT.get(k, k)} {percent_fine(v)}" for k, v in outcomes))
     lines += ["", DISCLAIMER]
     print("\n".join(lines))
     return 0

@@ -14,7 +14,7 @@ from bn.sensitivity.base import FLIP_NUDGE, SensitivityError
 from bn.sensitivity.functions import _Coefficients, _group, _Linear, _prepare, _progress
 from bn.sensitivity.oneway import _finite
 from bn.sensitivity.tables import SensitivityParameter, find_parameters, logit, parameters
-from bn.target import Target, resolve_target
+from bn.target import SOURCE_SHORT, Target, resolve_target
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,9 @@ class Threshold:
         sign = 1.0 if self.above else -1.0
         return [_Form(((self.target, sign),), sign * self.p)]
 
-    def describe(self) -> str:
-        return f"P({self.target.variable}={self.target.state} | e) {'>=' if self.above else '<='} {self.p:g}"
+    def describe(self, network: Network | None = None) -> str:
+        """The constraint as text; with ``network``, in its labels (for people), else in ids."""
+        return f"P({_described(self.target, network)} | e) {'>=' if self.above else '<='} {self.p:g}"
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,9 @@ class Difference:
     def forms(self, probabilities: Mapping[Target, float]) -> list[_Form]:
         return [_Form(((self.a, 1.0), (self.b, -1.0)), self.delta)]
 
-    def describe(self) -> str:
-        return (f"P({self.a.variable}={self.a.state} | e) - P({self.b.variable}={self.b.state} | e) "
-                f">= {self.delta:g}")
+    def describe(self, network: Network | None = None) -> str:
+        """The constraint as text; with ``network``, in its labels (for people), else in ids."""
+        return f"P({_described(self.a, network)} | e) - P({_described(self.b, network)} | e) >= {self.delta:g}"
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,14 @@ class LeaderChanges:
         return [_Form(((t, 1.0), (lead, -1.0)), 0.0, strict=True, outcome=name)
                 for name, t in self.candidates if name != now]
 
-    def describe(self) -> str:
-        return "the leading one of " + ", ".join(name for name, _ in self.candidates) + " changes"
+    def describe(self, network: Network | None = None) -> str:
+        """The constraint as text; with ``network``, in its labels (for people), else in ids."""
+        names = [SOURCE_SHORT.get(name, name) if network is not None else name for name, _ in self.candidates]
+        return "the leading one of " + ", ".join(names) + " changes"
+
+
+def _described(target: Target, network: Network | None) -> str:
+    return target.label(network) if network is not None else f"{target.variable}={target.state}"
 
 
 Constraint = Threshold | Difference | LeaderChanges
@@ -186,6 +193,7 @@ class FlipResult:
     leader_now: str | None
     changes: list[FlipChange]
     parameters_checked: int
+    constraint_label: str = ""  # the constraint in the network's labels (``constraint`` is in ids)
 
     @property
     def within_range(self) -> list[FlipChange]:
@@ -194,24 +202,27 @@ class FlipResult:
     @property
     def headline(self) -> str:
         """The one-sentence answer; "no single parameter within its range can ..." is itself a result."""
+        said = self.constraint_label or self.constraint
         if self.holds_now:
-            return f"The constraint already holds ({self.constraint}); no change is needed."
+            return f"The constraint already holds ({said}); no change is needed."
         inside = self.within_range
         if not self.changes:
-            return (f"No single-parameter change of any size achieves it ({self.constraint}; "
+            return (f"No single-parameter change of any size achieves it ({said}; "
                     f"{self.parameters_checked} parameters checked).")
         best = (inside or self.changes)[0]
-        how = (f"smallest: {best.parameter.id} {best.parameter.value:g} -> {best.new_value:.4g}"
-               + (f" (new leader {best.outcome})" if best.outcome else ""))
+        how = (f"smallest: {best.parameter.label or best.parameter.id} {best.parameter.value:g} -> "
+               f"{best.new_value:.4g}" + (f" (new leader {SOURCE_SHORT.get(best.outcome, best.outcome)})"
+                                          if best.outcome else ""))
         if not inside:
-            return (f"No single parameter within its plausible range can achieve it ({self.constraint}); "
+            return (f"No single parameter within its plausible range can achieve it ({said}); "
                     f"{len(self.changes)} change{'s' if len(self.changes) != 1 else ''} outside the ranges "
                     f"would; {how}.")
         return (f"{len(inside)} single-parameter change{'s' if len(inside) != 1 else ''} within the plausible "
-                f"ranges achieve{'s' if len(inside) == 1 else ''} it ({self.constraint}); {how}.")
+                f"ranges achieve{'s' if len(inside) == 1 else ''} it ({said}); {how}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"network": self.network.to_dict(), "evidence": self.evidence, "constraint": self.constraint,
+                "constraint_label": self.constraint_label,
                 "holds_now": self.holds_now, "current": self.current, "leader_now": self.leader_now,
                 "headline": self.headline, "parameters_checked": self.parameters_checked,
                 "changes": [c.to_dict() for c in self.changes]}
@@ -272,7 +283,7 @@ def flip(net: BayesNet, findings: Findings = None, *, constraint: Constraint | s
     changes.sort(key=lambda c: (abs(c.log_odds_change), abs(c.change), c.parameter.id))
     current = {names.get(t, _name(t)): v for t, v in now.items()}
     return FlipResult(network.info, ev.to_dict(), constraint.describe(), holds_now, current, leader_now,
-                      changes, len(params))
+                      changes, len(params), constraint.describe(network))
 
 
 def _solve(p: SensitivityParameter, pe: _Linear, events: dict[Target, _Linear], forms: list[_Form],

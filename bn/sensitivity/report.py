@@ -163,7 +163,7 @@ def flip_figure(result: FlipResult, top: int = 15):
     ax.set_yticklabels([_short(f"{c.parameter.label}: {c.parameter.value:.3g} → {c.new_value:.3g}"
                                + (f" ({c.outcome})" if c.outcome else "")) for c in rows], fontsize=8)
     ax.set_xlabel("change in log-odds needed (grey: the plausible range; green: inside it, red: outside)")
-    ax.set_title(_short(f"What would change it: {result.constraint}", 110), fontsize=10)
+    ax.set_title(_short(f"What would change it: {result.constraint_label}", 110), fontsize=10)
     if not rows:
         ax.text(0.5, 0.5, "no single-parameter change achieves it" if not result.holds_now else "already holds",
                 ha="center", va="center", transform=ax.transAxes)
@@ -174,7 +174,7 @@ def flip_figure(result: FlipResult, top: int = 15):
 def flip_markdown(result: FlipResult, top: int = 25, files: Sequence[str] = ()) -> str:
     current = ", ".join(f"{k} {percent_1dp(v)}" for k, v in result.current.items())
     lines = ["# What would change the conclusion", "", f"- {network_line(result.network)}",
-             f"- findings: {_findings(result.evidence)}", f"- constraint: {result.constraint}",
+             f"- findings: {_findings(result.evidence)}", f"- constraint: {result.constraint_label}",
              f"- now: {current}" + (f" (leading: {result.leader_now})" if result.leader_now else ""), "",
              f"**{result.headline}**", ""]
     if result.changes:

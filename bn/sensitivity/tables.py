@@ -46,16 +46,9 @@ class SensitivityParameter:
     row: tuple[int, ...] = field(default=(), repr=False)  # table rows: parent state indices
     state_index: int = field(default=-1, repr=False)
     link: tuple[int, int] = field(default=(-1, -1), repr=False)  # noisy-OR links: (parent axis, state index)
-
-    @property
-    def label(self) -> str:
-        """A short human-readable name (chart labels)."""
-        if self.kind == "row":
-            given = f" | {self.key}" if self.key != "(no parents)" else ""
-            return f"P({self.variable}={self.state}{given})"
-        if self.kind == "link":
-            return f"{self.variable}: link from {self.key}"
-        return f"{self.variable}: leak"
+    # What a reader sees (charts, tables, the app): the same parameter in the network's labels, e.g.
+    # "P(Straight leg raise: Positive | L5 root compromised: Present)"; ``id`` stays the machine name.
+    label: str = ""
 
     @property
     def citation(self) -> str:
@@ -104,6 +97,11 @@ def _row_key(network: Network, var: Variable, row: tuple[int, ...]) -> str:
     if not var.parents:
         return "(no parents)"
     return ", ".join(f"{p}={network[p].state_ids[i]}" for p, i in zip(var.parents, row))
+
+
+def _row_label(network: Network, var: Variable, state: str, row: tuple[int, ...]) -> str:
+    given = ", ".join(network[p].finding_text(network[p].state_ids[i]) for p, i in zip(var.parents, row))
+    return f"P({var.finding_text(state)}" + (f" | {given})" if given else ")")
 
 
 def _row_id(var: Variable, state: str, key: str) -> str:
@@ -162,7 +160,7 @@ def parameters(network: Network) -> list[SensitivityParameter]:
                 out.append(SensitivityParameter(
                     id=_row_id(var, state, key), variable=var.id, kind="row", key=key, state=state, value=value,
                     range=rng, range_from="network" if from_file else "default", row=row, state_index=i,
-                    **_provenance(p)))
+                    label=_row_label(network, var, state, row), **_provenance(p)))
     return out
 
 
@@ -176,11 +174,13 @@ def _noisy_or_parameters(network: Network, var: Variable) -> list[SensitivityPar
                   "range_from": "network" if p.range is not None else "default", "state_index": var.on_index,
                   **_provenance(p)}
         if p.kind == "leak":
-            out.append(SensitivityParameter(id=f"{var.id} <- leak", **common))
+            out.append(SensitivityParameter(id=f"{var.id} <- leak", **common,
+                                            label=f"{var.display_label}: leak (causes not modelled)"))
         else:
             parent, state = p.key.split("=", 1)
             link = (var.parents.index(parent), network[parent].state_index(state))
-            out.append(SensitivityParameter(id=f"{var.id} <- {p.key}", link=link, **common))
+            label = f"{var.display_label}: link from {network[parent].finding_text(state)}"
+            out.append(SensitivityParameter(id=f"{var.id} <- {p.key}", link=link, **common, label=label))
     return out
 
 
