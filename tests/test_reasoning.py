@@ -267,3 +267,14 @@ def test_cli_reasoning_errors(capsys):
     assert "malformed --cost" in capsys.readouterr().err
     assert main(["stability", "l4l5_knee", "--observe", "knee_pain", "-e", "knee_pain=present"]) == 2
     assert "already observed" in capsys.readouterr().err
+
+
+def test_stability_table_and_notes_name_a_disagreement(shipped):
+    st = stability(shipped, {"knee_pain": "present", "straight_leg_raise": "positive", "age_group": "65_plus"},
+                   observe=["back_pain"])
+    assert st.disagreements, "this case's joint explanation and marginals disagree on a diagnosis"
+    frame = st.to_frame()
+    flagged = set(frame.loc[frame["disagrees"], "diagnosis"])
+    assert flagged == {d.diagnosis for d in st.disagreements}
+    labels = {shipped.network[d.diagnosis].display_label for d in st.disagreements}
+    assert all(any(label in note for label in labels) for note in st.notes)
