@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import bn
 import bn.app
 from bn.explain import explain
-from bn.graph import to_dot
+from bn.graph import neighbourhood, to_dot
 from bn.target import SOURCE_SHORT
 from bn.teaching import compare_scenarios
 from bn.voi import next_best
@@ -197,7 +197,11 @@ def test_network_panel_graph_and_provenance(app, knee):
     dot = app.get("graphviz_chart")[0].proto.spec
     posteriors = knee.marginals(findings={"knee_pain": "present"})
     assert dot == to_dot(knee.network, posteriors, {"knee_pain": "present"}, "straight_leg_raise",
-                         ("risk_factor", "diagnosis", "mechanism"))
+                         priors=knee.marginals(), only=neighbourhood(knee.network, "straight_leg_raise"))
+    app.radio(key="graph_scope").set_value("whole").run()
+    dot = app.get("graphviz_chart")[0].proto.spec
+    assert dot == to_dot(knee.network, posteriors, {"knee_pain": "present"}, "straight_leg_raise",
+                         ("risk_factor", "diagnosis", "mechanism"), priors=knee.marginals())
     provenance = frame(app, "parameter")
     params = knee.network["straight_leg_raise"].parameters
     assert len(provenance) == len(params)

@@ -207,12 +207,25 @@ def test_two_sessions_are_independent(open_page, knee):
 
 
 def test_network_graph_renders(open_page, knee):
+    from bn.graph import neighbourhood
+
+    network = knee.network
     page = open_page("?knee_pain=present")
     view(page, "Network")
     svg = page.get_by_test_id("stGraphVizChart").locator("svg")
     expect(svg).to_be_visible(timeout=TIMEOUT)
-    shown = [v for v in knee.network.variables if knee.network[v].role in ("risk_factor", "diagnosis", "mechanism")]
-    expect(svg.locator("g.node")).to_have_count(len(shown), timeout=TIMEOUT)
+    first = next(iter(network.variables))
+    expect(svg.locator("g.node")).to_have_count(len(neighbourhood(network, first)), timeout=TIMEOUT)
+    # One click on a neighbour refocuses the graph on it, with its label and its belief line in the node.
+    target = "disc_herniation"
+    page.get_by_role("button", name=network[target].display_label, exact=True).click()
+    expect(svg.locator("g.node")).to_have_count(len(neighbourhood(network, target)), timeout=TIMEOUT)
+    p = knee.marginals(findings={"knee_pain": "present"})[target]["present"]
+    expect(svg.locator("g.node").filter(has_text="herniation").first).to_contain_text(f"Present: {p:.0%}",
+                                                                                     timeout=TIMEOUT)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_test_id("stGraphVizChart").screenshot(path=str(ARTIFACTS / "graph-neighbourhood.png"))
 
 
 def test_bad_network_upload_keeps_the_case(open_page, knee, tmp_path):

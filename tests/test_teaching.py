@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import bn
@@ -42,6 +44,22 @@ def test_graph_marks_observed_and_labels_posteriors(knee):
     p = posteriors["disc_herniation"]["present"]
     assert f"Present: {p:.0%}" in dot and 'peripheries="2"' in dot and 'penwidth="3"' in dot
     assert '"straight_leg_raise" [' in dot and "= Negative" in dot
+
+
+def test_graph_belief_bars_mark_the_prior_and_focus_on_a_neighbourhood(knee):
+    from bn.graph import BAR, neighbourhood
+
+    posteriors, priors = knee.marginals(findings=CASE), knee.marginals()
+    near = neighbourhood(knee.network, "disc_herniation")
+    assert near == {"disc_herniation", *knee.network["disc_herniation"].parents,
+                    *(v.id for v in knee.network.variables.values() if "disc_herniation" in v.parents)}
+    dot = to_dot(knee.network, posteriors, CASE.findings, priors=priors, only=near)
+    assert dot.count("label=<<TABLE") == len(near)
+    p, prior = posteriors["disc_herniation"]["present"], priors["disc_herniation"]["present"]
+    assert f"Present: {p:.0%} (prior {prior:.0%})" in dot
+    # every bar's cells add up to the bar's width, the prior's tick included
+    for bar in re.findall(r'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>(.*?)</TR>', dot):
+        assert sum(int(w) for w in re.findall(r'WIDTH="(\d+)"', bar)) == BAR and "#222222" in bar
 
 
 def test_query_params_round_trip_and_bad_parameters(knee):

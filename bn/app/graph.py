@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from bn.app.page import Page
-from bn.graph import to_dot
+from bn.app.state import set_state
+from bn.graph import neighbourhood, to_dot
 from bn.model import ROLES, humanize
 from bn.provenance import parameter_sources
 
@@ -15,14 +16,28 @@ from bn.provenance import parameter_sources
 def render(page: Page) -> None:
     """The Network panel for the page's network and findings."""
     net, network, evidence = page.net, page.network, page.evidence
-    roles = st.multiselect("Show", list(ROLES), default=["risk_factor", "diagnosis", "mechanism"],
-                           key="graph_roles", format_func=lambda r: humanize(r)) \
-        if network.has_roles else None
-    node = st.selectbox("Variable", list(network.variables), key="node",
+    c1, c2 = st.columns([2, 1])
+    node = c1.selectbox("Variable", list(network.variables), key="node",
                         format_func=lambda v: network[v].display_label)
+    scope = c2.radio("Show", ["around", "whole"], key="graph_scope", horizontal=True,
+                     format_func={"around": "its neighbourhood", "whole": "the whole network"}.get)
+    roles = None
+    if scope == "whole" and network.has_roles:
+        roles = st.multiselect("Roles", list(ROLES), default=["risk_factor", "diagnosis", "mechanism"],
+                               key="graph_roles", format_func=lambda r: humanize(r))
+    only = neighbourhood(network, node) if scope == "around" else None
     posteriors = net.marginals(findings=evidence)
-    st.graphviz_chart(to_dot(network, posteriors, evidence.findings, node, tuple(roles) if roles else None),
-                      width="stretch")
+    st.graphviz_chart(to_dot(network, posteriors, evidence.findings, node, tuple(roles) if roles else None,
+                             priors=net.marginals(), only=only), width="content" if only else "stretch")
+    st.caption("Each bar is the probability now; the dark tick marks the prior. Observed findings have a double "
+               "border. Hover over a node for its description.")
+    if only:
+        near = sorted(only - {node}, key=lambda v: network[v].display_label)
+        st.markdown("**Go to a neighbour:**")
+        cols = st.columns(3)
+        for i, other in enumerate(near):
+            cols[i % 3].button(network[other].display_label, key=f"goto_{other}", on_click=set_state,
+                               args=("node", other), width="stretch")
     v = network[node]
     kind = f"`{v.id}`, {v.role or 'variable'}, {v.form}" if page.show_ids else \
         f"{humanize(v.role or 'variable').lower()}, {humanize(v.form).lower()}"

@@ -27,6 +27,11 @@ def load_uploaded(name: str, data: bytes) -> bn.BayesNet:
 
 # -- state changes (callbacks run before the script, so they may set widget values) ------------------------
 
+def set_state(key: str, value: object) -> None:
+    """A button that moves another widget (e.g. "go to this neighbour" sets the Network panel's variable)."""
+    st.session_state[key] = value
+
+
 def reset_findings(variables: list[str]) -> None:
     for vid in variables:
         st.session_state[vid] = UNKNOWN
