@@ -171,12 +171,26 @@ def test_download_then_upload_case_and_bad_upload(open_page, knee, tmp_path):
     page = open_page("?knee_pain=present&knee_effusion=present")
     view(page, "Case")
     with page.expect_download() as download:
-        page.get_by_test_id("stDownloadButton").get_by_role("button").click()
+        page.get_by_role("button", name="Download this case (JSON)").click()
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
     data = json.loads(saved.read_text())
     assert data["network"] == f"l4l5_knee@{knee.info.version}"
     assert data["findings"] == {"knee_pain": "present", "knee_effusion": "present"}
+    # the printable summary: one A4 page naming the network, the findings in labels and the disclaimer
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Printable one-page summary (HTML)").click()
+    summary = tmp_path / download.value.suggested_filename
+    download.value.save_as(summary)
+    printed = page.context.new_page()
+    printed.goto(summary.as_uri())
+    text = printed.locator("body").inner_text()
+    assert knee.info.sha256 in text and "not a medical device" in text
+    assert f"{knee.network['knee_effusion'].display_label}: Present" in text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pdf = printed.pdf(format="A4", path=str(ARTIFACTS / "case-summary.pdf"))
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+    printed.close()
     # reset, then upload the file back
     page.get_by_role("button", name="Reset all findings").click()
     expected_prior = knee.query({}).knee_pain_source["knee"]

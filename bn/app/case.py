@@ -6,6 +6,7 @@ import streamlit as st
 
 from bn.app.page import Page
 from bn.app.state import on_case_upload
+from bn.case_report import case_report
 from bn.evidence import Case
 
 
@@ -15,8 +16,15 @@ def render(page: Page) -> None:
     info = page.network.info
     note = st.text_area("Note (saved in the case file)", key="note", max_chars=2000)
     case = Case(evidence, network=f"{info.id}@{info.version}", note=note or "")
-    st.download_button("Download this case (JSON)", case.to_json(), file_name=f"{info.id}-case.json",
+    c1, c2 = st.columns(2)
+    c1.download_button("Download this case (JSON)", case.to_json(), file_name=f"{info.id}-case.json",
                        mime="application/json", key="download_case")
+    # Built when clicked (the weights, the next findings and the intervals take a moment), not on every rerun.
+    c2.download_button("Printable one-page summary (HTML)",
+                       lambda: case_report(page.net, evidence, note=note or "").to_html(),
+                       file_name=f"{info.id}-case-summary.html", mime="text/html", key="download_summary",
+                       help="Network, findings, sources with intervals, differential, weight of each finding and "
+                            "what to look for next, on one printable page (the same as bn report).")
     st.file_uploader("Load a case file (JSON or YAML, up to 1 MB)", type=["json", "yaml", "yml"], key="case_upload",
                      on_change=on_case_upload, args=(network, page.entry_variables))
     st.markdown("**Share:** the address bar reproduces this case exactly (each finding is a query parameter).")

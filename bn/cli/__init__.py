@@ -25,6 +25,7 @@ from bn.cli import (
     learn,
     networks,
     query,
+    report,
     sensitivity,
     stability,
     validate,
@@ -33,7 +34,8 @@ from bn.cli import next as next_finding  # the module of `bn next`; not the buil
 from bn.errors import BNError
 from bn.present import DISCLAIMER
 
-VERBS = (query, explain, next_finding, stability, info, export, check, networks, validate, sensitivity, batch, learn)
+VERBS = (query, explain, next_finding, stability, report, info, export, check, networks, validate, sensitivity, batch,
+         learn)
 
 EXIT_CODES = ("exit status: 0 success; 1 problems found (bn check, the bn validate gate); 2 bad input or usage "
               "(one line on stderr saying what and how to fix it); 3 an internal error (--debug shows the traceback)")
