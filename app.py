@@ -23,10 +23,12 @@ from bn.app.state import (
     UNCERTAIN,
     UNKNOWN,
     UPLOADED,
+    apply_finding,
     load_case_into_widgets,
     load_published,
     load_uploaded,
     on_network_upload,
+    quick_add,
     reset_findings,
 )
 from bn.evidence import Case, Evidence, from_query_params, to_query_params
@@ -93,12 +95,22 @@ if first_run:
                                      + "Some parts of the link were ignored: " + "; ".join(ignored))
 st.sidebar.button("Reset all findings", on_click=reset_findings, args=(entry_variables,), type="primary",
                   width="stretch")
+with st.sidebar.container(border=True):
+    # Type part of a finding's name, pick it, click its result: two clicks a finding, no scrolling past groups.
+    open_ids = [v for v in entry_variables if st.session_state.get(v, UNKNOWN) == UNKNOWN]
+    pick = st.selectbox("Add a finding", open_ids, index=None, key="quick_pick", placeholder="Type to search...",
+                        format_func=lambda v: network[v].display_label)
+    if pick:
+        st.segmented_control(network[pick].display_label, list(network[pick].state_ids), key="quick_state",
+                             format_func=network[pick].state_label, on_change=quick_add)
 hard: dict[str, str] = {}
 soft: dict[str, dict[str, float]] = {}
 for title, ids in groups:
     if not ids:
         continue
-    with st.sidebar.expander(title, expanded=title in ("Patient", "History", "Variables")):
+    entered = sum(st.session_state.get(v, UNKNOWN) != UNKNOWN for v in ids)
+    with st.sidebar.expander(f"{title} ({entered} entered)" if entered else title,
+                             expanded=title in ("Patient", "History", "Variables")):
         for vid in ids:
             v = network[vid]
             options = [UNKNOWN, *v.state_ids]
@@ -132,6 +144,14 @@ if network.info.warning:
 flash = st.session_state.pop("flash", None)
 if flash:
     (st.success if flash[0] == "success" else st.error)(flash[1])
+if evidence:
+    with st.container(horizontal=True, key="chips"):
+        st.markdown("**Findings:**")
+        for vid in [*evidence.findings, *evidence.soft_findings]:
+            v = network[vid]
+            state = v.state_label(evidence.findings[vid]) if vid in evidence.findings else "uncertain"
+            st.button(f"{v.display_label}: {state}", key=f"chip_{vid}", icon=":material/close:", type="tertiary",
+                      on_click=apply_finding, args=(vid, UNKNOWN), help="Remove this finding")
 
 try:
     result = net.query(evidence)
@@ -158,6 +178,13 @@ if result.knee_pain_source:
                         f"({headline.draws} seeded draws)")
         col.caption(f"90% interval {pct(lo)}-{pct(hi)}")
     (st.warning if headline.too_close else st.info)(headline.sentence(), icon="⚖️" if headline.too_close else None)
+    helps = headline.separating_finding
+    if headline.too_close and helps and st.session_state.get(helps, UNKNOWN) == UNKNOWN:
+        with st.container(horizontal=True, key="helps_most"):
+            st.markdown(f"**Would help most now:** {network[helps].display_label}. Its result:")
+            for state in network[helps].state_ids:
+                st.button(network[helps].state_label(state), key=f"helps_{state}", on_click=apply_finding,
+                          args=(helps, state))
 
 diagnoses = network.by_role("diagnosis") or net.default_query_variables()
 rows = []
@@ -180,8 +207,18 @@ st.dataframe(as_percent, hide_index=True, key="differential", width="stretch", c
 if result.most_probable_explanation:
     present = [network[v].display_label for v, s in result.most_probable_explanation.states.items()
                if s == network[v].on_state]
+    mpe_ids = {v for v, s in result.most_probable_explanation.states.items() if s == network[v].on_state}
+    likely = {v for v in diagnoses if result.posteriors[v][network[v].on_state] > 0.5}
+    why = ""
+    if not present and evidence:
+        why = (" No single combination of modelled diagnoses is as probable as none of them: the findings spread "
+               "their weight over several competing explanations (each in the list above), and causes the network "
+               "does not model can also produce them.")
+    elif mpe_ids != likely:
+        why = (" It differs from reading the list above one condition at a time, because conditions compete to "
+               "explain the same findings: the best combination is not the set of individually likeliest ones.")
     st.caption(f"Most probable combination (p = {pct(result.most_probable_explanation.probability)}): "
-               + ("; ".join(present) or "no diagnosis present"))
+               + ("; ".join(present) or "no diagnosis present") + "." + why)
 
 # -- the panels (only the chosen one is computed) ------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import bn
 import bn.app
 from bn.explain import explain
 from bn.graph import neighbourhood, to_dot
+from bn.headline import source_headline
 from bn.target import SOURCE_SHORT
 from bn.teaching import compare_scenarios
 from bn.voi import next_best
@@ -103,8 +104,6 @@ def test_answer_at_a_glance_equals_bn(app, knee):
     for key, p in result.knee_pain_source.items():
         assert shown[SOURCE_SHORT[key]] == pct(p)
     # each source's 90% interval and the call, as bn.headline says them
-    from bn.headline import source_headline
-
     h = source_headline(knee, CASE)
     captions = [c.value for c in app.caption]
     for lo, hi in h.intervals.values():
@@ -136,8 +135,39 @@ def test_red_flag_banner(app, knee):
 
 def test_reset_clears_findings(app):
     enter(app, CASE)
-    app.button[0].click().run()  # "Reset all findings" is the first button on the page
+    next(b for b in app.button if b.label == "Reset all findings").click().run()
     assert all(r.value == "unknown" for r in app.sidebar.radio)
+
+
+def test_quick_entry_chips_and_the_finding_that_helps_most(app, knee):
+    # the search box: pick a finding, click its result; it lands in that finding's own control
+    app.selectbox(key="quick_pick").set_value("straight_leg_raise").run()
+    app.segmented_control(key="quick_state").set_value("positive").run()
+    assert not app.exception
+    assert app.radio(key="straight_leg_raise").value == "positive" and app.selectbox(key="quick_pick").value is None
+    # entered findings leave the box
+    assert knee.network["straight_leg_raise"].display_label not in app.selectbox(key="quick_pick").options
+    assert any(e.label.startswith("Examination (1 entered)") for e in app.sidebar.expander)
+    app.radio(key="straight_leg_raise").set_value("unknown").run()
+    enter(app, {"knee_pain": "present"})
+    # each entered finding is a removable chip at the top of the page
+    chips = {b.key: b for b in app.button if b.key and b.key.startswith("chip_")}
+    assert set(chips) == {"chip_knee_pain"}
+    chips["chip_knee_pain"].click().run()
+    assert app.radio(key="knee_pain").value == "unknown"
+
+    # too close to call: the finding that would best separate the two leading sources, one click per result
+    close = {"age_group": "65_plus", "knee_pain": "present", "neurogenic_claudication": "present",
+             "knee_pain_on_knee_examination": "absent", "straight_leg_raise": "negative"}
+    enter(app, close)
+    headline = source_headline(knee, close)
+    assert headline.too_close and headline.separating_finding
+    helps = knee.network[headline.separating_finding]
+    assert any(helps.display_label in m.value for m in app.markdown if "Would help most now" in m.value)
+    state = helps.state_ids[-1]
+    next(b for b in app.button if b.key == f"helps_{state}").click().run()
+    assert app.radio(key=helps.id).value == state
+    assert not any(b.key and b.key.startswith("helps_") for b in app.button)  # entered: the prompt goes
 
 
 def test_why_panel_sentences_are_bn_sentences(app, knee):

@@ -32,6 +32,15 @@ def set_state(key: str, value: object) -> None:
     st.session_state[key] = value
 
 
+def quick_add() -> None:
+    """The "add a finding" box: the chosen state goes to that finding's own control, and the box clears."""
+    vid, state = st.session_state.get("quick_pick"), st.session_state.get("quick_state")
+    if vid and state:
+        st.session_state[vid] = state
+    st.session_state["quick_pick"] = None
+    st.session_state["quick_state"] = None
+
+
 def reset_findings(variables: list[str]) -> None:
     for vid in variables:
         st.session_state[vid] = UNKNOWN
