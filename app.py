@@ -101,8 +101,8 @@ with st.sidebar.container(border=True):
     pick = st.selectbox("Add a finding", open_ids, index=None, key="quick_pick", placeholder="Type to search...",
                         format_func=lambda v: network[v].display_label)
     if pick:
-        st.segmented_control(network[pick].display_label, list(network[pick].state_ids), key="quick_state",
-                             format_func=network[pick].state_label, on_change=quick_add)
+        st.segmented_control(network[pick].display_label, list(network[pick].state_ids), key=f"quick_state_{pick}",
+                             format_func=network[pick].state_label, on_change=quick_add, args=(pick,))
 hard: dict[str, str] = {}
 soft: dict[str, dict[str, float]] = {}
 for title, ids in groups:

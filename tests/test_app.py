@@ -142,7 +142,7 @@ def test_reset_clears_findings(app):
 def test_quick_entry_chips_and_the_finding_that_helps_most(app, knee):
     # the search box: pick a finding, click its result; it lands in that finding's own control
     app.selectbox(key="quick_pick").set_value("straight_leg_raise").run()
-    app.segmented_control(key="quick_state").set_value("positive").run()
+    app.segmented_control(key="quick_state_straight_leg_raise").set_value("positive").run()
     assert not app.exception
     assert app.radio(key="straight_leg_raise").value == "positive" and app.selectbox(key="quick_pick").value is None
     # entered findings leave the box

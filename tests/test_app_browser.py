@@ -256,3 +256,34 @@ def test_bad_network_upload_keeps_the_case(open_page, knee, tmp_path):
     expect(page.get_by_text("broken.yaml: variable 'a'").first).to_be_visible(timeout=TIMEOUT)
     expect(metric(page, "Knee")).to_have_text(expected, timeout=TIMEOUT)
     expect(radio(page, "Knee pain").locator("label:has(input:checked)")).to_have_text("Present")
+
+
+def test_a_ten_finding_case_in_at_most_twenty_clicks(open_page, knee):
+    """Issue 15: the "Add a finding" box enters a case without scrolling past groups; the clicks are counted
+    (typing a few letters of a finding's name is not a click)."""
+    network = knee.network
+    case = {"age_group": "65_plus", "knee_pain": "present", "back_pain": "present",
+            "neurogenic_claudication": "present", "no_pain_when_seated": "present",
+            "straight_leg_raise": "negative", "knee_pain_on_knee_examination": "absent",
+            "knee_effusion": "absent", "hip_internal_rotation_painful": "absent", "pedal_pulses": "normal"}
+    page = open_page()
+    sidebar = page.get_by_test_id("stSidebar")
+    clicks = 0
+    for var, state in case.items():
+        sidebar.get_by_test_id("stSelectbox").filter(has_text="Add a finding").locator("input").click()
+        clicks += 1
+        page.keyboard.type(network[var].display_label)
+        page.keyboard.press("Enter")
+        # the result buttons of this finding (not a control still shown from the previous pick)
+        label = page.get_by_test_id("stWidgetLabel").get_by_text(network[var].display_label, exact=True)
+        sidebar.get_by_test_id("stElementContainer").filter(has=label).get_by_test_id("stButtonGroup").get_by_text(
+            network[var].state_label(state), exact=True).click()
+        clicks += 1
+        chip = page.get_by_test_id("stMain").get_by_role("button", name=f"{network[var].display_label}: "
+                                                         f"{network[var].state_label(state)}")
+        expect(chip).to_be_visible(timeout=TIMEOUT)
+    expected = knee.query(case).knee_pain_source
+    expect(metric(page, "Knee")).to_have_text(pct(expected["knee"]), timeout=TIMEOUT)
+    expect(metric(page, "L4-L5 spine")).to_have_text(pct(expected["l4l5_spine"]), timeout=TIMEOUT)
+    (ARTIFACTS / "clicks.txt").write_text(f"{len(case)} findings entered in {clicks} clicks\n")
+    assert clicks <= 20

@@ -32,13 +32,14 @@ def set_state(key: str, value: object) -> None:
     st.session_state[key] = value
 
 
-def quick_add() -> None:
-    """The "add a finding" box: the chosen state goes to that finding's own control, and the box clears."""
-    vid, state = st.session_state.get("quick_pick"), st.session_state.get("quick_state")
-    if vid and state:
+def quick_add(vid: str) -> None:
+    """The "add a finding" box: the chosen state goes to that finding's own control, and the box clears.
+    The state control is keyed by the finding, so a click on a control still shown from the previous pick can
+    never enter a state for the wrong finding."""
+    state = st.session_state.pop(f"quick_state_{vid}", None)
+    if state:
         st.session_state[vid] = state
-    st.session_state["quick_pick"] = None
-    st.session_state["quick_state"] = None
+        st.session_state["quick_pick"] = None
 
 
 def reset_findings(variables: list[str]) -> None:
