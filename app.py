@@ -20,6 +20,7 @@ import streamlit as st
 import bn
 from bn.app import PANELS, Page
 from bn.app.state import (
+    MB,
     UNCERTAIN,
     UNKNOWN,
     UPLOADED,
@@ -30,9 +31,11 @@ from bn.app.state import (
     on_network_upload,
     quick_add,
     reset_findings,
+    show_notice,
 )
 from bn.evidence import Case, Evidence, from_query_params, to_query_params
 from bn.headline import source_headline
+from bn.netfile import MAX_FILE_BYTES
 from bn.present import DISCLAIMER_APP as DISCLAIMER
 from bn.present import percent as pct
 from bn.target import SOURCE_SHORT
@@ -72,8 +75,9 @@ except bn.BNError as exc:
     st.stop()
 network = net.network
 with st.sidebar.expander("Load another network file"):
-    st.file_uploader("YAML (bn-network/1), BIF or XMLBIF, up to 5 MB", type=["yaml", "yml", "bif", "xmlbif", "xml"],
-                     key="network_upload", on_change=on_network_upload)
+    st.file_uploader("YAML (bn-network/1), BIF or XMLBIF", type=["yaml", "yml", "bif", "xmlbif", "xml"],
+                     key="network_upload", on_change=on_network_upload, max_upload_size=MAX_FILE_BYTES // MB)
+    show_notice("network")
 
 # -- findings entry ----------------------------------------------------------------------------------------
 
@@ -124,7 +128,9 @@ for title, ids in groups:
                 positive = v.on_state
                 other = next(s for s in v.state_ids if s != positive)
                 on, off = v.state_label(positive).lower(), v.state_label(other).lower()
-                level = st.slider(f"How sure that it is {on}? (%)", 1, 99, 70, key=f"{vid}.soft",
+                # a level from a link or a case file is already in the session state: no default beside it
+                level = st.slider(f"How sure that it is {on}? (%)", 1, 99, key=f"{vid}.soft",
+                                  **({} if f"{vid}.soft" in st.session_state else {"value": 70}),
                                   help="Entered as a likelihood: the observation is this many "
                                   f"times as likely if truly {on} as if {off}, relative to 100 minus it.")
                 soft[vid] = {positive: level / 100, other: 1 - level / 100}
@@ -222,7 +228,9 @@ if result.most_probable_explanation:
 
 # -- the panels (only the chosen one is computed) ------------------------------------------------------------
 
-view = st.segmented_control("Explore", VIEWS, key="view", default="Why") or "Why"
+# A view from the link is already in the session state: giving a default as well makes Streamlit warn.
+view = st.segmented_control("Explore", VIEWS, key="view",
+                            default=None if "view" in st.session_state else "Why") or "Why"
 url = {"network": reference, **to_query_params(evidence), **({"view": view} if view != "Why" else {})}
 if reference != UPLOADED and st.query_params.to_dict() != url:
     st.query_params.from_dict(url)

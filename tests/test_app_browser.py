@@ -25,6 +25,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 TIMEOUT = 30_000
+SERVER_LOG: list = []  # the server's log file, for tests that check it stays free of warnings
 
 
 
@@ -60,6 +61,7 @@ def server(tmp_path_factory):
             proc.kill()
             pytest.fail(f"streamlit did not become ready:\n{log.read_text()}")
         time.sleep(0.2)
+    SERVER_LOG.append(log)
     yield url
     proc.terminate()
     try:
@@ -218,6 +220,13 @@ def test_two_sessions_are_independent(open_page, knee):
     second.reload()
     expect(metric(second, "Knee")).to_have_text(pct(knee.query({}).knee_pain_source["knee"]), timeout=TIMEOUT)
     expect(radio(second, "Knee pain").locator("label:has(input:checked)")).to_have_text("unknown")
+
+
+def test_a_link_with_a_view_opens_it_without_a_warning(open_page, knee):
+    page = open_page("?knee_pain=present&view=Network")
+    expect(page.get_by_test_id("stGraphVizChart").locator("svg")).to_be_visible(timeout=TIMEOUT)
+    log = SERVER_LOG[0].read_text()
+    assert "Session State" not in log and "Traceback" not in log, log[-2000:]
 
 
 def test_network_graph_renders(open_page, knee):

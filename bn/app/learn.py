@@ -52,7 +52,8 @@ def render(page: Page) -> None:
     st.markdown("Upload a clinic's records (one patient per row; columns are variable ids holding state names, "
                 "blank = not recorded) to see where they disagree with the network, and to learn a new version "
                 "from them. The records stay in this session; only counts go into a learnt file.")
-    st.file_uploader("Records (CSV or parquet, up to 5 MB)", type=["csv", "parquet"], key="records_upload",
+    st.file_uploader("Records (CSV or parquet)", type=["csv", "parquet"], key="records_upload",
+                     max_upload_size=MAX_RECORDS_BYTES // (1024 * 1024),
                      on_change=on_records_upload)
     if "records_error" in st.session_state:
         st.error(st.session_state["records_error"])

@@ -6,13 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 import bn
-from bn.evidence import Case, Evidence, parse_case
+from bn.evidence import MAX_CASE_BYTES, Case, Evidence, parse_case
 from bn.interop import parse_upload
 from bn.netfile import MAX_FILE_BYTES
 
 UNKNOWN, UNCERTAIN = "unknown", "uncertain"
 UPLOADED = "uploaded file"
-MAX_CASE_UPLOAD = 1024 * 1024
+MB = 1024 * 1024
+MAX_CASE_UPLOAD = MAX_CASE_BYTES  # the one limit for case files, in the app as in bn
 
 
 @st.cache_resource(show_spinner="Compiling the network...")
@@ -73,6 +74,18 @@ def load_example(network, case: Case, variables: list[str]) -> None:
         st.session_state["flash"] = ("error", f"Could not load that case; your findings are unchanged. {exc}")
 
 
+def notice(where: str, kind: str, text: str) -> None:
+    """A message for the next run, shown next to the control it is about (``show_notice(where)``)."""
+    st.session_state.setdefault("notices", {})[where] = (kind, text)
+
+
+def show_notice(where: str) -> None:
+    """The message left for this place by a callback, once, where the user is looking."""
+    kind, text = st.session_state.get("notices", {}).pop(where, (None, None))
+    if text:
+        (st.success if kind == "success" else st.error)(text)
+
+
 def on_case_upload(network, variables: list[str]) -> None:
     upload = st.session_state.get("case_upload")
     if upload is None:
@@ -85,9 +98,9 @@ def on_case_upload(network, variables: list[str]) -> None:
         if case.network and case.network.partition("@")[0] != network.id:
             raise bn.CaseFileError(f"{upload.name} was made for network '{case.network}', not '{network.id}'")
         load_case_into_widgets(network, case, variables)
-        st.session_state["flash"] = ("success", f"Loaded case {upload.name}.")
+        notice("case", "success", f"Loaded case {upload.name}.")
     except bn.BNError as exc:
-        st.session_state["flash"] = ("error", f"Could not load that case; your findings are unchanged. {exc}")
+        notice("case", "error", f"Could not load that case; your findings are unchanged. {exc}")
 
 
 def on_network_upload() -> None:
@@ -97,13 +110,14 @@ def on_network_upload() -> None:
     data = upload.getvalue()
     try:
         if len(data) > MAX_FILE_BYTES:
-            raise bn.NetworkFileError([bn.errors.Problem(upload.name, None, "file exceeds the 5 MB limit")])
+            raise bn.NetworkFileError([bn.errors.Problem(upload.name, None,
+                                                         f"file exceeds the {MAX_FILE_BYTES // MB} MB limit")])
         load_uploaded(upload.name, data)
         st.session_state["uploaded_network"] = (upload.name, data)
         st.session_state["network"] = UPLOADED
-        st.session_state["flash"] = ("success", f"Loaded network file {upload.name}.")
+        notice("network", "success", f"Loaded network file {upload.name}.")
     except bn.BNError as exc:
-        st.session_state["flash"] = ("error", f"Could not load that network; nothing changed. {exc}")
+        notice("network", "error", f"Could not load that network; nothing changed. {exc}")
 
 
 def pin_scenario(evidence: Evidence) -> None:
