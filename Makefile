@@ -28,7 +28,7 @@ run: setup
 
 test: setup system-deps
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15   # two cores; a file's tests stay on one worker (one app server, one browser)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

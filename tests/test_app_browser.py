@@ -25,6 +25,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 TIMEOUT = 30_000
+expect.set_options(timeout=TIMEOUT)  # a loaded 2-core machine: every expectation waits as long as the others
 SERVER_LOG: list = []  # the server's log file, for tests that check it stays free of warnings
 
 
@@ -219,7 +220,8 @@ def test_two_sessions_are_independent(open_page, knee):
     expect(metric(first, "Knee")).to_have_text(pct(expected), timeout=TIMEOUT)
     second.reload()
     expect(metric(second, "Knee")).to_have_text(pct(knee.query({}).knee_pain_source["knee"]), timeout=TIMEOUT)
-    expect(radio(second, "Knee pain").locator("label:has(input:checked)")).to_have_text("unknown")
+    expect(radio(second, "Knee pain").locator("label:has(input:checked)")).to_have_text("unknown",
+                                                                                           timeout=TIMEOUT)
 
 
 def test_a_link_with_a_view_opens_it_without_a_warning(open_page, knee):
