@@ -17,16 +17,23 @@ setup: $(VENV)/.installed
 
 # Debian's chromium drives the real-browser tests (Playwright's own browser download does not work here).
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
 		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core \
+			nodejs npm; \
 	fi
+
+# axe-core (npm), injected into the app by the accessibility browser test.
+AXE := build/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix build/axe axe-core@$(AXE_VERSION)
+AXE_VERSION := 4.14.1
 
 run: setup
 	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
 
-test: setup system-deps
+test: setup system-deps $(AXE)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15   # two cores; a file's tests stay on one worker (one app server, one browser)
 

@@ -298,3 +298,42 @@ def test_a_ten_finding_case_in_at_most_twenty_clicks(open_page, knee):
     expect(metric(page, "L4-L5 spine")).to_have_text(pct(expected["l4l5_spine"]), timeout=TIMEOUT)
     (ARTIFACTS / "clicks.txt").write_text(f"{len(case)} findings entered in {clicks} clicks\n")
     assert clicks <= 20
+
+
+AXE = ROOT / "build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def settle(page: Page) -> None:
+    """Wait until the app has finished its run (no "Running" indicator) and the results are drawn."""
+    expect(metric(page, "Knee")).to_be_visible()
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+    expect(page.locator("[data-stale='true']")).to_have_count(0)  # elements of the last run fade until replaced
+    page.wait_for_timeout(500)  # the new elements fade in
+
+
+def serious_violations(page: Page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+        .filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => `${v.id} (${v.nodes.length}): ${v.nodes[0].html.slice(0, 100)}`)""")
+
+
+def test_accessibility_axe_on_every_panel_and_two_small_screens(open_page, knee):
+    assert AXE.is_file(), f"{AXE} is missing: 'make test' installs axe-core with npm"
+    page = open_page("?knee_pain=present&straight_leg_raise=positive&age_group=65_plus")
+    settle(page)
+    found = {"main page": serious_violations(page)}
+    for name in ("What next", "Sensitivity", "Compare", "Network", "Educator", "Case", "Learn", "About", "Why"):
+        view(page, name)
+        settle(page)
+        found[name] = serious_violations(page)
+    assert not {k: v for k, v in found.items() if v}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((390, 844), (820, 1180)):  # a phone and a tablet
+        page.set_viewport_size({"width": width, "height": height})
+        page.reload()
+        settle(page)
+        scroll = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll[0] <= scroll[1] + 1, f"horizontal scroll at {width} px: {scroll}"
+        page.screenshot(path=str(ARTIFACTS / f"main-{width}px.png"), full_page=True)
+        assert not serious_violations(page), width
