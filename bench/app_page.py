@@ -1,0 +1,122 @@
+"""What a clinician waits for in a real browser: Debian's chromium on a warm local server (issue 15).
+
+Run: ``.venv/bin/python -m bench.app_page [--repeats N]``. Starts one Streamlit server on the shipped network,
+warms it with one visit, then measures in fresh browser contexts:
+
+- **results visible**: from navigation to the first knee-pain source's number on screen;
+- **settled**: from navigation until no "Running" indicator and no faded (stale) element is left, i.e. no
+  placeholder remains;
+- **click settled**: one finding clicked in the sidebar until the page has settled again (browser and server
+  time together), beside the server's own time for that run (the page's "computed in" caption).
+
+Reports medians and ranges; the baseline in the same run is a bare ``bn`` query of the same case (the
+inference the page wraps), so the ratio says what the page adds. Timings on a shared machine are noisy: compare
+ratios within a run, not times across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import bn
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _server() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+                             "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=ROOT,
+                            env={**os.environ, "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"})
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("streamlit did not start")
+
+
+def _settled(page) -> None:
+    page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]') && "
+                           "!document.querySelector('[data-stale=true]')", timeout=120_000)
+
+
+def measure(repeats: int) -> dict[str, list[float]]:
+    from playwright.sync_api import sync_playwright
+
+    proc, url = _server()
+    out: dict[str, list[float]] = {"results visible": [], "settled": [], "click settled": [],
+                                   "server time of the click": [], "bn query": []}
+    net = bn.load("l4l5_knee")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            for i in range(repeats + 1):  # the first visit warms the server's caches and is not counted
+                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                page = context.new_page()
+                start = time.perf_counter()
+                page.goto(f"{url}/?knee_pain=present")
+                page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
+                visible = time.perf_counter() - start
+                _settled(page)
+                settled = time.perf_counter() - start
+                radio = page.get_by_test_id("stSidebar").get_by_test_id("stRadio").filter(
+                    has=page.get_by_test_id("stWidgetLabel").get_by_text("Low back pain", exact=True))
+                state = "Present" if i % 2 else "Absent"
+                start = time.perf_counter()
+                radio.get_by_text(state, exact=True).click()
+                page.wait_for_timeout(50)  # the click reaches the server before "settled" can be read
+                _settled(page)
+                click = time.perf_counter() - start
+                caption = page.get_by_text("page computed in").last.inner_text()
+                server = float(caption.split("page computed in ")[1].split(" ms")[0]) / 1000
+                context.close()
+                t = time.perf_counter()
+                net.query({"knee_pain": "present", "back_pain": state.lower()})
+                query = time.perf_counter() - t
+                if i:
+                    out["results visible"].append(visible)
+                    out["settled"].append(settled)
+                    out["click settled"].append(click)
+                    out["server time of the click"].append(server)
+                    out["bn query"].append(query)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    results = measure(args.repeats)
+    base = statistics.median(results["bn query"])
+    print(f"l4l5_knee {bn.load('l4l5_knee').info.version}, {args.repeats} visits, chromium, warm server")
+    print(f"{"what":<26} {'median s':>9} {'range s':>15} {'x bn query':>11}")
+    for what, times in results.items():
+        med = statistics.median(times)
+        print(f"{what:<26} {med:>9.3f} {min(times):>7.3f}-{max(times):<7.3f} {med / base:>11.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
