@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(args.repeats)
     base = statistics.median(results["bn query"])
     print(f"l4l5_knee {bn.load('l4l5_knee').info.version}, {args.repeats} visits, chromium, warm server")
-    print(f"{"what":<26} {'median s':>9} {'range s':>15} {'x bn query':>11}")
+    print(f"{'what':<26} {'median s':>9} {'range s':>15} {'x bn query':>11}")
     for what, times in results.items():
         med = statistics.median(times)
         print(f"{what:<26} {med:>9.3f} {min(times):>7.3f}-{max(times):<7.3f} {med / base:>11.0f}")
