@@ -13,13 +13,15 @@ from bn import jsonout
 from bn.datacheck import DataCheck
 from bn.errors import BNError
 from bn.files import atomic_path, write_text
-from bn.present import DISCLAIMER, percent_1dp
+from bn.model import Network
+from bn.present import DISCLAIMER, label_ids, percent_1dp
 
 SHOWN = 15  # rows per table and chart
 
 
-def write_report(check: DataCheck, out: str | Path) -> list[Path]:
-    """Write the report into ``out`` (created if needed); returns the files written."""
+def write_report(check: DataCheck, out: str | Path, *, network: Network | None = None) -> list[Path]:
+    """Write the report into ``out`` (created if needed); returns the files written. With the ``network``,
+    the markdown names variables and states by their labels (the JSON keeps the ids)."""
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -30,12 +32,12 @@ def write_report(check: DataCheck, out: str | Path) -> list[Path]:
     write_text(path, jsonout.dumps(check.to_dict(), indent=1) + "\n")
     written.append(path)
     path = out / "report.md"
-    write_text(path, markdown(check, charts=[p.name for p in written if p.suffix == ".png"]))
+    write_text(path, markdown(check, charts=[p.name for p in written if p.suffix == ".png"], network=network))
     written.append(path)
     return written
 
 
-def markdown(check: DataCheck, charts: list[str] = ()) -> str:
+def markdown(check: DataCheck, charts: list[str] = (), *, network: Network | None = None) -> str:
     info = check.network
     lines = ["# Does the data contradict the network?", "",
              f"Network **{info.id}** version **{info.version}**, sha256 `{info.sha256}`; records "
@@ -46,11 +48,12 @@ def markdown(check: DataCheck, charts: list[str] = ()) -> str:
     if check.selection:
         lines += [f"Every record has {', '.join(f'`{v}`' for v in check.selection)} with the same value: read as the "
                   "clinic's inclusion criterion, and every prediction below is conditioned on it.", ""]
-    lines += _calibration(check, charts) + _conflict(check, charts) + _moved(check, charts) + _arcs(check)
+    lines += _calibration(check, charts, network) + _conflict(check, charts) + _moved(check, charts, network) \
+        + _arcs(check, network)
     return "\n".join(lines) + "\n"
 
 
-def _calibration(check: DataCheck, charts) -> list[str]:
+def _calibration(check: DataCheck, charts, network: Network | None) -> list[str]:
     flagged = [c for c in check.calibration if c.flagged]
     lines = ["## 1. Calibration: each finding against the network's prediction", "",
              "Observed frequency against the mean predicted probability given each record's recorded causes (risk "
@@ -60,7 +63,8 @@ def _calibration(check: DataCheck, charts) -> list[str]:
         lines += ["![calibration](calibration.png)", ""]
     lines += ["| finding | records | state | observed | predicted | chi2 (dof) | q |", "|---|---|---|---|---|---|---|"]
     for c in check.calibration[:SHOWN]:
-        lines.append(f"| {c.label} | {c.records:,} | {c.state} | {percent_1dp(c.observed)} | "
+        state = network[c.variable].state_label(c.state) if network is not None else c.state
+        lines.append(f"| {c.label} | {c.records:,} | {state} | {percent_1dp(c.observed)} | "
                      f"{percent_1dp(c.predicted)} | {c.chi2:.1f} ({c.dof}) | {_q(c.q_value)} |")
     return [*lines, ""]
 
@@ -86,7 +90,8 @@ def _conflict(check: DataCheck, charts) -> list[str]:
     return [*lines, ""]
 
 
-def _moved(check: DataCheck, charts) -> list[str]:
+def _moved(check: DataCheck, charts, network: Network | None) -> list[str]:
+    said = _said(network)
     findings = [m for m in check.moved if m.kind == "finding"]
     causes = [m for m in check.moved if m.kind == "cause"]
     lines = ["## 3. The numbers the records move most", "",
@@ -103,7 +108,7 @@ def _moved(check: DataCheck, charts) -> list[str]:
             rng = f" ({m.network_range[0]:.3g}-{m.network_range[1]:.3g})" if m.network_range else ""
             lo, hi = m.posterior_interval
             mark = " **flagged**" if m.flagged else ""
-            lines.append(f"| {m.name} | {m.network_value:.3g}{rng} | {m.records:,} | {m.posterior_mean:.3g} "
+            lines.append(f"| {said(m.name)} | {m.network_value:.3g}{rng} | {m.records:,} | {m.posterior_mean:.3g} "
                          f"({lo:.3g}-{hi:.3g}) | {m.tail:.2g}{mark} |")
         lines.append("")
     if check.unchecked_tables:
@@ -113,7 +118,8 @@ def _moved(check: DataCheck, charts) -> list[str]:
     return lines
 
 
-def _arcs(check: DataCheck) -> list[str]:
+def _arcs(check: DataCheck, network: Network | None) -> list[str]:
+    said = _said(network)
     suggested = [a for a in check.arcs if a.suggested]
     lines = ["## 4. Arcs the records suggest are missing", "",
              "For each finding and each recorded cause that is not among its ancestors: do the records' deviations "
@@ -122,9 +128,15 @@ def _arcs(check: DataCheck) -> list[str]:
              f"{len(check.arcs)} pairs. **{len(suggested)} suggested at q < 0.05.**", "",
              "| finding | cause | records | chi2 (dof) | p | q |", "|---|---|---|---|---|---|"]
     for a in check.arcs[:SHOWN]:
-        lines.append(f"| {a.finding} | {a.cause}{' **suggested**' if a.suggested else ''} | {a.records:,} | "
+        cause = said(a.cause) + (" **suggested**" if a.suggested else "")
+        lines.append(f"| {said(a.finding)} | {cause} | {a.records:,} | "
                      f"{a.chi2:.1f} ({a.dof}) | {a.p_value:.2g} | {_q(a.q_value)} |")
     return [*lines, ""]
+
+
+def _said(network: Network | None):
+    """Ids in the network's labels when it is given (the report is read by people; the JSON keeps the ids)."""
+    return (lambda text: label_ids(text, network)) if network is not None else (lambda text: text)
 
 
 def _q(q: float) -> str:

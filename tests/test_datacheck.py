@@ -121,3 +121,16 @@ def test_bad_records_get_one_line_errors(shipped):
         check_records(shipped, pd.DataFrame({"knee_pain": ["present", "maybe"]}))
     with pytest.raises(bn.BNError, match="column 'kne_pain' is not a variable"):
         check_records(shipped, pd.DataFrame({"kne_pain": ["present"]}))
+
+
+def test_the_report_speaks_in_labels(perturbed, shipped):
+    from test_labels import id_pattern
+
+    from bn.datacheck_report import markdown
+
+    _, check = perturbed
+    said = markdown(check, network=shipped.network)
+    rows = [line for line in said.splitlines() if line.startswith("| ") and not line.startswith("| finding")]
+    assert rows and not [r for r in rows if id_pattern(shipped.network).search(r)]
+    # without the network (the modeller's view) the same rows carry the ids
+    assert id_pattern(shipped.network).search(markdown(check))

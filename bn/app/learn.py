@@ -81,7 +81,7 @@ def render(page: Page) -> None:
             st.error(str(exc))
     check = st.session_state.get("records_check")
     if check is not None and check.network.sha256 == info.sha256 and check.data_sha256 == sha:
-        st.markdown(markdown(check))
+        st.markdown(markdown(check, network=None if page.show_ids else network))
     st.divider()
     c1, c2 = st.columns(2)
     major, minor, patch = [*info.version.split("."), "0", "0", "0"][:3]

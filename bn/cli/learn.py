@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
         check = check_records(net, records, prior_weight=args.prior_weight, ignore=[*args.ignore, *args.keep],
                               data_name=Path(args.records).name, data_sha256=sha)
-        files = write_report(check, args.report)
+        files = write_report(check, args.report, network=net.network)
         summary["report"] = {"folder": args.report, "files": [p.name for p in files],
                              "calibration_flagged": [c.variable for c in check.calibration if c.flagged],
                              "moved_flagged": [m.name for m in check.moved if m.flagged],
