@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import ROOT
@@ -325,6 +326,8 @@ def test_accessibility_axe_on_every_panel_and_two_small_screens(open_page, knee)
     found = {"main page": serious_violations(page)}
     for name in ("What next", "Sensitivity", "Compare", "Network", "Educator", "Case", "Learn", "About", "Why"):
         view(page, name)
+        # the run for this view has begun once the address says so; then wait for it to finish
+        page.wait_for_url(lambda url, name=name: parse_qs(urlparse(url).query).get("view", ["Why"])[0] == name)
         settle(page)
         found[name] = serious_violations(page)
     assert not {k: v for k, v in found.items() if v}
