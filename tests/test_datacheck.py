@@ -15,6 +15,7 @@ import bn
 from bench.cohort import MISSING_ARC, WRONG_PARAMETERS, clinic_records, perturbed_truth
 from bn.cli import main
 from bn.datacheck import DataCheckError, check_records
+from bn.present import label_ids
 from bn.sampling import sample
 
 N = 5000
@@ -106,7 +107,9 @@ def test_bn_learn_report_writes_the_report_and_the_new_version(perturbed, tmp_pa
         p.name for p in report.iterdir()}
     text = (report / "report.md").read_text()
     assert "describes **these records**" in text and bn.load("l4l5_knee").info.sha256 in text
-    assert "P(lachman_test=positive | acl_tear=present)" in text
+    moved = "P(lachman_test=positive | acl_tear=present)"  # the report names it in labels; the JSON by ids
+    assert label_ids(moved, bn.load("l4l5_knee").network) in text and moved not in text
+    assert moved in (report / "data_check.json").read_text()
     stored = json.loads((report / "data_check.json").read_text())
     assert stored["records"]["rows"] == N and stored["inclusion_criterion"] == ["knee_pain"]
     assert not list(tmp_path.glob("*.yaml"))  # --report alone writes no network file
