@@ -37,6 +37,7 @@ from bn.evidence import Case, Evidence, from_query_params, to_query_params
 from bn.headline import source_headline
 from bn.netfile import MAX_FILE_BYTES
 from bn.present import DISCLAIMER_APP as DISCLAIMER
+from bn.present import differential as bn_differential
 from bn.present import percent as pct
 from bn.target import SOURCE_SHORT
 
@@ -193,17 +194,11 @@ if result.knee_pain_source:
                           args=(helps, state))
 
 diagnoses = network.by_role("diagnosis") or net.default_query_variables()
-rows = []
-for var in diagnoses:
-    v = network[var]
-    state = v.on_state if v.card == 2 else max(result.posteriors[var], key=result.posteriors[var].get)
-    rows.append({"diagnosis": v.display_label, "state": v.state_label(state), "prior": result.priors[var][state],
-                 "posterior": result.posteriors[var][state]})
-differential = pd.DataFrame(rows).sort_values("posterior", ascending=False, ignore_index=True)
+differential = pd.DataFrame(bn_differential(network, result, diagnoses)).rename(columns={"label": "diagnosis"})
 st.subheader("Differential" if network.has_roles else "Posteriors")
 st.caption("Each condition's probability before any finding (prior) and given the findings (posterior), "
            "most likely first. Conditions can coexist, so they need not add up to 100%.")
-shown_columns = ["diagnosis", "prior", "posterior"] if network.has_roles else list(differential.columns)
+shown_columns = ["diagnosis", *([] if network.has_roles else ["state"]), "prior", "posterior"]
 as_percent = differential[shown_columns].assign(prior=differential["prior"] * 100,
                                                posterior=differential["posterior"] * 100)
 st.dataframe(as_percent, hide_index=True, key="differential", width="stretch", column_config={
@@ -211,16 +206,15 @@ st.dataframe(as_percent, hide_index=True, key="differential", width="stretch", c
     "prior": st.column_config.ProgressColumn("Prior", format="%.1f%%", min_value=0.0, max_value=100.0),
     "posterior": st.column_config.ProgressColumn("Posterior", format="%.1f%%", min_value=0.0, max_value=100.0)})
 if result.most_probable_explanation:
-    present = [network[v].display_label for v, s in result.most_probable_explanation.states.items()
-               if s == network[v].on_state]
-    mpe_ids = {v for v, s in result.most_probable_explanation.states.items() if s == network[v].on_state}
+    mpe_ids = [v for v, s in result.most_probable_explanation.states.items() if s == network[v].on_state]
+    present = [network[v].display_label for v in mpe_ids]
     likely = {v for v in diagnoses if result.posteriors[v][network[v].on_state] > 0.5}
     why = ""
     if not present and evidence:
         why = (" No single combination of modelled diagnoses is as probable as none of them: the findings spread "
                "their weight over several competing explanations (each in the list above), and causes the network "
                "does not model can also produce them.")
-    elif mpe_ids != likely:
+    elif set(mpe_ids) != likely:
         why = (" It differs from reading the list above one condition at a time, because conditions compete to "
                "explain the same findings: the best combination is not the set of individually likeliest ones.")
     st.caption(f"Most probable combination (p = {pct(result.most_probable_explanation.probability)}): "

@@ -25,7 +25,7 @@ from typing import Any
 from bn.evidence import Evidence
 from bn.inference import BayesNet
 from bn.model import NetworkInfo
-from bn.present import DISCLAIMER_APP, percent
+from bn.present import DISCLAIMER_APP, differential, findings_said, percent
 from bn.target import SOURCE_SHORT
 
 #: Rows kept on the page so it fits one sheet: the leading diagnoses and the best next findings.
@@ -107,10 +107,7 @@ def case_report(net: BayesNet, findings: Mapping[str, str] | Evidence | None = N
     network = net.network
     ev = net.evidence(findings, soft=soft)
     result = net.query(ev, mpe=False)
-    shown = [(network[k].display_label, network[k].state_label(v)) for k, v in ev.findings.items()]
-    shown += [(network[k].display_label, "uncertain (" + ", ".join(
-        f"{network[k].state_label(s).lower()} {x:g}" for s, x in lik.items()) + ")")
-        for k, lik in ev.soft_findings.items()]
+    shown = findings_said(ev, network)
     sources, call = [], ""
     if network.knee_pain_sources:
         from bn.headline import source_headline
@@ -123,15 +120,9 @@ def case_report(net: BayesNet, findings: Mapping[str, str] | Evidence | None = N
         # The table lists every source with its interval; the page keeps the call and what would settle it.
         call = headline.sentence().split(" Sources can coexist")[0] + " Sources can coexist, so these need not " \
             "add up to 100%."
-    diagnoses = network.by_role("diagnosis") or net.default_query_variables()
-    differential = []
-    for var in diagnoses:
-        v = network[var]
-        state = v.on_state if v.card == 2 else max(result.posteriors[var], key=result.posteriors[var].get)
-        label = v.display_label if v.card == 2 else f"{v.display_label}: {v.state_label(state)}"
-        differential.append({"variable": var, "label": label, "prior": result.priors[var][state],
-                             "posterior": result.posteriors[var][state]})
-    differential.sort(key=lambda d: -d["posterior"])
+    rows = differential(network, result, network.by_role("diagnosis") or net.default_query_variables())
+    for row in rows:
+        row["label"] = row["label"] if row.pop("binary") else f"{row['label']}: {row['state']}"
     weights, weights_target = [], ""
     if ev:
         ex = explain(net, ev)
@@ -143,7 +134,7 @@ def case_report(net: BayesNet, findings: Mapping[str, str] | Evidence | None = N
     nexts = [{"finding": c.finding, "label": c.label, "score": c.score,
               "outcomes": c.summary().split(": ", 1)[1]} for c in ranking.ranking]
     title = ("Knee pain: where does it come from?" if network.knee_pain_sources else network.title)
-    return CaseReport(network.info, title, note, shown, sources, call, differential[:TOP_DIAGNOSES], weights,
+    return CaseReport(network.info, title, note, shown, sources, call, rows[:TOP_DIAGNOSES], weights,
                       weights_target, nexts, ranking.target_label,
                       [f"{network[a.id].display_label}: {a.message}" for a in result.alerts])
 

@@ -53,6 +53,35 @@ def short_label(network: Network, var: str, width: int = 48) -> str:
     return label if len(label) <= width else label[:width - 3].rstrip(" ,(") + "..."
 
 
+def findings_said(evidence, network: Network) -> list[tuple[str, str]]:
+    """Each entered finding as a reader sees it: (label, state label), an uncertain one with its likelihoods.
+
+    >>> import bn
+    >>> net = bn.load("l4l5_knee")
+    >>> findings_said(net.evidence({"knee_pain": "present"}, soft={"back_pain": {"present": 0.7, "absent": 0.3}}),
+    ...               net.network)
+    [('Knee pain', 'Present'), ('Low back pain', 'uncertain (absent 0.3, present 0.7)')]
+    """
+    said = [(network[k].display_label, network[k].state_label(v)) for k, v in evidence.findings.items()]
+    return said + [(network[k].display_label, "uncertain (" + ", ".join(
+        f"{network[k].state_label(s).lower()} {x:g}" for s, x in lik.items()) + ")")
+        for k, lik in evidence.soft_findings.items()]
+
+
+def differential(network: Network, result, variables) -> list[dict]:
+    """One row per variable of a query result, most probable first: ``variable``, ``label``, ``state`` (the
+    label of the state shown: the on-state of a binary variable, else the most probable), ``prior`` and
+    ``posterior`` of that state. The app's table and the printable summary show the same rows."""
+    rows = []
+    for var in variables:
+        v = network[var]
+        post = result.posteriors[var]
+        state = v.on_state if v.card == 2 else max(post, key=post.get)
+        rows.append({"variable": var, "label": v.display_label, "state": v.state_label(state),
+                     "binary": v.card == 2, "prior": result.priors[var][state], "posterior": post[state]})
+    return sorted(rows, key=lambda r: -r["posterior"])
+
+
 def looks_like_id(token: str) -> bool:
     """An id a reader would stumble on (``spinal_stenosis``, ``65_plus``); plain words read as themselves."""
     return "_" in token or any(c.isdigit() for c in token)

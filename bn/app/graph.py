@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from bn.app.page import Page
-from bn.app.state import set_state
+from bn.app.state import prior_marginals, set_state
 from bn.graph import neighbourhood, to_dot
 from bn.model import ROLES, humanize
 from bn.provenance import parameter_sources
@@ -27,8 +27,9 @@ def render(page: Page) -> None:
                                key="graph_roles", format_func=lambda r: humanize(r))
     only = neighbourhood(network, node) if scope == "around" else None
     posteriors = net.marginals(findings=evidence)
+    priors = prior_marginals(network.info.sha256, net)
     st.graphviz_chart(to_dot(network, posteriors, evidence.findings, node, tuple(roles) if roles else None,
-                             priors=net.marginals(), only=only), width="content" if only else "stretch")
+                             priors=priors, only=only), width="content" if only else "stretch")
     st.caption("Each bar is the probability now; the dark tick marks the prior. Observed findings have a double "
                "border. Hover over a node for its description.")
     if only:

@@ -11,9 +11,9 @@ import streamlit as st
 
 import bn
 from bn.app.page import Page
-from bn.app.state import UPLOADED, load_uploaded
+from bn.app.state import MB, UPLOADED, load_uploaded
 
-MAX_RECORDS_BYTES = 5 * 1024 * 1024  # the server's own upload limit (.streamlit/config.toml maxUploadSize)
+MAX_RECORDS_BYTES = 5 * MB  # the server's own upload limit (.streamlit/config.toml maxUploadSize)
 
 
 def on_records_upload() -> None:
@@ -53,7 +53,7 @@ def render(page: Page) -> None:
                 "blank = not recorded) to see where they disagree with the network, and to learn a new version "
                 "from them. The records stay in this session; only counts go into a learnt file.")
     st.file_uploader("Records (CSV or parquet)", type=["csv", "parquet"], key="records_upload",
-                     max_upload_size=MAX_RECORDS_BYTES // (1024 * 1024),
+                     max_upload_size=MAX_RECORDS_BYTES // MB,
                      on_change=on_records_upload)
     if "records_error" in st.session_state:
         st.error(st.session_state["records_error"])

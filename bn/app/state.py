@@ -26,6 +26,12 @@ def load_uploaded(name: str, data: bytes) -> bn.BayesNet:
     return bn.load(parse_upload(name, data))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def prior_marginals(sha256: str, _net: bn.BayesNet) -> dict[str, dict[str, float]]:
+    """Every variable's prior, once per network (by content hash) rather than on every draw of the graph."""
+    return _net.marginals()
+
+
 # -- state changes (callbacks run before the script, so they may set widget values) ------------------------
 
 def set_state(key: str, value: object) -> None:

@@ -7,13 +7,18 @@ import argparse
 import sys
 
 
-def case_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("network", metavar="NETWORK")
+def finding_arguments(p: argparse.ArgumentParser) -> None:
+    """``-e VAR=STATE`` and ``--soft VAR=STATE:LIKELIHOOD``, repeatable."""
     p.add_argument("-e", "--evidence", action="append", default=[], metavar="VAR=STATE",
                    help="a finding (repeatable)")
     p.add_argument("--soft", action="append", default=[], metavar="VAR=STATE:LIKELIHOOD",
                    help="an uncertain finding as a likelihood, e.g. straight_leg_raise=positive:0.7, "
                         "or VAR=L1,L2,... with one likelihood per state (repeatable)")
+
+
+def case_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("network", metavar="NETWORK")
+    finding_arguments(p)
     p.add_argument("--case", metavar="FILE", help="a case file (JSON or YAML: findings, soft_findings, note); "
                                                   "-e and --soft add to or override it")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -54,8 +59,7 @@ def header(net) -> str:
 
 def findings_line(ev, network) -> str:
     """The findings in the network's labels (the ids are in ``--json``)."""
-    entered = [network[k].finding_text(v) for k, v in ev.findings.items()]
-    entered += [f"{network[k].display_label}: uncertain ("
-                + ", ".join(f"{network[k].state_label(s).lower()} {x:g}" for s, x in lik.items()) + ")"
-                for k, lik in ev.soft_findings.items()]
+    from bn.present import findings_said
+
+    entered = [f"{label}: {state}" for label, state in findings_said(ev, network)]
     return "findings: " + ("; ".join(entered) if entered else "none")

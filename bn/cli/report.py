@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bn.cli.common import finding_arguments
 from bn.errors import BNError
 
 
@@ -19,10 +20,7 @@ def add_parser(subparsers) -> None:
     r.add_argument("case", metavar="CASE", help="a case file (JSON or YAML)")
     r.add_argument("--network", metavar="NETWORK",
                    help="the network (default: the one the case file names, else l4l5_knee)")
-    r.add_argument("-e", "--evidence", action="append", default=[], metavar="VAR=STATE",
-                   help="a finding added to (or overriding) the case's (repeatable)")
-    r.add_argument("--soft", action="append", default=[], metavar="VAR=STATE:LIKELIHOOD",
-                   help="an uncertain finding added to the case's (repeatable)")
+    finding_arguments(r)  # added to, or overriding, the case's
     r.add_argument("--out", metavar="FILE.html", help="write the page here")
     r.add_argument("--json", action="store_true", help="print the report's content as JSON instead")
     r.add_argument("--draws", type=int, default=300, metavar="N",

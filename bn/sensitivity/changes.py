@@ -104,7 +104,7 @@ class LeaderChanges:
 
 
 def _described(target: Target, network: Network | None) -> str:
-    return target.label(network) if network is not None else f"{target.variable}={target.state}"
+    return target.label(network) if network is not None else _name(target)
 
 
 Constraint = Threshold | Difference | LeaderChanges
