@@ -18,9 +18,9 @@ import pandas as pd
 import streamlit as st
 
 import bn
+from bn import limits
 from bn.app import PANELS, Page
 from bn.app.state import (
-    MB,
     UNCERTAIN,
     UNKNOWN,
     UPLOADED,
@@ -32,10 +32,10 @@ from bn.app.state import (
     quick_add,
     reset_findings,
     show_notice,
+    upload_mb,
 )
 from bn.evidence import Case, Evidence, from_query_params, to_query_params
 from bn.headline import source_headline
-from bn.netfile import MAX_FILE_BYTES
 from bn.present import DISCLAIMER_APP as DISCLAIMER
 from bn.present import differential as bn_differential
 from bn.present import percent as pct
@@ -77,7 +77,7 @@ except bn.BNError as exc:
 network = net.network
 with st.sidebar.expander("Load another network file"):
     st.file_uploader("YAML (bn-network/1), BIF or XMLBIF", type=["yaml", "yml", "bif", "xmlbif", "xml"],
-                     key="network_upload", on_change=on_network_upload, max_upload_size=MAX_FILE_BYTES // MB)
+                     key="network_upload", on_change=on_network_upload, max_upload_size=upload_mb("network_bytes"))
     show_notice("network")
 
 # -- findings entry ----------------------------------------------------------------------------------------
@@ -174,19 +174,27 @@ info = result.network
 if result.knee_pain_source:
     st.subheader("Where does the knee pain come from?")
     st.caption("Probability that each source is producing (at least part of) the knee pain; sources can coexist.")
-    headline = source_headline(net, evidence)
+    try:
+        with limits.time_budget(limits.current().analysis_seconds, "The intervals of the sources"):
+            headline = source_headline(net, evidence)
+    except limits.TimeBudgetError as exc:  # a large uploaded network: the point probabilities still stand
+        headline = None
+        st.warning(f"{exc}. The probabilities below are without their intervals.")
     cols = st.columns(len(result.knee_pain_source))
     for col, (key, p) in zip(cols, result.knee_pain_source.items(), strict=True):
         prior = result.knee_pain_source_prior[key]
-        lo, hi = headline.intervals[key]
         col.metric(SOURCE_SHORT.get(key, key), pct(p),
                    f"{(p - prior) * 100:+.0f} points vs prior {pct(prior)}", delta_color="off",
-                   help="90% interval when every number in the network is drawn from its plausible range "
-                        f"({headline.draws} seeded draws)")
-        col.caption(f"90% interval {pct(lo)}-{pct(hi)}")
-    (st.warning if headline.too_close else st.info)(headline.sentence(), icon="⚖️" if headline.too_close else None)
-    helps = headline.separating_finding
-    if headline.too_close and helps and st.session_state.get(helps, UNKNOWN) == UNKNOWN:
+                   help=None if headline is None else "90% interval when every number in the network is drawn "
+                                                      f"from its plausible range ({headline.draws} seeded draws)")
+        if headline is not None:
+            lo, hi = headline.intervals[key]
+            col.caption(f"90% interval {pct(lo)}-{pct(hi)}")
+    if headline is not None:
+        (st.warning if headline.too_close else st.info)(headline.sentence(),
+                                                          icon="⚖️" if headline.too_close else None)
+    helps = headline.separating_finding if headline is not None else None
+    if headline is not None and headline.too_close and helps and st.session_state.get(helps, UNKNOWN) == UNKNOWN:
         with st.container(horizontal=True, key="helps_most"):
             st.markdown(f"**Would help most now:** {network[helps].display_label}. Its result:")
             for state in network[helps].state_ids:
@@ -236,7 +244,10 @@ def guarded(panel: str):
     """An unexpected error in a panel: one line and the details for the user, whose findings stay entered; the
     server log gets an error id, the panel, the network and a case id (a hash), never the findings."""
     try:
-        yield
+        with limits.time_budget(limits.current().analysis_seconds, f"The {panel} panel's analysis"):
+            yield
+    except limits.TimeBudgetError as exc:  # a heavy analysis on a large network: stopped, the server stays free
+        st.warning(f"{exc}. Your findings are kept.")
     except Exception as exc:  # a bug, not bad input: bad input is a bn.BNError handled where it arises
         error_id = uuid.uuid4().hex[:8]
         case_id = hashlib.sha256(json.dumps(evidence.to_dict(), sort_keys=True).encode()).hexdigest()[:12]

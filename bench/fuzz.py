@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import itertools
 import json
 import math
 import multiprocessing as mp
@@ -79,6 +80,34 @@ def base_network() -> dict[str, Any]:
                  {"when": {"disease": "present"}, "probs": {"absent": 0.9, "present": 0.1}}]}}},
         ],
     }
+
+
+# -- valid but heavy: files every reader accepts that cost seconds or gigabytes (what bn.isolate is for) --------
+
+ESTIMATE = {"expert_estimate": "hostile test"}
+
+
+def _roots_and(k: int, children: list[tuple[str, list[str]]], name: str) -> bytes:
+    """A network of ``k`` independent binary roots x0... and noisy-OR ``children`` (id, parents), as JSON text."""
+    variables = [{"id": f"x{i}", "states": TWO, "cpt": {"table": {"parents": [], **ESTIMATE, "rows": [
+        {"when": {}, "probs": {"absent": 0.5, "present": 0.5}}]}}} for i in range(k)]
+    variables += [{"id": cid, "states": TWO, "cpt": {"noisy_or": {"leak": {"p": 0.1, **ESTIMATE}, "links": [
+        {"parent": p, "p": 0.5, **ESTIMATE} for p in parents]}}} for cid, parents in children]
+    return json.dumps({"format": "bn-network/1", "network": {"id": name, "title": name, "version": "1.0.0",
+                       "changelog": [{"version": "1.0.0", "changes": ["hostile"]}]}, "variables": variables}).encode()
+
+
+def wide_network(k: int) -> bytes:
+    """A 60 KB network that every reader accepts but that takes seconds to compile (18 s for k = 22 on the
+    2-core machine): ``k`` independent causes and a finding for every pair, so one clique holds all ``k``."""
+    return _roots_and(k, [(f"c{i}_{j}", [f"x{i}", f"x{j}"]) for i, j in itertools.combinations(range(k), 2)],
+                      "wide")
+
+
+def heavy_tables_network(children: int, parents: int = 20) -> bytes:
+    """A 150 KB network whose every table is under the table_entries limit, but whose ``children`` noisy-OR
+    tables of ``parents`` parents each take 16 MB: 1.7 GB at its peak for 100 children."""
+    return _roots_and(parents, [(f"c{j}", [f"x{i}" for i in range(parents)]) for j in range(children)], "heavy")
 
 
 # -- network mutants ----------------------------------------------------------------------------------------------

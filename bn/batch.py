@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bn import limits
 from bn.errors import BNError
 from bn.inference import BayesNet
 
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CHUNK_SIZE = 2_000  # about 6 MB per clique-by-batch array on l4l5_knee: stays in cache, fastest measured
-MAX_COLUMNS = 5_000  # a network has a few hundred variables; a wider file is a mistake or an attack
 
 
 class BatchError(BNError):
@@ -77,6 +77,18 @@ def read_cases(path: str | Path, what: str = "cases file") -> pd.DataFrame:
     return read_case_file(path, what).frame
 
 
+def read_uploaded_cases(name: str, data: bytes) -> pd.DataFrame:
+    """A CSV or parquet file handed in as bytes (an upload), read as :func:`read_cases` reads a file: the same
+    checks and messages, naming it as a records file."""
+    import tempfile
+
+    suffix = ".parquet" if name.lower().endswith((".parquet", ".pq")) else ".csv"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"records{suffix}"
+        path.write_bytes(data)
+        return read_cases(path, what=f"records file '{name}'")
+
+
 def read_case_file(path: str | Path, what: str = "cases file", *, keep_bad_rows: bool = False) -> CaseFile:
     """Like :func:`read_cases`, with each data row's line in a CSV file; with ``keep_bad_rows`` a row whose
     field count differs from the header's is kept with no findings and its reason in ``row_errors``, for
@@ -86,6 +98,7 @@ def read_case_file(path: str | Path, what: str = "cases file", *, keep_bad_rows:
     path = Path(path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
+            _check_parquet_shape(path, what)
             frame = pd.read_parquet(path)
             return CaseFile(frame.astype(object).where(frame.notna(), None))
         header, lines, wrong = _scan_csv(path, what)
@@ -113,6 +126,18 @@ def read_case_file(path: str | Path, what: str = "cases file", *, keep_bad_rows:
         raise BatchError(f"cannot read {what} '{path}': {first}") from None
 
 
+def _check_parquet_shape(path: Path, what: str) -> None:
+    """Refuse a parquet file over the row or column limit from its footer, before reading its data."""
+    import pyarrow.parquet as pq
+
+    most = limits.current()
+    meta = pq.ParquetFile(path).metadata
+    for count, limit, name in ((meta.num_columns, most.csv_columns, "columns"), (meta.num_rows, most.csv_rows, "rows")):
+        if count > limit:
+            raise BatchError(f"cannot read {what} '{path}': it has {count:,} {name}; the limit is {limit:,} "
+                             f"(csv_{name})")
+
+
 def _csv_rows(path: Path, what: str):
     """(first line, fields) of every non-blank CSV record; a record may span lines inside quotes."""
     import csv
@@ -131,15 +156,16 @@ def _csv_rows(path: Path, what: str):
 
 def _scan_csv(path: Path, what: str) -> tuple[list[str], list[int], list[tuple[int, int]]]:
     """The header, each data row's first line, and the (line, field count) of rows that do not fit the header."""
+    most = limits.current()
     header: list[str] | None = None
     lines: list[int] = []
     wrong: list[tuple[int, int]] = []
     for start, fields in _csv_rows(path, what):
         if header is None:
             header = fields
-            if len(header) > MAX_COLUMNS:
+            if len(header) > most.csv_columns:
                 raise BatchError(f"cannot read {what} '{path}': the header has {len(header):,} columns; the "
-                                 f"limit is {MAX_COLUMNS:,}")
+                                 f"limit is {most.csv_columns:,} (csv_columns)")
             names = [h.strip() for h in header]
             twice = next((h for k, h in enumerate(names) if h in names[:k]), None)
             if twice is not None:  # pandas would rename the second one 'name.1' and read on
@@ -148,6 +174,9 @@ def _scan_csv(path: Path, what: str) -> tuple[list[str], list[int], list[tuple[i
                                  f"(columns {', '.join(where)}); give each column once")
             continue
         lines.append(start)
+        if len(lines) > most.csv_rows:
+            raise BatchError(f"cannot read {what} '{path}': it has more than {most.csv_rows:,} data rows, the "
+                             "limit (csv_rows); split the file, or raise the limit (bn --limit csv_rows=...)")
         if len(fields) != len(header):
             wrong.append((start, len(fields)))
     return header or [], lines, wrong

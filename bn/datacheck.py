@@ -51,6 +51,7 @@ import numpy as np
 
 from bn.errors import BNError
 from bn.inference import BayesNet
+from bn.limits import check_time
 from bn.model import Network, NetworkInfo
 
 if TYPE_CHECKING:
@@ -325,6 +326,7 @@ def _arcs(network: Network, codes, causes, findings, post, log_z) -> list[ArcTes
     recorded_causes = set(causes)
     out = []
     for f in findings:
+        check_time()
         if network[f].card != 2:
             continue
         ancestors = set(network.ancestors([f])) - {f}

@@ -33,6 +33,7 @@ import numpy as np
 
 from bn.errors import BNError
 from bn.inference import BayesNet
+from bn.limits import check_time
 from bn.model import Network
 
 
@@ -128,6 +129,7 @@ def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 
     current, behind, ranges, converged = network, counts, {}, False
     bar = _bar(max_iter, progress)
     for _ in range(max_iter):
+        check_time()
         fitted, fitted_ranges = m_step(counts)
         new_counts, new_log_lik, _ = e_step(fitted, keep)
         history.append(new_log_lik + log_prior(fitted))

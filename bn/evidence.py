@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from bn import limits
 from bn.errors import CaseFileError, EvidenceError
 from bn.model import Network
-
-MAX_CASE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -229,8 +228,9 @@ VALIDATION_CASE_KEYS = frozenset({"expected", "split", "kind", "vocabulary", "li
 def parse_case(text: str | bytes, name: str = "<case>") -> Case:
     """Parse a case from JSON or YAML text; raises CaseFileError naming the file and the problem."""
     raw = text.encode() if isinstance(text, str) else text
-    if len(raw) > MAX_CASE_BYTES:
-        raise CaseFileError(f"{name}: the case file is {len(raw):,} bytes; the limit is {MAX_CASE_BYTES:,}")
+    most = limits.current().case_bytes
+    if len(raw) > most:
+        raise CaseFileError(f"{name}: the case file is {len(raw):,} bytes; the limit is {most:,} (case_bytes)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -263,12 +263,27 @@ def _json_document(text: str, name: str) -> Any:
             raise _DuplicateKey
         return dict(items)
 
+    depth = limits.current().yaml_depth
     try:
-        return json.loads(text, object_pairs_hook=pairs)
+        doc = json.loads(text, object_pairs_hook=pairs)
     except (json.JSONDecodeError, _DuplicateKey):
         return None  # YAML's flow style also starts with "{"; a duplicate key: YAML's reader names its line
     except RecursionError:
-        raise CaseFileError(f"{name}: nested too deeply") from None
+        doc = None
+    if doc is None or _deeper_than(doc, depth):
+        raise CaseFileError(f"{name}: nested deeper than {depth} levels (limit yaml_depth)")
+    return doc
+
+
+def _deeper_than(doc: Any, depth: int) -> bool:
+    """Whether a parsed JSON document nests deeper than ``depth`` (walked without recursion)."""
+    level = [doc]
+    for _ in range(depth):
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+        if not level:
+            return False
+    return any(isinstance(node, (dict, list)) for node in level)
 
 
 def case_from_document(doc: Any, name: str = "<case>") -> Case:
@@ -317,8 +332,9 @@ def _likelihood(x: Any, name: str, variable: str, state: str) -> float:
 def read_case(path: str | Path) -> Case:
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_CASE_BYTES:
-            raise CaseFileError(f"{path}: the case file is larger than {MAX_CASE_BYTES:,} bytes")
+        most = limits.current().case_bytes
+        if path.stat().st_size > most:
+            raise CaseFileError(f"{path}: the case file is larger than {most:,} bytes (case_bytes)")
         data = path.read_bytes()
     except OSError as exc:
         raise CaseFileError(f"cannot read case file '{path}': {exc.strerror or exc}") from None

@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from bn import limits
 from bn.errors import EvidenceError, ImpossibleEvidenceError
 from bn.evidence import Evidence, lookup_variable
 from bn.model import KNEE_PAIN_SOURCE, Network, NetworkInfo
-
-MAX_MAP_CONFIGURATIONS = 1 << 20
 
 Findings = Mapping[str, str] | Evidence | None
 
@@ -306,9 +305,10 @@ class BayesNet:
         """
         variables = self._names(variables) if variables is not None else self.default_map_variables()
         size = math.prod(self.network[v].card for v in variables)
-        if size > MAX_MAP_CONFIGURATIONS:
+        most = limits.current().map_configurations
+        if size > most:
             raise EvidenceError(f"a joint explanation over {len(variables)} variables has {size:,} "
-                                f"configurations (limit {MAX_MAP_CONFIGURATIONS:,}); choose fewer variables")
+                                f"configurations (limit {most:,}, map_configurations); choose fewer variables")
         ev = self.evidence(findings, soft=soft)
         table = self._joint(tuple(variables), ev)
         table = table / table.sum()

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bn import limits
 from bn.errors import NetworkFileError, Problem
 from bn.model import Network, NetworkInfo
-from bn.netfile import MAX_FILE_BYTES, read_bytes_limited
+from bn.netfile import read_bytes_limited
 
 FORMATS = ("bif", "xmlbif")
-MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
 
 
 def standard_format(path: Path) -> str | None:
@@ -37,7 +37,7 @@ def read_standard(path: str | Path) -> Network:
     fmt = standard_format(path)
     if fmt is None:
         raise NetworkFileError([Problem(str(path), None, "not a .bif, .xmlbif or .xml file")])
-    raw = read_bytes_limited(path, MAX_FILE_BYTES)
+    raw = read_bytes_limited(path)
     text = _decode(raw, path)
     info = NetworkInfo(path.name.split(".")[0], "unversioned", hashlib.sha256(raw).hexdigest(), str(path))
     return parse_standard(text, fmt, info)
@@ -69,12 +69,13 @@ def _decode(raw: bytes, path: Path) -> str:
     if path.name.lower().endswith(".gz"):
         try:
             with gzip.open(io.BytesIO(raw)) as fh:
-                raw = fh.read(MAX_DECOMPRESSED_BYTES + 1)
+                most = limits.current().decompressed_bytes
+                raw = fh.read(most + 1)
         except OSError as exc:
             raise NetworkFileError([Problem(str(path), None, f"not a valid gzip file: {exc}")]) from None
-        if len(raw) > MAX_DECOMPRESSED_BYTES:
+        if len(raw) > most:
             raise NetworkFileError([Problem(str(path), None, "decompressed size exceeds the limit "
-                                                             f"of {MAX_DECOMPRESSED_BYTES:,} bytes")])
+                                                             f"of {most:,} bytes (decompressed_bytes)")])
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

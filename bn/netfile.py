@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from bn import limits
 from bn.errors import NetworkFileError, Problem
 from bn.model import (
     KNEE_PAIN_SOURCE,
@@ -37,7 +38,6 @@ from bn.model import (
     default_on_state,
 )
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
 SUM_TOLERANCE = 1e-9
 FORMAT = "bn-network/1"
 
@@ -50,16 +50,15 @@ def _validator():
     return jsonschema.Draft202012Validator(schema)
 
 
-MAX_TABLE_ENTRIES = 4_000_000  # 32 MB of float64 per table; the largest in the shipped and bench networks is far below
-
-
-def read_bytes_limited(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """Read a file, refusing files above ``limit`` bytes (raises NetworkFileError)."""
+def read_bytes_limited(path: Path) -> bytes:
+    """Read a network file, refusing one above the network_bytes limit (:mod:`bn.limits`); raises
+    NetworkFileError."""
+    limit = limits.current().network_bytes
     try:
         size = path.stat().st_size
         if size > limit:
             raise NetworkFileError(
-                [Problem(str(path), None, f"file is {size:,} bytes; the limit is {limit:,} bytes")]
+                [Problem(str(path), None, f"file is {size:,} bytes; the limit is {limit:,} bytes (network_bytes)")]
             )
         return path.read_bytes()
     except OSError as exc:
@@ -85,8 +84,9 @@ def read_network_file(path: str | Path, *, name: str | Path | None = None) -> Ne
 def parse_network_text(data: bytes | str, name: str = "<upload>") -> Network:
     """Validate and build a network from YAML text (an upload); ``name`` is used in messages."""
     raw = data.encode() if isinstance(data, str) else data
-    if len(raw) > MAX_FILE_BYTES:
-        raise NetworkFileError([Problem(name, None, f"{len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}")])
+    limit = limits.current().network_bytes
+    if len(raw) > limit:
+        raise NetworkFileError([Problem(name, None, f"{len(raw):,} bytes; the limit is {limit:,} (network_bytes)")])
     network, problems = _parse(raw, name, None)
     if problems:
         raise NetworkFileError(problems)
@@ -307,9 +307,10 @@ class _Builder:
         # Checked before anything is allocated: 40 binary parents make a table of 2^40 rows, which would
         # exhaust memory long before it failed any other check.
         rows = math.prod(p.card for p in parent_vars)
-        if rows * len(states) > MAX_TABLE_ENTRIES:
+        most = limits.current().table_entries
+        if rows * len(states) > most:
             self.problem(vid, f"its table would have {rows:,} rows of {len(states)} states "
-                              f"({len(parent_vars)} parents); the limit is {MAX_TABLE_ENTRIES:,} entries")
+                              f"({len(parent_vars)} parents); the limit is {most:,} entries (table_entries)")
             return None
         if form in ("noisy_or", "deterministic_or") and len(states) != 2:
             self.problem(vid, f"{form} needs a binary variable; this one has {len(states)} states")

@@ -6,7 +6,8 @@ files the app reads on every rerun); otherwise the pure-Python one.
 
 Before a document is built, its event stream is checked against limits that stop a small file from becoming
 a huge or endless one: no anchors or aliases (a "billion laughs" file of a few hundred bytes expands to
-gigabytes), a nesting depth of at most :data:`MAX_DEPTH` and at most :data:`MAX_NODES` nodes. A number too long
+gigabytes), a nesting depth and a number of nodes within the yaml_depth and yaml_nodes limits of
+:mod:`bn.limits`. A number too long
 to convert is refused too, and so is a key given twice in one mapping (YAML and JSON readers otherwise keep the
 last value without a word). Each raises :class:`YAMLLimitError` (a :class:`YAMLError`) with one line.
 
@@ -32,8 +33,6 @@ import yaml
 
 YAMLError = yaml.YAMLError
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-MAX_DEPTH = 64  # the deepest legitimate file (a network) nests about 8 levels
-MAX_NODES = 2_000_000  # a 5 MB network file has about 100,000
 
 
 class YAMLLimitError(yaml.YAMLError):
@@ -51,7 +50,7 @@ def _check_events(text: str, max_depth: int, max_nodes: int) -> None:
         if isinstance(event, yaml.NodeEvent):
             nodes += 1
             if nodes > max_nodes:
-                raise YAMLLimitError(f"the document has more than {max_nodes:,} values")
+                raise YAMLLimitError(f"the document has more than {max_nodes:,} values (limit yaml_nodes)")
             if stack and stack[-1][0] is not None:  # a node inside a mapping: a key or a value
                 frame = stack[-1]
                 if frame[1] and isinstance(event, yaml.ScalarEvent):
@@ -62,15 +61,18 @@ def _check_events(text: str, max_depth: int, max_nodes: int) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             stack.append([set(), True] if isinstance(event, yaml.MappingStartEvent) else [None, False])
             if len(stack) > max_depth:
-                raise YAMLLimitError(f"the document nests deeper than {max_depth} levels")
+                raise YAMLLimitError(f"the document nests deeper than {max_depth} levels (limit yaml_depth)")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             stack.pop()
 
 
-def load(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
+def load(text: str, *, max_depth: int | None = None, max_nodes: int | None = None) -> Any:
     """The document in ``text``, read with the safe loader within the limits above; raises :class:`YAMLError`
     (one line) on malformed or refused input."""
-    _check_events(text, max_depth, max_nodes)
+    from bn.limits import current
+
+    most = current()
+    _check_events(text, max_depth or most.yaml_depth, max_nodes or most.yaml_nodes)
     try:
         return yaml.load(text, Loader=_LOADER)
     except ValueError as exc:  # e.g. an integer literal longer than Python converts

@@ -27,6 +27,7 @@ from test_inference_oracles import _sanitised, random_evidence, to_pyagrum
 import bn
 import bn.engines.junction_tree as engine_module
 from bn.engines import CompiledEngine, NetworkTooLargeError, PgmpyEngine, network_plan, plan_junction_tree
+from bn.limits import current as current_limits
 from bn.model import Network, NetworkInfo, State, Variable
 
 TOL = 1e-9
@@ -377,7 +378,7 @@ def test_a_bad_tie_break_is_retried_before_a_network_is_refused(tmp_path_factory
     monkeypatch.undo()
     plan = network_plan(network)
     sizes = plan.sizes([network[v].card for v in network.variables])
-    assert max(sizes) <= engine_module.MAX_CLIQUE_ENTRIES and sum(sizes) <= engine_module.MAX_TOTAL_ENTRIES
+    assert max(sizes) <= current_limits().clique_entries and sum(sizes) <= current_limits().tree_entries
     assert plan == network_plan(network)  # seeded: the same network always gets the same tree
 
 

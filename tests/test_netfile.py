@@ -12,7 +12,8 @@ from conftest import small_network_doc
 
 import bn
 from bn.errors import NetworkFileError
-from bn.netfile import MAX_FILE_BYTES, check_network_file, noisy_or_table, parse_network_text, read_network_file
+from bn.limits import current as current_limits
+from bn.netfile import check_network_file, noisy_or_table, parse_network_text, read_network_file
 
 
 def load_doc(write_network, doc, name="tiny.yaml"):
@@ -174,11 +175,11 @@ def test_not_a_mapping(write_network):
 
 def test_size_limit(tmp_path):
     path = tmp_path / "big.yaml"
-    path.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+    path.write_bytes(b"#" * (current_limits().network_bytes + 1))
     (problem,) = check_network_file(path)
     assert "limit" in problem.message
     with pytest.raises(NetworkFileError):
-        parse_network_text(b"#" * (MAX_FILE_BYTES + 1))
+        parse_network_text(b"#" * (current_limits().network_bytes + 1))
 
 
 def test_missing_file_is_a_clean_error(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bn.app.page import Page
-from bn.app.state import MAX_CASE_UPLOAD, MB, on_case_upload, show_notice
+from bn.app.state import on_case_upload, show_notice, upload_mb
 from bn.case_report import case_report
 from bn.evidence import Case
 
@@ -28,7 +28,7 @@ def render(page: Page) -> None:
                             "what to look for next, on one printable page (the same as bn report).")
     st.file_uploader("Load a case file (JSON or YAML)", type=["json", "yaml", "yml"], key="case_upload",
                      on_change=on_case_upload, args=(network, page.entry_variables),
-                     max_upload_size=max(1, MAX_CASE_UPLOAD // MB))
+                     max_upload_size=upload_mb("case_bytes"))
     show_notice("case")
     st.markdown("**Share:** the address bar reproduces this case exactly (each finding is a query parameter).")
     st.code("?" + "&".join(f"{k}={v}" for k, v in page.url.items()), language=None)

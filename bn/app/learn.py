@@ -4,16 +4,14 @@ the network learnt from them, to download or to explore beside the published one
 from __future__ import annotations
 
 import hashlib
-import tempfile
-from pathlib import Path
 
 import streamlit as st
 
 import bn
 from bn.app.page import Page
-from bn.app.state import MB, UPLOADED, load_uploaded
-
-MAX_RECORDS_BYTES = 5 * MB  # the server's own upload limit (.streamlit/config.toml maxUploadSize)
+from bn.app.state import UPLOADED, load_uploaded, too_large, upload_mb
+from bn.batch import read_uploaded_cases
+from bn.isolate import check_upload
 
 
 def on_records_upload() -> None:
@@ -21,24 +19,16 @@ def on_records_upload() -> None:
     if upload is None:
         return
     data = upload.getvalue()
-    if len(data) > MAX_RECORDS_BYTES:
-        st.session_state["records_error"] = (f"{upload.name}: {len(data):,} bytes; the limit is "
-                                             f"{MAX_RECORDS_BYTES:,}. Nothing was loaded.")
+    try:
+        if too_large(upload, "records_bytes"):
+            raise bn.BNError(too_large(upload, "records_bytes"))
+        check_upload("records", upload.name, data)
+    except bn.BNError as exc:
+        st.session_state["records_error"] = f"{exc}. Nothing was loaded."
         return
     st.session_state["records_file"] = (upload.name, data)
     st.session_state.pop("records_error", None)
     st.session_state.pop("records_check", None)
-
-
-def read_records(name: str, data: bytes):
-    """The records as :func:`bn.batch.read_cases` reads a file (the same checks and messages)."""
-    from bn.batch import read_cases
-
-    suffix = ".parquet" if name.lower().endswith((".parquet", ".pq")) else ".csv"
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"records{suffix}"
-        path.write_bytes(data)
-        return read_cases(path, what=f"records file '{name}'")
 
 
 def render(page: Page) -> None:
@@ -53,7 +43,7 @@ def render(page: Page) -> None:
                 "blank = not recorded) to see where they disagree with the network, and to learn a new version "
                 "from them. The records stay in this session; only counts go into a learnt file.")
     st.file_uploader("Records (CSV or parquet)", type=["csv", "parquet"], key="records_upload",
-                     max_upload_size=MAX_RECORDS_BYTES // MB,
+                     max_upload_size=upload_mb("records_bytes"),
                      on_change=on_records_upload)
     if "records_error" in st.session_state:
         st.error(st.session_state["records_error"])
@@ -62,7 +52,7 @@ def render(page: Page) -> None:
         return
     name, data = st.session_state["records_file"]
     try:
-        records = read_records(name, data)
+        records = read_uploaded_cases(name, data)
     except bn.BNError as exc:
         st.error(f"Could not read {name}: {exc}")
         return

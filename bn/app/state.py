@@ -6,14 +6,26 @@ from __future__ import annotations
 import streamlit as st
 
 import bn
-from bn.evidence import MAX_CASE_BYTES, Case, Evidence, parse_case
+from bn import limits
+from bn.evidence import Case, Evidence, parse_case
 from bn.interop import parse_upload
-from bn.netfile import MAX_FILE_BYTES
+from bn.isolate import check_upload
 
 UNKNOWN, UNCERTAIN = "unknown", "uncertain"
 UPLOADED = "uploaded file"
-MB = 1024 * 1024
-MAX_CASE_UPLOAD = MAX_CASE_BYTES  # the one limit for case files, in the app as in bn
+MB = limits.MB
+
+
+def upload_mb(name: str) -> int:
+    """A size limit of :mod:`bn.limits` in whole MB, for an uploader's ``max_upload_size``."""
+    return max(1, -(-getattr(limits.current(), name) // MB))
+
+
+def too_large(upload, name: str) -> str | None:
+    """Why an upload is over its size limit (the limit called ``name``), or None."""
+    most = getattr(limits.current(), name)
+    size = len(upload.getvalue())
+    return f"{upload.name}: {size:,} bytes; the limit is {most:,} ({name})" if size > most else None
 
 
 @st.cache_resource(show_spinner="Compiling the network...")
@@ -98,8 +110,9 @@ def on_case_upload(network, variables: list[str]) -> None:
         return
     data = upload.getvalue()
     try:
-        if len(data) > MAX_CASE_UPLOAD:
-            raise bn.CaseFileError(f"{upload.name}: {len(data):,} bytes; the limit is {MAX_CASE_UPLOAD:,}")
+        if too_large(upload, "case_bytes"):
+            raise bn.CaseFileError(too_large(upload, "case_bytes"))
+        check_upload("case", upload.name, data)
         case = parse_case(data, upload.name)
         if case.network and case.network.partition("@")[0] != network.id:
             raise bn.CaseFileError(f"{upload.name} was made for network '{case.network}', not '{network.id}'")
@@ -115,9 +128,9 @@ def on_network_upload() -> None:
         return
     data = upload.getvalue()
     try:
-        if len(data) > MAX_FILE_BYTES:
-            raise bn.NetworkFileError([bn.errors.Problem(upload.name, None,
-                                                         f"file exceeds the {MAX_FILE_BYTES // MB} MB limit")])
+        if too_large(upload, "network_bytes"):
+            raise bn.NetworkFileError([bn.errors.Problem(upload.name, None, too_large(upload, "network_bytes"))])
+        check_upload("network", upload.name, data)
         load_uploaded(upload.name, data)
         st.session_state["uploaded_network"] = (upload.name, data)
         st.session_state["network"] = UPLOADED

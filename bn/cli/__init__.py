@@ -23,6 +23,7 @@ from bn.cli import (
     export,
     info,
     learn,
+    limits,
     networks,
     query,
     report,
@@ -35,7 +36,7 @@ from bn.errors import BNError
 from bn.present import DISCLAIMER
 
 VERBS = (query, explain, next_finding, stability, report, info, export, check, networks, validate, sensitivity, batch,
-         learn)
+         learn, limits)
 
 EXIT_CODES = ("exit status: 0 success; 1 problems found (bn check, the bn validate gate); 2 bad input or usage "
               "(one line on stderr saying what and how to fix it); 3 an internal error (--debug shows the traceback)")
@@ -46,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _exit_on_sigterm()
     try:
+        from bn import limits as configured
+
+        for item in args.limit:
+            configured.configure(**configured.parse(item))
         return args.func(args)
     except BNError as exc:
         print(f"bn: error: {exc}", file=sys.stderr)
@@ -71,16 +76,6 @@ def _exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-def _exit_on_sigterm() -> None:
-    """SIGTERM (a scheduler stopping the job, a Ctrl-C'd pipeline) exits through Python's cleanup, so a
-    half-written temporary output is removed; the final name never held half a result either way."""
-    import signal
-    import threading
-
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``bn`` parser with every verb of :data:`VERBS` registered."""
     p = argparse.ArgumentParser(
@@ -89,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="NETWORK is a published id (l4l5_knee), id@version (l4l5_knee@1.0.0) or a path to a "
                f".yaml, .bif or .xmlbif file. {EXIT_CODES}.")
     p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="raise or lower a limit for this command, e.g. network_bytes=50MB or csv_rows=20_000_000 "
+                        "(repeatable; 'bn limits' lists them; BN_LIMITS sets them for every command)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for verb in VERBS:
         verb.add_parser(sub)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             network = read_standard(path)
         except NetworkFileError as exc:
-            problems = exc.problems
+            network, problems = None, exc.problems
         else:
             problems = []
     else:

@@ -46,14 +46,13 @@ from typing import Any
 
 import numpy as np
 
+from bn import limits
 from bn.engines.base import Likelihoods
 from bn.errors import BNError
 from bn.model import Network
 
 # A clique table of 2**26 float64 entries is 512 MB for a single case; beyond that a network is out of reach
 # for exact inference on the machines this tool targets.
-MAX_CLIQUE_ENTRIES = 1 << 26
-MAX_TOTAL_ENTRIES = 1 << 27
 TIE_BREAK_RETRIES = 8
 
 
@@ -141,6 +140,7 @@ def plan_junction_tree(cards: Sequence[int], families: Iterable[Iterable[int]], 
     [(0, 1), (1, 2)]
     """
     n = len(cards)
+    most = limits.current()
     families = [list(f) for f in families]
     extra = sorted(set(extra))
     adjacency: list[set[int]] = [set() for _ in range(n)]
@@ -163,7 +163,7 @@ def plan_junction_tree(cards: Sequence[int], families: Iterable[Iterable[int]], 
         return out
 
     def too_large(plan) -> bool:
-        return plan[1][1] > MAX_CLIQUE_ENTRIES or plan[0] > MAX_TOTAL_ENTRIES
+        return plan[1][1] > most.clique_entries or plan[0] > most.tree_entries
 
     best = triangulated(None)
     # Greedy triangulation depends on how ties are broken, so on the order the variables are listed in (link
@@ -183,7 +183,7 @@ def plan_junction_tree(cards: Sequence[int], families: Iterable[Iterable[int]], 
         raise NetworkTooLargeError(
             f"{name} is out of reach for exact inference: its best junction tree found has a clique of "
             f"{largest[0]} variables ({largest[1]:,} states; treewidth {largest[0] - 1}) and {total:,} states in "
-            f"all (limits {MAX_CLIQUE_ENTRIES:,} per clique, {MAX_TOTAL_ENTRIES:,} in all)")
+            f"all (limits clique_entries {most.clique_entries:,} and tree_entries {most.tree_entries:,})")
     return _tree_from_elimination(order, families, extra, cards)
 
 
@@ -986,8 +986,11 @@ class CompiledEngine:
         if size > chunk:
             # Clique-by-batch arrays of a few MB stay in the CPU cache; at 10,000 cases they do not, and every
             # pass then runs at memory speed (half the throughput measured at 100 cases on l4l5_knee).
-            parts = [self.marginals({self.order[v]: (a[s:s + chunk] if a.shape[0] > 1 else a) for v, a in lik.items()},
-                                    variables) for s in range(0, size, chunk)]
+            parts = []
+            for s in range(0, size, chunk):
+                limits.check_time()  # a long batch inside a time budget stops between chunks
+                parts.append(self.marginals({self.order[v]: (a[s:s + chunk] if a.shape[0] > 1 else a)
+                                             for v, a in lik.items()}, variables))
             return ({v: np.concatenate([p[0][v] for p in parts]) for v in variables},
                     np.concatenate([p[1] for p in parts]))
         idx = tuple(self.position[v] for v in variables)
@@ -1138,6 +1141,7 @@ class CompiledEngine:
             return {"pot": pot.T}, log_z
 
         for start in range(0, size, chunk):
+            limits.check_time()
             stop = min(size, start + chunk)
             part = {u: (a[start:stop] if a.shape[0] > 1 else a) for u, a in lik.items()}
             solved, log_z = self._solve(part, stop - start, run)

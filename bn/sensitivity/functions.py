@@ -164,13 +164,18 @@ class _Coefficients:
 
 
 def _progress(iterable: Iterable[_T], total: int, desc: str, enabled: bool) -> Iterable[_T]:
-    """A tqdm bar on stderr that appears only if the loop runs longer than a second."""
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
+    """The items, each after checking the time budget (:func:`bn.limits.check_time`); with ``enabled``, a tqdm
+    bar on stderr that appears only if the loop runs longer than a second."""
+    from bn.limits import check_time
 
-    # disable=None: no bar when stderr is not a terminal (pipes, logs, tests).
-    return tqdm(iterable, total=total, desc=desc, delay=1.0, leave=False, disable=None)
+    if enabled:
+        from tqdm import tqdm
+
+        # disable=None: no bar when stderr is not a terminal (pipes, logs, tests).
+        iterable = tqdm(iterable, total=total, desc=desc, delay=1.0, leave=False, disable=None)
+    for item in iterable:
+        check_time()
+        yield item
 
 
 def _group(params: Sequence[SensitivityParameter]) -> dict[str, list[SensitivityParameter]]:
