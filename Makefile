@@ -30,8 +30,9 @@ $(AXE):
 	npm install --silent --no-audit --no-fund --prefix build/axe axe-core@$(AXE_VERSION)
 AXE_VERSION := 4.14.1
 
+# MALLOC_ARENA_MAX: the server's memory stays flat as sessions come and go (bench.load, docs/reliability.md).
 run: setup
-	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
+	MALLOC_ARENA_MAX=2 $(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
 
 test: setup system-deps $(AXE)
 	$(VENV)/bin/ruff check .

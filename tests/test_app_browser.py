@@ -15,11 +15,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import ROOT
 from playwright.sync_api import Page, expect, sync_playwright
+
+from bench.app_page import SERVER_ENV
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,6 +31,10 @@ ARTIFACTS = ROOT / "build" / "test-artifacts"
 TIMEOUT = 30_000
 expect.set_options(timeout=TIMEOUT)  # a loaded 2-core machine: every expectation waits as long as the others
 SERVER_LOG: list = []  # the server's log file, for tests that check it stays free of warnings
+SERVER_PID: list = []  # the server's process, for tests that read its memory
+# Uploads are read in a child process stopped after this many seconds (bn.limits parse_seconds, 30 by default):
+# short enough for a test, long enough for the shipped network (about 2 s) on a loaded machine.
+PARSE_SECONDS = 10
 
 
 
@@ -42,7 +49,8 @@ def server(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    env = {**os.environ, "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "BN_LIMITS": f"parse_seconds={PARSE_SECONDS}",
+           **SERVER_ENV}
     with open(log, "w") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
@@ -64,6 +72,7 @@ def server(tmp_path_factory):
             pytest.fail(f"streamlit did not become ready:\n{log.read_text()}")
         time.sleep(0.2)
     SERVER_LOG.append(log)
+    SERVER_PID.append(proc.pid)
     yield url
     proc.terminate()
     try:
@@ -268,6 +277,55 @@ def test_bad_network_upload_keeps_the_case(open_page, knee, tmp_path):
     expect(page.get_by_text("broken.yaml: variable 'a'").first).to_be_visible(timeout=TIMEOUT)
     expect(metric(page, "Knee")).to_have_text(expected, timeout=TIMEOUT)
     expect(radio(page, "Knee pain").locator("label:has(input:checked)")).to_have_text("Present")
+
+
+def resident_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+def test_a_hostile_upload_does_not_slow_another_session(open_page, knee, tmp_path):
+    """Issue 14: one session uploads networks that every reader accepts but that take a gigabyte or minutes to
+    compile; another session keeps getting its answers in its usual time, and the server's memory stays put."""
+    from bench.fuzz import heavy_tables_network, wide_network
+
+    network = knee.network
+    other, uploader = open_page(), open_page("?knee_pain=present")
+    states = ["present", "absent"]
+    answers = {s: pct(knee.query({"knee_pain": s}).knee_pain_source["knee"]) for s in states}
+
+    def toggle(k: int) -> float:
+        started = time.perf_counter()
+        click_finding(other, "Knee pain", network["knee_pain"].state_label(states[k % 2]))
+        expect(metric(other, "Knee")).to_have_text(answers[states[k % 2]], timeout=TIMEOUT)
+        return time.perf_counter() - started
+
+    before = sorted(toggle(k) for k in range(4))
+    memory_before = resident_mb(SERVER_PID[0])
+    uploader.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(
+        has_text="Load another network").locator("summary").click()
+    dropzone = uploader.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput")
+    during: list[float] = []
+    # The heavy file reaches 1 GB after 6-12 s, so either of its limits may stop it first.
+    for name, data, limit in (("heavy.yaml", heavy_tables_network(100), "parse_memory_bytes|parse_seconds"),
+                              ("wide.yaml", wide_network(22), "parse_seconds")):
+        (tmp_path / name).write_bytes(data)
+        dropzone.set_input_files(str(tmp_path / name))
+        refused = uploader.get_by_text(re.compile(rf"{name}: .* the limit \(({limit})\); nothing was loaded"))
+        started = time.perf_counter()
+        while not refused.is_visible():  # the other session works on while the upload is read
+            during.append(toggle(len(during)))
+            assert time.perf_counter() - started < PARSE_SECONDS + 30, f"{name} was not refused"
+        expect(uploader.get_by_text(f"Could not load that network; nothing changed. {name}")).to_be_visible()
+    memory_after = resident_mb(SERVER_PID[0])
+    expect(metric(uploader, "Knee")).to_have_text(answers["present"])  # the uploader's case is untouched
+    (ARTIFACTS / "hostile-upload.txt").write_text(
+        f"clicks before: {before}\nclicks during: {sorted(during)}\n"
+        f"server memory {memory_before:.0f} MB -> {memory_after:.0f} MB\n")
+    assert len(during) >= 3
+    median = sorted(during)[len(during) // 2]
+    assert median < 3 * before[len(before) // 2] + 1.0, (before, during)
+    assert memory_after - memory_before < 300, (memory_before, memory_after)  # the 1.7 GB stayed in the child
 
 
 def test_a_ten_finding_case_in_at_most_twenty_clicks(open_page, knee):
