@@ -21,6 +21,7 @@ from conftest import brute_force_marginals, small_network_doc
 import bn
 from bn.cli.sensitivity import add_parser
 from bn.errors import BNError, EvidenceError
+from bn.evidence import read_case
 from bn.model import Network
 from bn.netfile import parse_network_text
 from bn.sensitivity import (
@@ -458,7 +459,8 @@ def test_sweep_cli_on_validation_cases(tmp_path, capsys):
     folder = Path(__file__).resolve().parent.parent / "validation" / "cases"
     small = tmp_path / "cases"
     small.mkdir()
-    for f in sorted(folder.iterdir())[:3]:
+    development = [f for f in sorted(folder.iterdir()) if read_case(f).split == "development"]
+    for f in development[:3]:
         (small / f.name).write_bytes(f.read_bytes())
     assert run_cli(["sweep", str(small), "--top", "5", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -470,6 +472,31 @@ def test_sweep_cli_on_validation_cases(tmp_path, capsys):
     assert "give the network once" in capsys.readouterr().err
     assert run_cli(["sweep", "l4l5_knee", str(small), str(small)]) == 2
     assert "sweep takes [NETWORK] CASES_DIR" in capsys.readouterr().err
+
+
+def test_a_sweep_leaves_locked_test_cases_blind_unless_unblinded(knee, tmp_path, capsys, monkeypatch):
+    import bn.validation
+    from bn.validation.testset import read_views
+
+    for name, split in (("dev.json", "development"), ("locked.json", "test")):
+        (tmp_path / name).write_text(json.dumps({"network": "l4l5_knee", "split": split,
+                                                 "findings": {"knee_pain": "present", "back_pain": "present"}}))
+    result = sweep(knee, tmp_path, flips=False)
+    assert [c.name for c in result.cases] == ["dev.json"] and result.blind == ("locked.json",)
+    assert result.test_cases == ()
+    unblinded = sweep(knee, tmp_path, flips=False, include_test=True)
+    assert [c.name for c in unblinded.cases] == ["dev.json", "locked.json"]
+    assert unblinded.test_cases == ("locked.json",)
+    views = tmp_path / "views.yaml"
+    monkeypatch.setattr(bn.validation, "VIEWS_FILE", views)
+    assert run_cli(["sweep", str(tmp_path), "--no-flips"]) == 0
+    assert "skipped 1 locked validation test case(s)" in capsys.readouterr().out and not views.exists()
+    assert run_cli(["sweep", str(tmp_path), "--no-flips", "--unblind", " "]) == 2
+    assert "needs a reason" in capsys.readouterr().err
+    assert run_cli(["sweep", str(tmp_path), "--no-flips", "--unblind", "checking a parameter"]) == 0
+    assert "unblinded: 1 locked test case(s)" in capsys.readouterr().out
+    [view] = read_views(views)
+    assert view["cases"] == ["locked.json"] and view["why"] == "checking a parameter"
 
 
 def _star(findings: int = 70) -> Network:

@@ -123,6 +123,9 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     _target(s)
     s.add_argument("--top", type=int, default=20, metavar="K", help="show and chart the K most important")
     s.add_argument("--no-flips", action="store_true", help="skip the what-would-change-it analysis per case")
+    s.add_argument("--unblind", metavar="WHY",
+                   help="also analyse locked validation test cases (split: test; skipped otherwise), and record "
+                        "that (and why) in validation/test_set_views.yaml, as bn validate --unblind does")
     _out(s)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_sweep)
@@ -267,7 +270,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         named = {c.network for c in (read_case(f) for f in files_in) if c.network}
         reference = named.pop() if len(named) == 1 else "l4l5_knee"
     net = bn.load(reference, engine=args.engine)
-    result = sweep(net, args.cases, target=args.target, top_k=10, flips=not args.no_flips, progress=True)
+    if args.unblind is not None and not args.unblind.strip():
+        raise SensitivityError("--unblind needs a reason: --unblind \"why\"")
+    result = sweep(net, args.cases, target=args.target, top_k=10, flips=not args.no_flips, progress=True,
+                   include_test=args.unblind is not None)
+    if result.test_cases:
+        from bn.validation import VIEWS_FILE
+        from bn.validation.testset import record_view
+
+        record_view(VIEWS_FILE, cases=result.test_cases, network=net.info.to_dict(), why=args.unblind)
     files = _write(args, lambda out: report.write_sweep(
         result, out, args.top or len(result.parameters)))
     if args.json:
@@ -284,7 +295,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.no_flips:
         lines += ["", f"cases whose conclusion one parameter within its range can change: {len(flipping)} of "
                       f"{len(result.cases)}"] + [f"  {c.name}" for c in flipping]
-    lines += [f"skipped {n}: {r}" for n, r in result.skipped]
+    blind = [n for n, _ in result.skipped if n in set(result.blind)]
+    lines += [f"skipped {n}: {r}" for n, r in result.skipped if n not in set(blind)]
+    if blind:
+        lines.append(f"skipped {len(blind)} locked validation test case(s) (split: test), blind to per-case analysis; "
+                     "--unblind \"why\" includes them and records the look")
+    elif result.test_cases:
+        lines.append(f"unblinded: {len(result.test_cases)} locked test case(s) analysed; the look is recorded in "
+                     "validation/test_set_views.yaml")
     lines += [*_files_lines(files), "", DISCLAIMER]
     print("\n".join(lines))
     return 0

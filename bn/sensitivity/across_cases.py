@@ -64,6 +64,8 @@ class SweepResult:
     cases: list[CaseOutcome]
     skipped: list[tuple[str, str]]  # (case, reason)
     parameters: list[ParameterImportance]
+    test_cases: tuple[str, ...] = ()  # locked test cases analysed (only with include_test): a look to record
+    blind: tuple[str, ...] = ()  # locked test cases skipped (without include_test)
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         return {"network": self.network.to_dict(), "target": self.target.to_dict(), "target_label": self.target_label,
@@ -110,12 +112,15 @@ def default_flip_constraint(network: Network, target: Target, posterior: float) 
 
 
 def sweep(net: BayesNet, cases: str | Path | Mapping[str, Any], *, target: str | Target | None = None,
-          top_k: int = 10, flips: bool = True, progress: bool = False) -> SweepResult:
+          top_k: int = 10, flips: bool = True, progress: bool = False, include_test: bool = False) -> SweepResult:
     """One-way sensitivity (and, with ``flips``, what would change the conclusion) over a set of cases.
 
     ``cases`` is a folder of case files or a mapping ``{name: findings or Evidence}``. Cases that do not fit
     the network (unknown findings, impossible evidence, the target among the findings) are listed in
-    ``skipped`` with the reason; if no case is left, SensitivityError.
+    ``skipped`` with the reason; if no case is left, SensitivityError. Locked validation test cases
+    (``split: test``) are skipped too, as the validation report blinds them: a sweep shows each case's result, and
+    a network tuned on what it showed would be scored on cases it has seen. ``include_test`` analyses them and
+    lists them in ``test_cases``, for the caller to record the look (``bn sensitivity sweep --unblind``).
 
     >>> import bn
     >>> r = sweep(bn.load("l4l5_knee@1.0.0"), {"a": {"knee_pain": "present"}, "b": {"back_pain": "present"}},
@@ -133,9 +138,19 @@ def sweep(net: BayesNet, cases: str | Path | Mapping[str, Any], *, target: str |
         items = [(p.name, p) for p in case_files(cases)]
     outcomes: list[CaseOutcome] = []
     skipped: list[tuple[str, str]] = []
+    test_cases: list[str] = []
+    blind: list[str] = []
     for name, item in _progress(items, len(items), "cases", progress):
         try:
-            findings = read_case(item).evidence if isinstance(item, Path) else item
+            case = read_case(item) if isinstance(item, Path) else None
+            if case is not None and case.split == "test":
+                if not include_test:
+                    skipped.append((name, "a locked validation test case (split: test), blind to per-case "
+                                          "analysis; --unblind \"why\" includes it and records the look"))
+                    blind.append(name)
+                    continue
+                test_cases.append(name)
+            findings = case.evidence if case is not None else item
             ow = one_way(net, findings, target=tgt)
             fl = flip(net, findings, constraint=default_flip_constraint(network, tgt, ow.posterior)) if flips else None
         except BNError as exc:
@@ -156,4 +171,5 @@ def sweep(net: BayesNet, cases: str | Path | Mapping[str, Any], *, target: str |
             p, float(np.mean(swings)), float(np.max(swings)), float(np.mean([abs(r.derivative) for r in rows])),
             in_top, len(flip_cases) if flips else None, flip_cases))
     importance.sort(key=lambda x: (-x.mean_swing, x.parameter.id))
-    return SweepResult(network.info, tgt, tgt.label(network), top_k, outcomes, skipped, importance)
+    return SweepResult(network.info, tgt, tgt.label(network), top_k, outcomes, skipped, importance,
+                       tuple(test_cases), tuple(blind))
