@@ -22,6 +22,8 @@ import numpy as np
 import pyagrum as gum
 import pytest
 from conftest import bench_network, bench_path, brute_force_joint, brute_force_marginals
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_inference_oracles import _sanitised, random_evidence, to_pyagrum
 
 import bn
@@ -185,6 +187,26 @@ def test_outcome_posteriors_match_brute_force():
             for target in ("lung", "tub"):
                 got = [outcome.posterior[target][s] for s in network[target].state_ids]
                 np.testing.assert_allclose(got, marg[target], atol=1e-13)
+
+
+@pytest.mark.parametrize(("targets", "candidates"), [
+    (["lung"], ["xray", "asia", "dysp", "bronc"]),          # a row per target state (2 rows against 8)
+    (["lung", "tub", "bronc", "either"], ["xray"]),          # a row per candidate state (2 rows against 8)
+])
+def test_both_ways_of_computing_outcomes_match_brute_force(targets, candidates):
+    network = bench_network("asia")
+    engine = CompiledEngine(network)
+    lik = {"smoke": np.array([1.0, 0.0]), "dysp": np.array([0.9, 0.4])}
+    p_outcome, posteriors = engine.outcome_posteriors(targets, candidates, lik)
+    p_e, _ = brute_force_marginals(network, lik)
+    for f in candidates:
+        for i in range(network[f].card):
+            vec = np.zeros(network[f].card)
+            vec[i] = 1.0
+            p_f, marg = brute_force_marginals(network, {**lik, f: vec * lik.get(f, 1.0)})
+            assert p_outcome[f][i] == pytest.approx(p_f / p_e, abs=1e-13)
+            for t in targets:
+                np.testing.assert_allclose(posteriors[f][t][i], marg[t], atol=1e-12)
 
 
 def test_outcome_posteriors_default_candidates_on_l4l5(knee):
@@ -468,6 +490,50 @@ def test_a_batch_split_by_evidence_pattern_answers_as_one_tree():
     assert za == pytest.approx(zb, abs=1e-12)
     for v in wanted:
         assert a[v] == pytest.approx(b[v], abs=1e-12)
+
+
+def test_duplicate_cases_are_answered_once_with_the_same_numbers():
+    """A batch with repeated cases (hard findings on a few patterns, and soft ones) merged to its distinct cases,
+    against the same engine answering every case: the same marginals and log P(e), in the original order."""
+    net = bn.load("l4l5_knee@2.0.0").network
+    merged, every = CompiledEngine(net), CompiledEngine(net, merge_duplicates=False)
+    rng = np.random.default_rng(5)
+    findings = [v for v in net.variables if net[v].role == "finding" and net[v].card == 2]
+    patterns = [list(rng.choice(findings, 4, replace=False)) for _ in range(3)]
+    size = 300
+    lik = {v: np.ones((size, 2)) for p in patterns for v in p}
+    for row in range(size):
+        for v in patterns[row % 3]:
+            lik[v][row] = np.eye(2)[rng.integers(2)] if row % 10 else rng.random(2) + 0.05  # 1 in 10 soft
+    distinct = merged._distinct(lik)
+    assert distinct is not None and len(distinct[1]) == size
+    assert len(np.unique(distinct[1])) < merged.DISTINCT_MAX_SHARE * size  # merging happened
+    wanted = [*net.by_role("diagnosis"), *net.knee_pain_sources.values()]
+    a, za = merged.marginals(lik, wanted)
+    b, zb = every.marginals(lik, wanted)
+    assert za == pytest.approx(zb, abs=1e-12)
+    for v in wanted:
+        assert a[v] == pytest.approx(b[v], abs=1e-12)
+
+
+@given(st.lists(st.lists(st.integers(0, 2), min_size=3, max_size=3), min_size=1, max_size=40))
+@settings(max_examples=60, deadline=None, derandomize=True)
+def test_distinct_rows_groups_exactly_as_numpy_unique(rows):
+    from bn.engines.junction_tree import distinct_rows
+
+    matrix = np.array(rows, dtype=float)
+    first, inverse = distinct_rows(matrix)
+    assert np.array_equal(matrix[first][inverse], matrix)  # every row maps to a row equal to it
+    assert len(first) == len(np.unique(matrix, axis=0))  # and equal rows share one group
+
+
+def test_distinct_rows_survives_a_hash_collision(monkeypatch):
+    import bn.engines.junction_tree as jt
+
+    monkeypatch.setattr(jt, "_ROW_WEIGHTS", np.zeros(4096, dtype=np.uint64))  # every row hashes to 0
+    matrix = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    first, inverse = jt.distinct_rows(matrix)
+    assert np.array_equal(matrix[first][inverse], matrix) and len(first) == 2
 
 
 def test_engine_caches_are_bounded_and_evict_the_least_recently_used(knee):
