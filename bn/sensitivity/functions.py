@@ -4,8 +4,10 @@ per variable (family posteriors relative to P(e), so a tiny P(e) cannot underflo
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -78,10 +80,8 @@ class _Coefficients:
         # belongs to a barren variable, which sums out to 1 whatever its numbers, so its derivatives are 0.
         # Working on the relevant part keeps a large network's junction tree small (l4l5_knee 2.0.0: a
         # one-way analysis of a knee-pain case took 4.6 s on the whole tree).
-        self.relevant = net.network.ancestors([*self.likelihoods, *(e.variable for e in self.events)])
-        if len(self.relevant) < len(net.network.variables):
-            sub = replace(net.network, variables={v: x for v, x in net.network.variables.items() if v in self.relevant})
-            net = BayesNet(sub)
+        net = net.relevant_part([*self.likelihoods, *(e.variable for e in self.events)])
+        self.relevant = set(net.network.variables)
         self.net = net
         self.network = net.network
         self.evidence = evidence
@@ -106,14 +106,7 @@ class _Coefficients:
         if needs_ones:
             # dP/dT[u, v] = P(u, v, e) / T[u, v] fails where T is 0; with the table replaced by ones the
             # family joint *is* the derivative (the joint is linear in each table).
-            from bn.engines import make_engine
-
-            ones = replace(var, cpt=np.ones_like(table))
-            network = replace(self.network, variables={**self.network.variables, var.id: ones})
-            plan = getattr(self.net.engine, "plan", None)
-            if plan is not None and len(plan.assign) != len(network.variables):
-                plan = None  # a plan over OR chains: the table of ones is no OR, so it is planned afresh
-            engine = make_engine(network, self.net.engine.name, plan)
+            engine = _ones_engine(self.net, var)
             out = []
             for lik in liks:
                 tables, log_z = engine.family_posteriors(lik, [var.id])
@@ -161,6 +154,25 @@ class _Coefficients:
     def posterior(self, event: Target) -> float:
         """``P(event | e) = P(event, e) / P(e)`` at the network's values."""
         return self._ratio(self._families(self.events.index(event) + 1)[1])
+
+
+_ONES: weakref.WeakKeyDictionary[BayesNet, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _ones_engine(net: BayesNet, var: Variable):
+    """An engine for ``net`` with ``var``'s table replaced by ones, kept as long as ``net`` is (an app reruns
+    the same analysis on the same compiled part of the network)."""
+    from bn.engines import make_engine
+
+    kept = _ONES.setdefault(net, {})
+    if var.id not in kept:
+        ones = replace(var, cpt=np.ones_like(np.asarray(var.cpt, dtype=float)))
+        network = replace(net.network, variables={**net.network.variables, var.id: ones})
+        plan = getattr(net.engine, "plan", None)
+        if plan is not None and len(plan.assign) != len(network.variables):
+            plan = None  # a plan over OR chains: the table of ones is no OR, so it is planned afresh
+        kept[var.id] = make_engine(network, net.engine.name, plan)
+    return kept[var.id]
 
 
 def _progress(iterable: Iterable[_T], total: int, desc: str, enabled: bool) -> Iterable[_T]:
