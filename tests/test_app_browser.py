@@ -359,6 +359,62 @@ def test_a_ten_finding_case_in_at_most_twenty_clicks(open_page, knee):
     assert clicks <= 20
 
 
+def focused(page: Page) -> list[str]:
+    """The focused element: tag, accessible name (or text), role, aria-checked."""
+    return page.evaluate("() => { const e = document.activeElement; return [e.tagName, e.getAttribute('aria-label')"
+                         " || (e.innerText || '').slice(0, 60), e.getAttribute('role') || '',"
+                         " e.getAttribute('aria-checked') || '']; }")
+
+
+def tab_to(page: Page, wanted, limit: int = 120) -> list[str]:
+    """Press Tab until the focused element satisfies ``wanted``."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        now = focused(page)
+        if wanted(now):
+            return now
+    raise AssertionError(f"Tab did not reach the element (last focus: {focused(page)})")
+
+
+def test_a_case_entered_with_the_keyboard_only(open_page, knee):
+    """Issue 15: Tab, typing, arrows, Space and Enter enter a whole case, an uncertain finding included; no
+    mouse event is used after the page opens."""
+    from bn.evidence import Evidence
+
+    network = knee.network
+    page = open_page()
+    case = {"knee_pain": "present", "age_group": "65_plus", "straight_leg_raise": "negative"}
+    for var, state in case.items():
+        v = network[var]
+        tab_to(page, lambda f: f[0] == "INPUT" and "Add a finding" in f[1])
+        page.keyboard.type(v.display_label)
+        page.keyboard.press("Enter")
+        expect(page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup")).to_be_visible()
+        tab_to(page, lambda f: f[2] == "radio", limit=5)  # the first result; arrows move along the results
+        for _ in range(list(v.state_ids).index(state)):
+            page.keyboard.press("ArrowRight")
+        assert focused(page)[1] == v.state_label(state)
+        page.keyboard.press("Space")
+        expect(page.get_by_test_id("stMain").get_by_role(
+            "button", name=f"{v.display_label}: {v.state_label(state)}")).to_be_visible()
+    # An uncertain finding: its radio group in the sidebar, then the slider, 70% moved to 72%.
+    back = network["back_pain"]
+    tab_to(page, lambda f: f[0] == "INPUT" and f[2] in ("", "radio") and f[1] in ("", "unknown")
+           and page.evaluate("() => document.activeElement.closest('[data-testid=stRadio]')?.innerText || ''")
+           .startswith(back.display_label), limit=200)
+    for _ in range(3):  # unknown -> absent -> present -> uncertain
+        page.keyboard.press("ArrowRight")
+    slider = page.get_by_test_id("stSidebar").get_by_role("slider")
+    expect(slider).to_be_visible()
+    tab_to(page, lambda f: f[0] == "INPUT" and f[1].startswith("How sure"), limit=5)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(slider).to_have_value("72")
+    expected = knee.query(Evidence(case, {"back_pain": {back.on_state: 0.72, "absent": 0.28}})).knee_pain_source
+    expect(metric(page, "Knee")).to_have_text(pct(expected["knee"]))
+    expect(metric(page, "L4-L5 spine")).to_have_text(pct(expected["l4l5_spine"]))
+
+
 AXE = ROOT / "build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 
