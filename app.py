@@ -89,7 +89,11 @@ else:
     groups = [("Variables", list(network.variables))]
 entry_variables = [v for _, ids in groups for v in ids]
 if first_run:
-    from_url, ignored = from_query_params(st.query_params.to_dict(), network, reserved=("network", "view"))
+    from_url, ignored = from_query_params(st.query_params.to_dict(), network, reserved=("network", "view", "node"))
+    if st.query_params.get("node") in network.variables:  # a node clicked in the graph, or a shared link
+        st.session_state["node"] = st.query_params["node"]
+    elif "node" in st.query_params:
+        ignored.append(f"node '{st.query_params['node']}' is not a variable of {network.id}")
     try:
         load_case_into_widgets(network, Case(from_url), entry_variables)
     except bn.BNError as exc:
@@ -233,7 +237,8 @@ if result.most_probable_explanation:
 # A view from the link is already in the session state: giving a default as well makes Streamlit warn.
 view = st.segmented_control("Explore", VIEWS, key="view",
                             default=None if "view" in st.session_state else "Why") or "Why"
-url = {"network": reference, **to_query_params(evidence), **({"view": view} if view != "Why" else {})}
+url = {"network": reference, **to_query_params(evidence), **({"view": view} if view != "Why" else {}),
+       **({"node": st.session_state["node"]} if view == "Network" and "node" in st.session_state else {})}
 if reference != UPLOADED and st.query_params.to_dict() != url:
     st.query_params.from_dict(url)
 page = Page(net, evidence, url, entry_variables, show_ids=show_ids)

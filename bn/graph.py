@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 import textwrap
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from bn.model import Network
 from bn.present import label_ids
@@ -77,9 +77,10 @@ def _quote(text: str) -> str:
 def to_dot(network: Network, posteriors: Mapping[str, Mapping[str, float]] | None = None,
            observed: Mapping[str, str] | None = None, selected: str | None = None,
            roles: tuple[str, ...] | None = None, *, priors: Mapping[str, Mapping[str, float]] | None = None,
-           only: Collection[str] | None = None) -> str:
+           only: Collection[str] | None = None, link: Callable[[str], str] | None = None) -> str:
     """DOT source; ``posteriors`` label each node with a belief bar (``priors`` add the prior's tick),
-    ``observed`` marks findings, ``selected`` is outlined.
+    ``observed`` marks findings, ``selected`` is outlined. ``link(variable)`` makes each node a link to that
+    address (the app: the same case, with that variable chosen).
 
     ``roles`` restricts the drawing to variables with those roles, ``only`` to those variables (all by
     default). Risk factors, diagnoses and mechanisms each take a row; findings are boxed by group.
@@ -107,11 +108,11 @@ def to_dot(network: Network, posteriors: Mapping[str, Mapping[str, float]] | Non
             for i, (group, vs) in enumerate(groups.items()):
                 lines.append(f"  subgraph cluster_{role}_{i} {{ label={_quote(group.capitalize())}; "
                              'style="rounded"; color="#bbbbbb"; fontname="Helvetica"; fontsize=10;')
-                lines += [_node(network, v, role, posteriors, priors, observed, selected) for v in vs]
+                lines += [_node(network, v, role, posteriors, priors, observed, selected, link) for v in vs]
                 lines.append("  }")
             continue
         lines.append("  { rank=same;" if role in ("risk_factor", "diagnosis", "mechanism") else "  {")
-        lines += [_node(network, v, role, posteriors, priors, observed, selected) for v in members]
+        lines += [_node(network, v, role, posteriors, priors, observed, selected, link) for v in members]
         lines.append("  }")
     for v in keep:
         for p in v.parents:
@@ -121,9 +122,11 @@ def to_dot(network: Network, posteriors: Mapping[str, Mapping[str, float]] | Non
     return "\n".join(lines)
 
 
-def _node(network: Network, v, role: str | None, posteriors, priors, observed, selected) -> str:
+def _node(network: Network, v, role: str | None, posteriors, priors, observed, selected, link) -> str:
     attrs = {"shape": "box" if role != "red_flag" else "octagon",
              "tooltip": label_ids(v.description, network) or v.display_label}
+    if link is not None:
+        attrs.update(URL=link(v.id), target="_self")
     bar, line = None, ""
     if v.id in observed:
         line = f"= {v.state_label(observed[v.id])} (observed)"

@@ -226,12 +226,17 @@ def test_network_panel_graph_and_provenance(app, knee):
     app.selectbox(key="node").set_value("straight_leg_raise").run()
     dot = app.get("graphviz_chart")[0].proto.spec
     posteriors = knee.marginals(findings={"knee_pain": "present"})
+    version = f"l4l5_knee%40{knee.info.version}"
+
+    def link(v: str) -> str:  # each node links to the same case, on this panel, with that variable chosen
+        return f"?network={version}&knee_pain=present&view=Network&node={v}"
+
     assert dot == to_dot(knee.network, posteriors, {"knee_pain": "present"}, "straight_leg_raise",
-                         priors=knee.marginals(), only=neighbourhood(knee.network, "straight_leg_raise"))
+                         priors=knee.marginals(), only=neighbourhood(knee.network, "straight_leg_raise"), link=link)
     app.radio(key="graph_scope").set_value("whole").run()
     dot = app.get("graphviz_chart")[0].proto.spec
     assert dot == to_dot(knee.network, posteriors, {"knee_pain": "present"}, "straight_leg_raise",
-                         ("risk_factor", "diagnosis", "mechanism"), priors=knee.marginals())
+                         ("risk_factor", "diagnosis", "mechanism"), priors=knee.marginals(), link=link)
     provenance = frame(app, "parameter")
     params = knee.network["straight_leg_raise"].parameters
     assert len(provenance) == len(params)

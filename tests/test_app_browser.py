@@ -263,6 +263,24 @@ def test_network_graph_renders(open_page, knee):
     page.get_by_test_id("stGraphVizChart").screenshot(path=str(ARTIFACTS / "graph-neighbourhood.png"))
 
 
+def test_clicking_a_node_shows_its_table_and_sources(open_page, knee):
+    """Issue 15: each node of the graph links to the same case with that variable chosen: its table and the
+    source of every number, and a link that can be shared."""
+    network = knee.network
+    page = open_page("?knee_pain=present&view=Network")
+    svg = page.get_by_test_id("stGraphVizChart").locator("svg")
+    target = "disc_herniation"
+    svg.locator("g.node").filter(has_text=network[target].display_label).first.click()
+    page.wait_for_url(re.compile(rf"node={target}"))
+    expect(page.get_by_test_id("stGraphVizChart").locator("svg")).to_be_visible()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("combobox", name="Variable")).to_have_value(network[target].display_label)
+    expect(main.get_by_text(f"{network[target].display_label} (", exact=False).first).to_be_visible()
+    expect(main.get_by_text("Where every number comes from:")).to_be_visible()
+    params = parse_qs(urlparse(page.url).query)
+    assert params["knee_pain"] == ["present"] and params["view"] == ["Network"] and params["node"] == [target]
+
+
 def test_bad_network_upload_keeps_the_case(open_page, knee, tmp_path):
     page = open_page("?knee_pain=present")
     expected = pct(knee.query({"knee_pain": "present"}).knee_pain_source["knee"])

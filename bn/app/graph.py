@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -28,10 +30,15 @@ def render(page: Page) -> None:
     only = neighbourhood(network, node) if scope == "around" else None
     posteriors = net.marginals(findings=evidence)
     priors = prior_marginals(network.info.sha256, net)
+
+    def link(variable: str) -> str:  # the same case and view, with that variable chosen
+        return "?" + urlencode({**page.url, "view": "Network", "node": variable})
+
     st.graphviz_chart(to_dot(network, posteriors, evidence.findings, node, tuple(roles) if roles else None,
-                             priors=priors, only=only), width="content" if only else "stretch")
+                             priors=priors, only=only, link=link), width="content" if only else "stretch")
     st.caption("Each bar is the probability now; the dark tick marks the prior. Observed findings have a double "
-               "border. Hover over a node for its description.")
+               "border. Hover over a node for its description; click it for its table and the source of every "
+               "number.")
     if only:
         near = sorted(only - {node}, key=lambda v: network[v].display_label)
         st.markdown("**Go to a neighbour:**")
