@@ -36,8 +36,10 @@ from bn.app.state import (
 )
 from bn.evidence import Case, Evidence, from_query_params, to_query_params
 from bn.headline import source_headline
+from bn.pictures import PICTURES
 from bn.present import DISCLAIMER_APP as DISCLAIMER
 from bn.present import differential as bn_differential
+from bn.present import finding_effect
 from bn.present import percent as pct
 from bn.target import SOURCE_SHORT
 
@@ -114,6 +116,7 @@ with st.sidebar.container(border=True):
                              format_func=network[pick].state_label, on_change=quick_add, args=(pick,))
 hard: dict[str, str] = {}
 soft: dict[str, dict[str, float]] = {}
+pictured: dict[str, object] = {}  # a finding drawn as a picture -> the slot under it for what its answers do
 for title, ids in groups:
     if not ids:
         continue
@@ -129,6 +132,10 @@ for title, ids in groups:
             choice = st.radio(v.display_label, options, key=vid, horizontal=True,
                               help=v.description or None,
                               format_func=lambda s, labels=labels: labels.get(s, s))
+            if vid in PICTURES:
+                st.image(PICTURES[vid](labels, choice), width="content",
+                         alt=f"{v.display_label}, drawn from above: {labels.get(choice, 'not entered')}")
+                pictured[vid] = st.empty()  # filled once all the findings are read
             if choice == UNCERTAIN:
                 positive = v.on_state
                 other = next(s for s in v.state_ids if s != positive)
@@ -142,6 +149,9 @@ for title, ids in groups:
             elif choice not in (UNKNOWN, None):
                 hard[vid] = choice
 evidence = Evidence(hard, soft)
+for vid, slot in pictured.items():
+    if network.knee_pain_sources and vid in hard:
+        slot.caption(finding_effect(net, evidence, vid))
 show_ids = st.sidebar.toggle("Show ids (for modellers)", key="show_ids",
                              help="Variable and state ids beside the labels, and the network's notes as written.")
 

@@ -318,6 +318,31 @@ def test_a_bug_in_a_panel_shows_an_error_id_keeps_the_findings_and_logs_no_findi
     assert any("sha256" in m.value for m in at.markdown)
 
 
+def _images(node, out: list) -> list:
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "type", "") == "image":
+            out.append(child)
+        _images(child, out)
+    return out
+
+
+def test_where_the_knee_hurts_is_drawn_and_its_effect_said(app, knee):
+    """Issue 15: the location finding has a picture (the chosen region filled, alt text naming it) and a line on
+    how that answer moves each source given the other findings, as bn.present.finding_effect computes it."""
+    from bn.present import finding_effect
+
+    [picture] = _images(app.sidebar, [])
+    assert "not entered" in picture.proto.imgs[0].alt
+    enter(app, {"knee_pain": "present", "knee_pain_location": "posterior"})
+    [picture] = _images(app.sidebar, [])
+    label = knee.network["knee_pain_location"].state_label("posterior")
+    assert picture.proto.imgs[0].alt.endswith(label)
+    expected = finding_effect(knee, bn.Evidence({"knee_pain": "present", "knee_pain_location": "posterior"}),
+                              "knee_pain_location")
+    assert expected in [c.value for c in app.sidebar.caption]
+    assert "Knee -11 points" in expected  # the back of the knee points away from the knee itself (S1, hamstrings)
+
+
 def test_only_the_app_shell_imports_streamlit():
     """bn is the functional core: only bn/app (the panels of app.py) may import Streamlit, and nothing else in bn
     imports bn.app."""
