@@ -42,6 +42,14 @@ def _resident_mb(pid: int) -> float:
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
 
 
+def _cpu_seconds(pid: int) -> float:
+    """The server's CPU time so far (user + system), from /proc."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percent(p: float) -> str:
     return f"{p:.1%}" if 0 < p < 0.01 or 0.99 < p < 1 else f"{p:.0%}"
 
@@ -112,13 +120,13 @@ async def _round(browser, url: str, pid: int, n: int, clicks: int, net) -> dict:
             await asyncio.sleep(0.2)
 
     watcher = asyncio.create_task(watch())
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds(pid)
     await asyncio.gather(*(_session(browser, url, k, clicks, net, out) for k in range(n)))
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, _cpu_seconds(pid) - cpu
     done.set()
     await watcher
     await asyncio.sleep(5)  # the server drops a closed session's state when its websocket closes
-    return {**out, "n": n, "wall": wall, "peak_mb": max(peak), "after_mb": _resident_mb(pid)}
+    return {**out, "n": n, "wall": wall, "server_cpu": cpu, "peak_mb": max(peak), "after_mb": _resident_mb(pid)}
 
 
 async def _run(sessions: list[int], clicks: int, max_minutes: float) -> tuple[list[dict], float, str]:
@@ -159,7 +167,8 @@ def _stats(times: list[float]) -> str:
 def _line(r: dict) -> str:
     return (f"N={r['n']:>2}: open {_stats(r['open'])} s, click {_stats(r['click'])} s, panel {_stats(r['panel'])} s "
             f"(median / p95); {len(r['click'])} clicks, {len(r['errors'])} errors, {len(r['cross-talk'])} "
-            f"cross-talk; server {r['peak_mb']:.0f} MB at peak, {r['after_mb']:.0f} MB after")
+            f"cross-talk; server CPU {r['server_cpu']:.1f} s of {r['wall']:.1f} s; "
+            f"server {r['peak_mb']:.0f} MB at peak, {r['after_mb']:.0f} MB after")
 
 
 def markdown(rounds: list[dict], warm: float, network: str, clicks: int) -> str:
@@ -168,13 +177,15 @@ def markdown(rounds: list[dict], warm: float, network: str, clicks: int) -> str:
              f"{network}; server and chromium on the same 2-core machine. Server memory after the warm-up visit: "
              f"{warm:.0f} MB. The last row repeats the first N after all the others.", "",
              "| sessions at once | page open, median / p95 (s) | click to answer, median / p95 (s) | panel, median "
-             "/ p95 (s) | clicks answered | errors | cross-talk | server memory at peak (MB) | after the sessions "
-             "closed (MB) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "/ p95 (s) | clicks answered | errors | cross-talk | server CPU / round's wall time (s) | server CPU "
+             "per page, click or panel (s) | server memory at peak (MB) | after the sessions closed (MB) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rounds:
         lines.append(f"| {r['n']} | {_stats(r['open'])} | {_stats(r['click'])} | {_stats(r['panel'])} | "
-                     f"{len(r['click'])} | {len(r['errors'])} | {len(r['cross-talk'])} | {r['peak_mb']:.0f} | "
-                     f"{r['after_mb']:.0f} |")
+                     f"{len(r['click'])} | {len(r['errors'])} | {len(r['cross-talk'])} | "
+                     f"{r['server_cpu']:.1f} / {r['wall']:.1f} | "
+                     f"{r['server_cpu'] / max(1, len(r['open']) + len(r['click']) + len(r['panel'])):.2f} | "
+                     f"{r['peak_mb']:.0f} | {r['after_mb']:.0f} |")
     problems = [e for r in rounds for e in r["errors"]] + [str(c) for r in rounds for c in r["cross-talk"]]
     if problems:
         lines += ["", "Errors and cross-talk:", *(f"- {p}" for p in problems[:20])]
