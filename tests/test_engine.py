@@ -467,6 +467,17 @@ def test_a_table_that_is_not_an_or_is_left_as_written():
     assert or_chains(Network(NetworkInfo("t", "t", "0"), {**parents, "c": child})) is None
 
 
+def assert_same_answers(one: CompiledEngine, other: CompiledEngine, lik: dict) -> None:
+    """Both engines give the same diagnoses, knee-pain sources and log P(e) for every case, to 1e-12."""
+    net = one.network
+    wanted = [*net.by_role("diagnosis"), *net.knee_pain_sources.values()]
+    a, za = one.marginals(lik, wanted)
+    b, zb = other.marginals(lik, wanted)
+    assert za == pytest.approx(zb, abs=1e-12)
+    for v in wanted:
+        assert a[v] == pytest.approx(b[v], abs=1e-12)
+
+
 def test_a_batch_split_by_evidence_pattern_answers_as_one_tree():
     """Cases grouped by which findings they observe, each group on its own pruned tree, against the full
     tree without pruning: the same marginals and log P(e) to 1e-12, in the original case order."""
@@ -484,12 +495,7 @@ def test_a_batch_split_by_evidence_pattern_answers_as_one_tree():
         for v in (patterns[w] if w < 3 else [names[row % len(names)]]):
             lik[v][row] = rng.random(net[v].card) + 0.05
     assert grouped._by_pattern(lik) is not None
-    wanted = [*net.by_role("diagnosis"), *net.knee_pain_sources.values()]
-    a, za = grouped.marginals(lik, wanted)
-    b, zb = full.marginals(lik, wanted)
-    assert za == pytest.approx(zb, abs=1e-12)
-    for v in wanted:
-        assert a[v] == pytest.approx(b[v], abs=1e-12)
+    assert_same_answers(grouped, full, lik)
 
 
 def test_duplicate_cases_are_answered_once_with_the_same_numbers():
@@ -508,12 +514,7 @@ def test_duplicate_cases_are_answered_once_with_the_same_numbers():
     distinct = merged._distinct(lik)
     assert distinct is not None and len(distinct[1]) == size
     assert len(np.unique(distinct[1])) < merged.DISTINCT_MAX_SHARE * size  # merging happened
-    wanted = [*net.by_role("diagnosis"), *net.knee_pain_sources.values()]
-    a, za = merged.marginals(lik, wanted)
-    b, zb = every.marginals(lik, wanted)
-    assert za == pytest.approx(zb, abs=1e-12)
-    for v in wanted:
-        assert a[v] == pytest.approx(b[v], abs=1e-12)
+    assert_same_answers(merged, every, lik)
 
 
 @given(st.lists(st.lists(st.integers(0, 2), min_size=3, max_size=3), min_size=1, max_size=40))
