@@ -742,7 +742,7 @@ def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     checked exactly, and a collision falls back to ``np.unique``.
 
     >>> first, inverse = distinct_rows(np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))
-    >>> sorted(first.tolist()), inverse[0] == inverse[2] != inverse[1]
+    >>> sorted(first.tolist()), bool(inverse[0] == inverse[2] != inverse[1])
     ([0, 1], True)
     """
     matrix = np.ascontiguousarray(matrix, dtype=np.float64)
