@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -57,12 +58,14 @@ class EMResult:
 
 def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 10.0,
        variables: Sequence[str] | None = None, freeze: Sequence[str] = (), max_iter: int = 50, tol: float = 1e-6,
-       progress: bool = False) -> EMResult:
+       progress: bool = False, dask: str | None = None) -> EMResult:
     """Fit ``net``'s tables to incomplete records by MAP EM (see the module docstring).
 
     ``codes`` maps a variable to one state index per record (-1 where the record does not know it); every
     array has the same length. ``variables`` limits which tables change (default: every table that is not a
-    definition, a mixture or frozen).
+    definition, a mixture or frozen). ``dask`` (``"local"`` or a scheduler's address) computes each E-step's
+    expected counts in partitions of the distinct records on a Dask cluster and adds them up (the same fit up
+    to rounding: sums taken in another order), for registries that outgrow one machine.
     """
     from bn.learn import _update
 
@@ -95,12 +98,14 @@ def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 
     likelihoods = {v: np.where((patterns[:, j] >= 0)[:, None], np.eye(network[v].card)[np.maximum(patterns[:, j], 0)],
                                1.0) for j, v in enumerate(names)}
 
-    def e_step(current: Network, keep: np.ndarray) -> tuple[dict[str, np.ndarray], float, np.ndarray]:
-        from bn.engines import CompiledEngine
+    cluster = _Partitions(dask, likelihoods, len(patterns)) if dask is not None else None
 
-        engine = CompiledEngine(current, plan)
+    def e_step(current: Network, keep: np.ndarray) -> tuple[dict[str, np.ndarray], float, np.ndarray]:
         w = np.where(keep, weights, 0.0)
-        counts, log_z = engine.family_expectations(likelihoods, update, weights=w)
+        if cluster is None:
+            counts, log_z = _expectations(current, plan, likelihoods, update, w)
+        else:
+            counts, log_z = cluster.expectations(current, plan, update, w)
         possible = np.isfinite(log_z)
         return counts, float(np.sum(w[possible] * log_z[possible])), possible
 
@@ -121,7 +126,65 @@ def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 
             ranges[v] = rng
         return _as_tables(network, tables), ranges
 
-    keep = np.ones(len(patterns), dtype=bool)
+    try:
+        return _fit(network, start, e_step, m_step, log_prior, rows_of, len(patterns), weights, max_iter, tol,
+                    progress)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _expectations(current: Network, plan, likelihoods: Mapping[str, np.ndarray], update: Sequence[str],
+                  weights: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One E-step over ``likelihoods`` (all the distinct records, or a partition of them): the expected family
+    counts and each record's log P(known values)."""
+    from bn.engines import CompiledEngine
+
+    return CompiledEngine(current, plan).family_expectations(likelihoods, update, weights=weights)
+
+
+class _Partitions:
+    """The distinct records split across a Dask cluster and sent there once; each E-step sends the tables."""
+
+    PER_WORKER = 2
+
+    def __init__(self, address: str, likelihoods: Mapping[str, np.ndarray], size: int):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise EMError("--dask needs the 'distributed' package (pip install 'dask[distributed]')") from None
+        self.cluster = None
+        try:
+            if address == "local":
+                self.cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+                self.client = Client(self.cluster)
+            else:
+                self.client = Client(address, timeout="20s")
+        except OSError as exc:
+            raise EMError(f"cannot reach the Dask scheduler at '{address}': {exc}") from None
+        parts = max(1, min(size, self.PER_WORKER * len(self.client.scheduler_info()["workers"])))
+        edges = np.linspace(0, size, parts + 1).astype(int)
+        self.bounds = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(edges)]
+        self.parts = self.client.scatter([{v: a[lo:hi] for v, a in likelihoods.items()} for lo, hi in self.bounds])
+
+    def expectations(self, current: Network, plan, update: Sequence[str], weights: np.ndarray
+                     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        futures = [self.client.submit(_expectations, current, plan, part, list(update), weights[lo:hi], pure=False)
+                   for part, (lo, hi) in zip(self.parts, self.bounds, strict=True)]
+        results = self.client.gather(futures)
+        return ({v: np.sum([counts[v] for counts, _ in results], axis=0) for v in update},
+                np.concatenate([log_z for _, log_z in results]))
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _fit(network, start, e_step, m_step, log_prior, rows_of, n_patterns, weights, max_iter, tol, progress
+         ) -> EMResult:
+    """The EM iterations, from ``start``'s E-step until the log-posterior gains less than ``tol``."""
+    keep = np.ones(n_patterns, dtype=bool)
     counts, log_lik, possible = e_step(start, keep)
     skipped = sorted(int(r) + 1 for k in np.flatnonzero(~possible) for r in rows_of[k])
     keep = possible

@@ -113,11 +113,11 @@ class LearnResult:
 def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "bayes", prior_weight: float = 10.0,
           variables: Sequence[str] | None = None, ignore: Sequence[str] = (), data_name: str = "records",
           data_sha256: str | None = None, date: str | None = None, freeze: Sequence[str] = (),
-          max_iter: int = 50, tol: float = 1e-6, progress: bool = False) -> LearnResult:
+          max_iter: int = 50, tol: float = 1e-6, progress: bool = False, dask: str | None = None) -> LearnResult:
     """A new version of ``net``'s file with its tables updated from ``records`` (see the module docstring).
 
     ``method="em"`` uses every record, however incomplete, by expectation-maximisation (:mod:`bn.em`;
-    ``freeze``, ``max_iter`` and ``tol`` apply to it).
+    ``freeze``, ``max_iter``, ``tol`` and ``dask`` apply to it).
     """
     from bn import safeyaml
     from bn.batch import record_codes
@@ -156,7 +156,8 @@ def learn(net: BayesNet, records: pd.DataFrame, *, version: str, method: str = "
         # EM keeps any table with a fixed number whole.
         fixed = [v for v in wanted if any(p.fixed for p in network[v].parameters)]
         fit, tables, skipped = _learn_em(net, codes, specs, wanted, key, prior_weight=prior_weight,
-                                         freeze=[*freeze, *fixed], max_iter=max_iter, tol=tol, progress=progress)
+                                         freeze=[*freeze, *fixed], max_iter=max_iter, tol=tol, progress=progress,
+                                         dask=dask)
         skipped.update({v: "a number in it is fixed in the network file" for v in fixed})
     for vid in (wanted if method != "em" else []):
         var = network[vid]
@@ -262,7 +263,8 @@ def _contradicting_rows(var, family: list[str], codes: dict[str, np.ndarray]) ->
 
 
 def _learn_em(net: BayesNet, codes: dict[str, np.ndarray], specs: dict[str, Any], wanted: list[str], key: str, *,
-              prior_weight: float, freeze: Sequence[str], max_iter: int, tol: float, progress: bool):
+              prior_weight: float, freeze: Sequence[str], max_iter: int, tol: float, progress: bool,
+              dask: str | None = None):
     """Run EM and rewrite every learnt table in ``specs``; returns the fit, the tables and the skipped ones."""
     from bn.em import EMError, em
 
@@ -274,7 +276,7 @@ def _learn_em(net: BayesNet, codes: dict[str, np.ndarray], specs: dict[str, Any]
                     if network[v].form == "mixture"})
     try:
         fit = em(net, codes, prior_weight=prior_weight, variables=wanted, freeze=freeze, max_iter=max_iter, tol=tol,
-                 progress=progress)
+                 progress=progress, dask=dask)
     except EMError as exc:
         raise LearnError(str(exc)) from None
     tables = []

@@ -111,7 +111,6 @@ def test_progress_bar_and_chunks_give_the_same_answer(capsys):
 
 
 def test_local_dask_cluster_gives_identical_results(tmp_path):
-    pytest.importorskip("distributed")
     net = bn.load(ASIA)
     rng = np.random.default_rng(4)
     frame = pd.DataFrame({v: rng.choice([*net.network[v].state_ids, None], size=300)

@@ -48,6 +48,9 @@ def add_parser(subparsers) -> None:
                    help="bayes: posterior mean with the network's rows as the prior (default); mle: frequencies; "
                         "em: every record, however incomplete, by expectation-maximisation with the same prior")
     p.add_argument("--max-iter", type=int, default=50, metavar="N", help="em: at most N iterations (default 50)")
+    p.add_argument("--dask", metavar="local|ADDRESS",
+                   help="em: compute each E-step's expected counts in partitions on a Dask cluster ('local' starts "
+                        "two worker processes here) and add them up")
     p.add_argument("--tol", type=float, default=1e-6, metavar="T",
                    help="em: stop when the log-posterior rises by less than T (default 1e-6)")
     p.add_argument("--freeze", metavar="VAR", action="append", default=[],
@@ -118,7 +121,7 @@ def _learn(args: argparse.Namespace, net, records, sha: str) -> dict:
                    variables=variables, ignore=[*args.ignore, *args.keep], data_name=Path(args.records).name,
                    data_sha256=sha,
                    freeze=[v.strip() for group in args.freeze for v in group.split(",") if v.strip()],
-                   max_iter=args.max_iter, tol=args.tol, progress=True)
+                   max_iter=args.max_iter, tol=args.tol, progress=True, dask=args.dask)
     if args.publish:
         network_id = result.network.id
         written = parse_network_text(result.text, name=f"{network_id}/{args.version}.yaml")
