@@ -390,6 +390,22 @@ def test_learn_panel_checks_records_and_learns_a_version_to_explore(tmp_path):
     at.button(key="learn_run").click().run()
     assert not at.exception
     assert any("Learnt l4l5_knee 1.1.1 from 400 records" in s.value for s in at.success)
+    # beside the published version: bn validate --compare on the development cases only
+    from bn.interop import parse_upload
+    from bn.validation import compare_versions, load_cases
+
+    at.button(key="learn_compare").click().run()
+    assert not at.exception
+    learnt = bn.load(parse_upload(*at.session_state["learnt"]))
+    development = [c for c in load_cases(network) if c.split == "development"]
+    expected = compare_versions(net, learnt, development, [c for c in load_cases(learnt.network)
+                                                           if c.split == "development"])
+    text = " ".join(m.value for m in at.markdown)
+    assert (f"on {len(expected['cases'])} development cases:** {len(expected['changed_cases'])} change" in text)
+    shown = next(df.value for df in at.dataframe if "largest shift" in df.value.columns)
+    assert len(shown) == len(development) > 0
+    locked = {c.title or c.id for c in load_cases(network) if c.split == "test"}
+    assert not locked & set(shown["case"])
     at.button(key="learn_explore").click().run()
     assert not at.exception
     assert at.session_state["network"] == "uploaded file"

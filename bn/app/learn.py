@@ -99,3 +99,45 @@ def render(page: Page) -> None:
             st.session_state["network"] = UPLOADED
 
         st.button("Explore it (it joins the network list as 'uploaded file')", key="learn_explore", on_click=explore)
+        if st.button("Compare it with this version on the development cases", key="learn_compare"):
+            with st.spinner("Comparing..."):
+                st.session_state["learn_comparison"] = compare_learnt(net, load_uploaded(file_name, text))
+        comparison = st.session_state.get("learn_comparison")
+        if comparison is not None and comparison["b"]["sha256"] == hashlib.sha256(text).hexdigest():
+            show_comparison(comparison, network)
+
+
+def compare_learnt(net: bn.BayesNet, learnt: bn.BayesNet) -> dict:
+    """``bn validate --compare`` of the two versions on the development cases (the locked test cases stay blind)."""
+    from bn.validation import compare_versions, load_cases
+
+    cases = [c for c in load_cases(net.network) if c.split != "test"]
+    learnt_cases = [c for c in load_cases(learnt.network) if c.split != "test"]
+    return compare_versions(net, learnt, cases, learnt_cases)
+
+
+def show_comparison(comparison: dict, network) -> None:
+    """The comparison as a sentence and a table of the cases, largest shift first."""
+    from bn.target import SOURCE_SHORT
+
+    rows = comparison["cases"]
+    changed = comparison["changed_cases"]
+    differ = len(comparison["parameters"]["parameters"])
+    st.markdown(f"**Against {comparison['a']['version']}, on {len(rows)} development cases:** {len(changed)} change "
+                f"their leading call; {differ} number(s) of the network differ. The locked test cases are not "
+                "shown (`bn validate --compare ... --unblind \"why\"` records such a look).")
+
+    def shift_name(key: str | None) -> str:
+        if not key:
+            return ""
+        if key.startswith("source:"):
+            return f"source: {SOURCE_SHORT.get(key[7:], key[7:])}"
+        return network[key].display_label if key in network else key
+
+    table = [{"case": r["title"] or r["id"],
+              "leading source": " -> ".join(SOURCE_SHORT.get(s, s or "-") for s in r["leading_source"]),
+              "largest shift": shift_name(r["largest_shift"]),
+              "by (points)": round(100 * r["largest_shift_value"], 1),
+              "changed": "yes" if r["id"] in changed else ""} for r in rows]
+    table.sort(key=lambda r: -abs(r["by (points)"]))
+    st.dataframe(table, hide_index=True, key="learn_comparison_table")
