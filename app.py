@@ -207,8 +207,8 @@ if result.knee_pain_source:
     if headline is not None:
         (st.warning if headline.too_close else st.info)(headline.sentence(),
                                                           icon="⚖️" if headline.too_close else None)
-    helps = headline.separating_finding if headline is not None else None
-    if headline is not None and headline.too_close and helps and st.session_state.get(helps, UNKNOWN) == UNKNOWN:
+    helps = headline.separating_finding if headline is not None and headline.too_close else None
+    if helps and st.session_state.get(helps, UNKNOWN) == UNKNOWN:
         with st.container(horizontal=True, key="helps_most"):
             st.markdown(f"**Would help most now:** {network[helps].display_label}. Its result:")
             for state in network[helps].state_ids:

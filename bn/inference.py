@@ -14,7 +14,6 @@ True
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -156,13 +155,13 @@ class BayesNet:
     """
 
     def __init__(self, network: Network, engine: str = "einsum", plan=None, extra_plans=None):
-        from bn.engines import make_engine
+        from bn.engines import LRU, make_engine
 
         self.network = network
         # ``plan``, ``extra_plans``: precompiled junction trees (from bn.cache) for the default engine. Every
         # question below goes through the bn.engines.Engine protocol, whichever engine answers it.
         self.engine = make_engine(network, engine, plan, extra_plans)
-        self._parts: OrderedDict[frozenset[str], BayesNet] = OrderedDict()
+        self._parts = LRU(self.PARTS_CACHE)
 
     PARTS_CACHE = 8  # compiled relevant parts kept per network (an app session reruns with the same findings)
 
@@ -181,15 +180,9 @@ class BayesNet:
         keep = frozenset(self.network.ancestors(list(variables)))
         if len(keep) == len(self.network.variables):
             return self
-        if keep in self._parts:
-            self._parts.move_to_end(keep)
-            return self._parts[keep]
-        sub = replace(self.network, variables={v: x for v, x in self.network.variables.items() if v in keep})
-        part = BayesNet(sub, self.engine.name)
-        self._parts[keep] = part
-        if len(self._parts) > self.PARTS_CACHE:
-            self._parts.popitem(last=False)
-        return part
+        return self._parts.get_or(keep, lambda: BayesNet(
+            replace(self.network, variables={v: x for v, x in self.network.variables.items() if v in keep}),
+            self.engine.name))
 
     def __repr__(self) -> str:
         info = self.network.info

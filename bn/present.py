@@ -99,7 +99,13 @@ def finding_effect(net, evidence, variable: str) -> str:
     var = network[variable]
     others = Evidence({k: s for k, s in evidence.findings.items() if k != variable},
                       {k: s for k, s in evidence.soft_findings.items() if k != variable})
-    before, after = net.query(others).knee_pain_source, net.query(evidence).knee_pain_source
+    sources = network.knee_pain_sources
+
+    def shares(ev: Evidence) -> dict[str, float]:  # the sources alone: no full query, no most probable combination
+        m = net.marginals(list(sources.values()), findings=ev)
+        return {k: m[v][network[v].on_state] for k, v in sources.items()}
+
+    before, after = shares(others), shares(evidence)
     moves = sorted(((after[k] - before[k], k) for k in after), key=lambda m: -abs(m[0]))
     said = [f"{SOURCE_SHORT.get(k, k)} {change * 100:+.0f} points" for change, k in moves if abs(change) >= 0.005]
     answer = var.state_label(evidence.findings[variable]) if variable in evidence.findings else "This answer"

@@ -13,12 +13,9 @@ from bn.isolate import check_upload
 
 UNKNOWN, UNCERTAIN = "unknown", "uncertain"
 UPLOADED = "uploaded file"
-MB = limits.MB
-
-
 def upload_mb(name: str) -> int:
     """A size limit of :mod:`bn.limits` in whole MB, for an uploader's ``max_upload_size``."""
-    return max(1, -(-getattr(limits.current(), name) // MB))
+    return max(1, -(-getattr(limits.current(), name) // limits.MB))
 
 
 def too_large(upload, name: str) -> str | None:
@@ -110,8 +107,8 @@ def on_case_upload(network, variables: list[str]) -> None:
         return
     data = upload.getvalue()
     try:
-        if too_large(upload, "case_bytes"):
-            raise bn.CaseFileError(too_large(upload, "case_bytes"))
+        if why := too_large(upload, "case_bytes"):
+            raise bn.CaseFileError(why)
         check_upload("case", upload.name, data)
         case = parse_case(data, upload.name)
         if case.network and case.network.partition("@")[0] != network.id:
@@ -128,8 +125,8 @@ def on_network_upload() -> None:
         return
     data = upload.getvalue()
     try:
-        if too_large(upload, "network_bytes"):
-            raise bn.NetworkFileError([bn.errors.Problem(upload.name, None, too_large(upload, "network_bytes"))])
+        if why := too_large(upload, "network_bytes"):
+            raise bn.NetworkFileError([bn.errors.Problem(upload.name, None, why)])
         check_upload("network", upload.name, data)
         load_uploaded(upload.name, data)
         st.session_state["uploaded_network"] = (upload.name, data)

@@ -295,11 +295,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.no_flips:
         lines += ["", f"cases whose conclusion one parameter within its range can change: {len(flipping)} of "
                       f"{len(result.cases)}"] + [f"  {c.name}" for c in flipping]
-    blind = [n for n, _ in result.skipped if n in set(result.blind)]
-    lines += [f"skipped {n}: {r}" for n, r in result.skipped if n not in set(blind)]
-    if blind:
-        lines.append(f"skipped {len(blind)} locked validation test case(s) (split: test), blind to per-case analysis; "
-                     "--unblind \"why\" includes them and records the look")
+    lines += [f"skipped {n}: {r}" for n, r in result.skipped if n not in result.blind]
+    if result.blind:
+        lines.append(f"skipped {len(result.blind)} locked validation test case(s) (split: test), blind to per-case "
+                     "analysis; --unblind \"why\" includes them and records the look")
     elif result.test_cases:
         lines.append(f"unblinded: {len(result.test_cases)} locked test case(s) analysed; the look is recorded in "
                      "validation/test_set_views.yaml")

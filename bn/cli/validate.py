@@ -113,10 +113,7 @@ def run(args: argparse.Namespace) -> int:
     baseline_path = Path(args.baseline) if args.baseline else V.BASELINE_FILE
     if args.compare:
         net_a, net_b = bn.load(args.compare[0]), bn.load(args.compare[1])
-        # Per-case calls of test cases are their answers: compared only in an unblinded run.
-        cases_a = [c for c in V.load_cases(net_a.network, args.cases) if args.unblind or c.split != "test"]
-        cases_b = [c for c in V.load_cases(net_b.network, args.cases) if args.unblind or c.split != "test"]
-        comparison = V.compare_versions(net_a, net_b, cases_a, cases_b)
+        comparison = V.compare_on_cases(net_a, net_b, args.cases, unblind=bool(args.unblind))
         run_b = V.run_all(net_b, args.cases, args.concordance, fast=True, lock_file=_lock_path(args),
                           unblind=args.unblind)
         path = write_report(run_b, args.out, comparison=comparison)

@@ -915,14 +915,20 @@ class CompiledEngine:
     # (each pattern then runs on its own pruned tree); rarer patterns go together on the tree of their union.
     PATTERN_MIN_CASES = 32
 
+    @staticmethod
+    def _columns(likelihoods: Likelihoods) -> tuple[dict[str, np.ndarray], int, list[str]]:
+        """A batch's likelihoods as arrays, its number of cases, and the variables with a row per case (the
+        others are shared by every case)."""
+        arrays = {v: np.asarray(a, dtype=float) for v, a in likelihoods.items()}
+        size = max((a.shape[0] for a in arrays.values() if a.ndim == 2), default=1)
+        return arrays, size, [v for v, a in arrays.items() if a.ndim == 2 and a.shape[0] == size]
+
     def _by_pattern(self, likelihoods: Likelihoods) -> list[tuple[np.ndarray, dict[str, np.ndarray]]] | None:
         """The cases of a batch grouped by the variables they observe (a likelihood other than all ones), as
         ``(rows, likelihoods)``; None when grouping would not change the tree (one pattern, or none common)."""
-        arrays = {v: np.asarray(a, dtype=float) for v, a in likelihoods.items()}
-        size = max((a.shape[0] for a in arrays.values() if a.ndim == 2), default=1)
+        arrays, size, names = self._columns(likelihoods)
         if size < 2 * self.PATTERN_MIN_CASES:
             return None
-        names = [v for v, a in arrays.items() if a.ndim == 2 and a.shape[0] == size]
         shared = {v: a for v, a in arrays.items() if v not in names}
         if not names:
             return None
@@ -957,11 +963,9 @@ class CompiledEngine:
         not pay (see :attr:`DISTINCT_MIN_CASES`)."""
         if not self.merge_duplicates:
             return None
-        arrays = {v: np.asarray(a, dtype=float) for v, a in likelihoods.items()}
-        size = max((a.shape[0] for a in arrays.values() if a.ndim == 2), default=1)
+        arrays, size, names = self._columns(likelihoods)
         if size < self.DISTINCT_MIN_CASES:
             return None
-        names = [v for v, a in arrays.items() if a.ndim == 2 and a.shape[0] == size]
         first, back = distinct_rows(np.concatenate([arrays[v] for v in names], axis=1))
         if first.size > self.DISTINCT_MAX_SHARE * size:
             return None
@@ -1274,18 +1278,25 @@ class CompiledEngine:
         tree = self._extra_trees.get_or(key, lambda: _Tree(self.extra_plan(key), self._inner, fused=False))
         return tree, tree.plan.target
 
+    def _state_rows(self, likelihoods: Likelihoods, variables: Sequence[str]
+                    ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, int]]]:
+        """A batch of the case as given (row 0), then a row per state of each of ``variables`` with that state
+        added to the case; and each variable's rows ``(first, end)``."""
+        spans, start = {}, 1
+        for v in variables:
+            spans[v] = (start, start + self.cards[self.position[v]])
+            start = spans[v][1]
+        batch: dict[str, np.ndarray] = {k: np.asarray(x, dtype=float).reshape(1, -1) for k, x in likelihoods.items()}
+        for v, (lo, hi) in spans.items():
+            vec = np.ones((start, hi - lo))
+            vec[lo:hi] = np.eye(hi - lo)
+            batch[v] = vec * batch[v] if v in batch else vec
+        return batch, spans
+
     def _outcomes_by_target(self, targets: Sequence[str], candidates: Sequence[str], likelihoods: Likelihoods
                             ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
         """:meth:`outcome_posteriors` with a row per target state (see there)."""
-        spans, start = {}, 1
-        for t in targets:
-            spans[t] = (start, start + self.cards[self.position[t]])
-            start = spans[t][1]
-        batch: dict[str, np.ndarray] = {k: np.asarray(v, dtype=float).reshape(1, -1) for k, v in likelihoods.items()}
-        for t, (lo, hi) in spans.items():
-            vec = np.ones((start, hi - lo))
-            vec[lo:hi] = np.eye(hi - lo)
-            batch[t] = vec * batch[t] if t in batch else vec
+        batch, spans = self._state_rows(likelihoods, targets)
         post, log_z = self.marginals(batch, list(candidates))
         with np.errstate(invalid="ignore", over="ignore"):
             p_state = np.exp(log_z - log_z[0])  # P(T=t | e) on each target row
@@ -1317,24 +1328,10 @@ class CompiledEngine:
         rows = sum(self.cards[self.position[f]] for f in candidates)
         if sum(self.cards[self.position[t]] for t in targets) < rows and not set(targets) & set(candidates):
             return self._outcomes_by_target(targets, candidates, likelihoods)
-        batch: dict[str, np.ndarray] = {k: np.asarray(v, dtype=float).reshape(1, -1) for k, v in likelihoods.items()}
-        start = 1
-        for f in candidates:
-            card = self.cards[self.position[f]]
-            vec = np.ones((1 + rows, card))
-            vec[start:start + card] = 0.0
-            vec[np.arange(start, start + card), np.arange(card)] = 1.0
-            if f in batch:
-                vec = vec * batch[f]
-            batch[f] = vec
-            start += card
+        batch, spans = self._state_rows(likelihoods, candidates)
         post, log_z = self.marginals(batch, list(targets))
         with np.errstate(invalid="ignore", over="ignore"):
-            p_all = np.exp(log_z[1:] - log_z[0])
-        p_outcome, posteriors, start = {}, {}, 1
-        for f in candidates:
-            card = self.cards[self.position[f]]
-            p_outcome[f] = np.nan_to_num(p_all[start - 1:start - 1 + card])
-            posteriors[f] = {t: np.asarray(post[t][start:start + card]) for t in targets}
-            start += card
+            p_all = np.exp(log_z - log_z[0])
+        p_outcome = {f: np.nan_to_num(p_all[lo:hi]) for f, (lo, hi) in spans.items()}
+        posteriors = {f: {t: np.asarray(post[t][lo:hi]) for t in targets} for f, (lo, hi) in spans.items()}
         return p_outcome, posteriors

@@ -71,6 +71,7 @@ from bn.validation.cases import (
     vocabulary_ids,
 )
 from bn.validation.compare import (
+    compare_on_cases,
     compare_versions,
     parameter_diff,
 )
@@ -148,6 +149,7 @@ __all__ = [
     "bootstrap_mean_interval",
     "brier_score",
     "case_group",
+    "compare_on_cases",
     "compare_versions",
     "expected_calibration_error",
     "gate_metrics",

@@ -4,13 +4,15 @@ every parameter that differs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bn.inference import BayesNet
 from bn.model import Network
-from bn.validation.cases import ValidationCase, score_case
+from bn.validation.base import CASES_DIR
+from bn.validation.cases import ValidationCase, load_cases, score_case
 
 
 def parameter_diff(a: Network, b: Network, tolerance: float = 1e-12) -> dict[str, Any]:
@@ -71,3 +73,14 @@ def compare_versions(net_a: BayesNet, net_b: BayesNet, cases: Sequence[Validatio
     return {"a": net_a.info.to_dict(), "b": net_b.info.to_dict(), "cases": rows,
             "changed_cases": [r["id"] for r in rows if r["diagnosis_changed"] or r["source_changed"]],
             "parameters": parameter_diff(net_a.network, net_b.network)}
+
+
+def compare_on_cases(net_a: BayesNet, net_b: BayesNet, directory: str | Path = CASES_DIR, *,
+                     unblind: bool = False) -> dict[str, Any]:
+    """:func:`compare_versions` on the validation cases in ``directory``, each version reading them in its own
+    vocabulary. The locked test cases are left out unless ``unblind``: their per-case calls are their answers,
+    shown only in a run that records the look (``bn validate --compare ... --unblind "why"``)."""
+    def read(net: BayesNet) -> list[ValidationCase]:
+        return [c for c in load_cases(net.network, directory) if unblind or c.split != "test"]
+
+    return compare_versions(net_a, net_b, read(net_a), read(net_b))
