@@ -38,7 +38,8 @@ from bn.files import write_bytes
 from bn.inference import BayesNet
 from bn.model import Network, NetworkInfo, Parameter, Reference, State, Summary, Variable
 
-FORMAT = 3  # 2: plans may be over the OR chains (bn.decompose); 3: generic model encoding with a digest
+# 2: plans may be over the OR chains (bn.decompose); 3: generic model encoding with a digest; 4: the priors
+FORMAT = 4
 
 
 def cache_dir() -> Path:
@@ -74,15 +75,18 @@ def load(reference: Any = "l4l5_knee", engine: str = "einsum") -> BayesNet:
             reference = Network(**{**reference.__dict__, "info": NetworkInfo(info.id, info.version, info.sha256,
                                                                             info.path, status)})
         return BayesNet(reference, engine=engine)
-    network, plan, extra = read_compiled(reference)
+    network, plan, extra, priors = read_compiled(reference)
     if engine != DEFAULT:  # the cached plans are the junction tree's
         return BayesNet(network, engine=engine)
-    return BayesNet(network, engine=engine, plan=plan, extra_plans=extra)
+    return BayesNet(network, engine=engine, plan=plan, extra_plans=extra, priors=priors)
 
 
-def read_compiled(reference: str | Path) -> tuple[Network, TreePlan, dict[frozenset[str], TreePlan]]:
-    """The network a reference names, its junction-tree plan and the plan for its default explanation
-    (the joint of the diagnoses), from the cache when the file is known."""
+Priors = dict[str, dict[str, float]]
+
+
+def read_compiled(reference: str | Path) -> tuple[Network, TreePlan, dict[frozenset[str], TreePlan], Priors]:
+    """The network a reference names, its junction-tree plan, the plan for its default explanation (the joint
+    of the diagnoses) and every variable's prior marginal, from the cache when the file is known."""
     from bn import __version__
     from bn.netfile import read_bytes_limited
     from bn.registry import resolve
@@ -93,24 +97,25 @@ def read_compiled(reference: str | Path) -> tuple[Network, TreePlan, dict[frozen
     entry = cache_dir() / f"{digest}-f{FORMAT}-bn{__version__}-{_code_digest()}.npz"
     if entry.is_file():
         try:
-            network, plan, extra = _read_entry(entry, digest)
+            network, plan, extra, priors = _read_entry(entry, digest)
         except Exception:  # whatever is wrong with an entry (a bad zip, a bad document, a bad digest),
             pass  # it is damaged, tampered with or foreign: never trusted, recompiled and overwritten
         else:
-            return _stamped(network, path), plan, extra
+            return _stamped(network, path), plan, extra, priors
     from bn.registry import read_network
 
     network = read_network(path)
     plan = engine_plan(network)
     extra = {}
+    net = BayesNet(network, plan=plan)
     if network.has_roles:
-        net = BayesNet(network, plan=plan)
         explained = net.default_map_variables()
         extra[frozenset(explained)] = net.engine.extra_plan(explained)
+    priors = net.priors()
     # A read-only home directory, or a model value the entry format cannot hold, must not stop a query.
     with contextlib.suppress(OSError, ValueError):
-        _write_entry(entry, network, plan, extra)
-    return _stamped(network, path), plan, extra
+        _write_entry(entry, network, plan, extra, priors)
+    return _stamped(network, path), plan, extra, priors
 
 
 def _stamped(network: Network, path: Path) -> Network:
@@ -132,10 +137,13 @@ def _stamped(network: Network, path: Path) -> Network:
                                                               status)})
 
 
-def _write_entry(entry: Path, network: Network, plan: TreePlan, extra: dict[frozenset[str], TreePlan]) -> None:
+def _write_entry(entry: Path, network: Network, plan: TreePlan, extra: dict[frozenset[str], TreePlan],
+                 priors: Priors) -> None:
     arrays: list[np.ndarray] = []
+    # The priors are floats in JSON, which round-trips every float64 exactly.
     doc = {"format": FORMAT, "network": encode(network, arrays), "plan": plan.to_json(),
-           "extra_plans": [{"variables": sorted(k), "plan": p.to_json()} for k, p in extra.items()]}
+           "extra_plans": [{"variables": sorted(k), "plan": p.to_json()} for k, p in extra.items()],
+           "priors": priors}
     document = json.dumps(doc, allow_nan=True).encode()
     named = {f"a{i}": np.ascontiguousarray(a) for i, a in enumerate(arrays)}
     named["document"] = np.frombuffer(document, dtype=np.uint8)
@@ -155,7 +163,7 @@ def _digest(document: bytes, arrays: list[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _read_entry(entry: Path, sha256: str) -> tuple[Network, TreePlan, dict[frozenset[str], TreePlan]]:
+def _read_entry(entry: Path, sha256: str) -> tuple[Network, TreePlan, dict[frozenset[str], TreePlan], Priors]:
     """The entry's network and plans; ValueError for a damaged, tampered or foreign entry (never trusted)."""
     with np.load(entry, allow_pickle=False) as npz:
         document = npz["document"].tobytes()
@@ -169,7 +177,10 @@ def _read_entry(entry: Path, sha256: str) -> tuple[Network, TreePlan, dict[froze
     if not isinstance(network, Network) or network.info.sha256 != sha256:
         raise ValueError("the entry is for another file")
     extra = {frozenset(e["variables"]): TreePlan.from_json(e["plan"]) for e in doc["extra_plans"]}
-    return network, TreePlan.from_json(doc["plan"]), extra
+    priors = doc["priors"]
+    if set(priors) != set(network.variables):
+        raise ValueError("the entry's priors are not the network's")
+    return network, TreePlan.from_json(doc["plan"]), extra, priors
 
 
 # The model's classes, by name: the only types an entry can name (decoding never imports or calls anything else).

@@ -154,14 +154,17 @@ class BayesNet:
     :class:`~bn.evidence.Evidence` (which also carries soft findings).
     """
 
-    def __init__(self, network: Network, engine: str = "einsum", plan=None, extra_plans=None):
+    def __init__(self, network: Network, engine: str = "einsum", plan=None, extra_plans=None, priors=None):
         from bn.engines import LRU, make_engine
 
         self.network = network
-        # ``plan``, ``extra_plans``: precompiled junction trees (from bn.cache) for the default engine. Every
-        # question below goes through the bn.engines.Engine protocol, whichever engine answers it.
+        # ``plan``, ``extra_plans``: precompiled junction trees (from bn.cache) for the default engine; ``priors``:
+        # every variable's marginal without findings, computed when the plans were. Every question below goes
+        # through the bn.engines.Engine protocol, whichever engine answers it.
         self.engine = make_engine(network, engine, plan, extra_plans)
         self._parts = LRU(self.PARTS_CACHE)
+        if priors is not None:
+            self.__dict__["_priors"] = priors  # the cached_property's value
 
     PARTS_CACHE = 8  # compiled relevant parts kept per network (an app session reruns with the same findings)
 

@@ -37,6 +37,9 @@ def test_cached_load_matches_fresh_load_and_is_keyed_by_content(cache, knee):
     expected = knee.query(case).to_dict()  # the fresh, uncached load
     for net in (cold, warm):
         assert net.query(case).to_dict() == expected
+    # The priors come with the entry (no junction-tree pass on a warm load), the fresh load's to the last digit.
+    assert "_priors" in bn.cache.load("l4l5_knee@1.1.0").__dict__
+    assert warm.priors() == knee.priors()
     # Every field of the network and of every variable survives the round trip.
     assert_same_network(warm.network, knee.network)
 

@@ -498,6 +498,31 @@ def test_a_batch_split_by_evidence_pattern_answers_as_one_tree():
     assert_same_answers(grouped, full, lik)
 
 
+def test_a_joint_in_no_one_clique_runs_on_the_relevant_parts_own_tree(shipped):
+    """The explanation's joint of the diagnoses (no clique holds them all) on l4l5_knee 2.0.0: planned at once on
+    the relevant part with the diagnoses in one clique, cached per (relevant set, outputs), and equal to the full
+    network's joint tree to 1e-12, for one case and for a batch."""
+    net = shipped.network
+    pruned, full = CompiledEngine(net), CompiledEngine(net, prune=False)
+    diagnoses = shipped.default_map_variables()
+    assert pruned._home_clique(diagnoses) is None
+    for findings in ({"knee_pain": "present"},
+                     {"knee_pain": "present", "straight_leg_raise": "positive", "age_group": "65_plus"}):
+        lik = shipped._likelihoods(shipped.evidence(findings))
+        got, log_got = pruned.posterior(diagnoses, lik)
+        want, log_want = full.posterior(diagnoses, lik)
+        assert got.shape == want.shape == (1, *[net[v].card for v in diagnoses])
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(log_got, log_want, rtol=0, atol=1e-12)
+    assert len(pruned._joint_parts) == 2  # one part per relevant set
+    (part, *_) = pruned._joint_parts.values()
+    assert len(part.order) < len(pruned._inner_order) and part._home_clique(diagnoses) is not None
+    batch = {"knee_pain": np.array([[0.0, 1.0], [1.0, 1.0], [0.3, 0.9]])}
+    got, _ = pruned.posterior(diagnoses, batch)
+    want, _ = full.posterior(diagnoses, batch)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
 def test_duplicate_cases_are_answered_once_with_the_same_numbers():
     """A batch with repeated cases (hard findings on a few patterns, and soft ones) merged to its distinct cases,
     against the same engine answering every case: the same marginals and log P(e), in the original order."""

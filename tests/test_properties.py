@@ -194,6 +194,10 @@ def test_pruned_queries_equal_the_full_tree(seed, name):
         lp = pruned.log_probability_of_evidence(lik)
     pb, _ = full.posterior(targets[:1], lik)
     assert pa == pytest.approx(pb, abs=1e-12)
+    # the joint of all targets (outputs sharing no clique get the relevant part's own tree, planned at once)
+    ja, jla = pruned.posterior(targets, lik)
+    jb, jlb = full.posterior(targets, lik)
+    assert ja == pytest.approx(jb, abs=1e-12) and jla == pytest.approx(jlb, abs=1e-12)
     assert lp == pytest.approx(full.log_probability_of_evidence(lik), abs=1e-12)
     # a batch is pruned at once: every case equals its own full-tree answer
     batch = {v: np.stack([vec, np.ones_like(vec)]) for v, vec in lik.items()}
