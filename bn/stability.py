@@ -212,6 +212,9 @@ def same_decision_probability(net: BayesNet, findings: Mapping[str, str] | Evide
             if p_u > 0.0:
                 d = decider.decide(_axis_marginals(row / p_u))
                 outcomes[d] = outcomes.get(d, 0.0) + p_u
+        # The rows add up to 1 only to rounding (1 + 2e-16 happens): a probability is shown as one, never above.
+        total = sum(outcomes.values())
+        outcomes = {d: min(1.0, p / total) for d, p in outcomes.items()}
         return SameDecision(current, outcomes.get(current, 0.0), "exact", 0.0, observe, outcomes=outcomes)
     rng = np.random.default_rng(seed)
     states, weights = posterior_sample(net, ev, samples, rng)
