@@ -17,11 +17,14 @@ setup: $(VENV)/.installed
 
 # Debian's chromium drives the real-browser tests (Playwright's own browser download does not work here).
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	@# Only what is missing: a machine with another nodejs (e.g. NodeSource's, which bundles npm) must not be
+	@# asked for Debian's npm, which conflicts with it.
+	@MISSING="$$(command -v chromium >/dev/null 2>&1 || echo chromium fonts-dejavu-core) \
+		$$(command -v npm >/dev/null 2>&1 || echo nodejs npm)"; \
+	if [ -n "$$(echo $$MISSING)" ]; then \
 		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core \
-			nodejs npm; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$MISSING; \
 	fi
 
 # axe-core (npm), injected into the app by the accessibility browser test.

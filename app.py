@@ -114,6 +114,10 @@ with st.sidebar.container(border=True):
     if pick:
         st.segmented_control(network[pick].display_label, list(network[pick].state_ids), key=f"quick_state_{pick}",
                              format_func=network[pick].state_label, on_change=quick_add, args=(pick,))
+CHOICE_LABELS = {UNKNOWN: "Unknown", UNCERTAIN: "Uncertain"}
+allow_uncertain = st.sidebar.toggle(
+    "Uncertain findings", key="allow_uncertain",
+    help="Adds 'Uncertain' to each yes/no finding: a finding you are not sure of, entered with how sure you are.")
 hard: dict[str, str] = {}
 soft: dict[str, dict[str, float]] = {}
 pictured: dict[str, object] = {}  # a finding drawn as a picture -> the slot under it for what its answers do
@@ -126,12 +130,15 @@ for title, ids in groups:
         for vid in ids:
             v = network[vid]
             options = [UNKNOWN, *v.state_ids]
-            if v.card == 2 and v.role in ("finding", "red_flag"):
+            # An uncertain finding keeps its option when the toggle is turned off: nothing entered is lost.
+            if v.card == 2 and v.role in ("finding", "red_flag") and (
+                    allow_uncertain or st.session_state.get(vid) == UNCERTAIN):
                 options.append(UNCERTAIN)
             labels = {s.id: s.display_label for s in v.states}
-            choice = st.radio(v.display_label, options, key=vid, horizontal=True,
-                              help=v.description or None,
-                              format_func=lambda s, labels=labels: labels.get(s, s))
+            st.session_state.setdefault(vid, UNKNOWN)
+            choice = st.segmented_control(v.display_label, options, key=vid, required=True,
+                                          help=v.description or None,
+                                          format_func=lambda s, labels=labels: labels.get(s) or CHOICE_LABELS[s])
             if vid in PICTURES:
                 st.image(PICTURES[vid](labels, choice), width="content",
                          alt=f"{v.display_label}, drawn from above: {labels.get(choice, 'not entered')}")

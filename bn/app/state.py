@@ -78,6 +78,7 @@ def load_case_into_widgets(network, case: Case, variables: list[str]) -> None:
         if v.card != 2 or v.role not in ("finding", "red_flag"):
             raise bn.EvidenceError(f"soft finding {vid}: the app takes soft findings for binary findings only")
         st.session_state[vid] = UNCERTAIN
+        st.session_state["allow_uncertain"] = True
         st.session_state[f"{vid}.soft"] = min(99, max(1, round(100 * lik[positive] / sum(lik.values()))))
     st.session_state["note"] = case.note
 
