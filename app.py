@@ -49,7 +49,8 @@ GROUPS = [("Patient", ("risk_factor", None)), ("History", ("finding", "history")
           ("Other tests", ("finding", "tests")), ("Red flags", ("red_flag", None))]
 VIEWS = list(PANELS)
 
-st.set_page_config(page_title="L4-L5, knee or hip? A Bayesian reasoner", layout="wide")
+# Wide enough for a finding's unknown / absent / present control on one line.
+st.set_page_config(page_title="L4-L5, knee or hip? A Bayesian reasoner", layout="wide", initial_sidebar_state=380)
 started = time.perf_counter()
 
 
@@ -106,7 +107,7 @@ if first_run:
                                      + "Some parts of the link were ignored: " + "; ".join(ignored))
 st.sidebar.button("Reset all findings", on_click=reset_findings, args=(entry_variables,), type="primary",
                   width="stretch")
-with st.sidebar.container(border=True):
+with st.sidebar.container(border=True, key="quick_add"):
     # Type part of a finding's name, pick it, click its result: two clicks a finding, no scrolling past groups.
     open_ids = [v for v in entry_variables if st.session_state.get(v, UNKNOWN) == UNKNOWN]
     pick = st.selectbox("Add a finding", open_ids, index=None, key="quick_pick", placeholder="Type to search...",
@@ -204,13 +205,12 @@ if result.knee_pain_source:
     cols = st.columns(len(result.knee_pain_source))
     for col, (key, p) in zip(cols, result.knee_pain_source.items(), strict=True):
         prior = result.knee_pain_source_prior[key]
-        col.metric(SOURCE_SHORT.get(key, key), pct(p),
-                   f"{(p - prior) * 100:+.0f} points vs prior {pct(prior)}", delta_color="off",
+        # The delta stays short (a metric cuts what does not fit its column); the prior and interval wrap below.
+        col.metric(SOURCE_SHORT.get(key, key), pct(p), f"{(p - prior) * 100:+.0f} points", delta_color="off",
                    help=None if headline is None else "90% interval when every number in the network is drawn "
                                                       f"from its plausible range ({headline.draws} seeded draws)")
-        if headline is not None:
-            lo, hi = headline.intervals[key]
-            col.caption(f"90% interval {pct(lo)}-{pct(hi)}")
+        interval = "" if headline is None else "  \n90% interval {}-{}".format(*map(pct, headline.intervals[key]))
+        col.caption(f"Prior {pct(prior)}{interval}")
     if headline is not None:
         (st.warning if headline.too_close else st.info)(headline.sentence(),
                                                           icon="⚖️" if headline.too_close else None)

@@ -81,8 +81,8 @@ def measure(repeats: int) -> dict[str, list[float]]:
                 visible = time.perf_counter() - start
                 _settled(page)
                 settled = time.perf_counter() - start
-                radio = page.get_by_test_id("stSidebar").get_by_test_id("stRadio").filter(
-                    has=page.get_by_test_id("stWidgetLabel").get_by_text("Low back pain", exact=True))
+                radio = page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup").filter(
+                    has=page.get_by_test_id("stWidgetLabel").get_by_text("Low back pain", exact=True)).last
                 state = "Present" if i % 2 else "Absent"
                 start = time.perf_counter()
                 radio.get_by_text(state, exact=True).click()

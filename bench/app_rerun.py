@@ -29,13 +29,13 @@ def measure(repeats: int) -> list[dict]:
     for panel in PANELS:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.run()
-        at.radio(key="knee_pain").set_value("present")
+        at.segmented_control(key="knee_pain").set_value("present")
         at.session_state["view"] = panel
         at.run()
         times, bare = [], []
         for i in range(repeats):
             state = TOGGLE[1][i % 2]
-            at.radio(key=TOGGLE[0]).set_value(state)
+            at.segmented_control(key=TOGGLE[0]).set_value(state)
             at.run()
             assert not at.exception, at.exception
             times.append(at.session_state["render_ms"] / 1000)

@@ -79,8 +79,8 @@ async def _session(browser, url: str, k: int, clicks: int, net, out: dict[str, l
         out["open"].append(time.perf_counter() - started)
         knee = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(
             "Knee", exact=True)).get_by_test_id("stMetricValue")
-        back = page.get_by_test_id("stSidebar").get_by_test_id("stRadio").filter(
-            has=page.get_by_test_id("stWidgetLabel").get_by_text(network["back_pain"].display_label, exact=True))
+        back = page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup").filter(
+            has=page.get_by_test_id("stWidgetLabel").get_by_text(network["back_pain"].display_label, exact=True)).last
         for i in range(clicks):
             state = network["back_pain"].state_ids[(i + 1) % 2]
             expected = _percent(net.query({**case, "back_pain": state}).knee_pain_source["knee"])

@@ -109,8 +109,8 @@ def test_answer_at_a_glance_equals_bn(app, knee):
     # each source's 90% interval and the call, as bn.headline says them
     h = source_headline(knee, CASE)
     captions = [c.value for c in app.caption]
-    for lo, hi in h.intervals.values():
-        assert f"90% interval {pct(lo)}-{pct(hi)}" in captions
+    for key, (lo, hi) in h.intervals.items():
+        assert f"Prior {pct(result.knee_pain_source_prior[key])}  \n90% interval {pct(lo)}-{pct(hi)}" in captions
     said = [m.value for m in (*app.info, *app.warning)]
     assert h.sentence() in said and "can coexist" in h.sentence()
     table = frame(app, "diagnosis")
@@ -155,7 +155,8 @@ def test_quick_entry_chips_and_the_finding_that_helps_most(app, knee):
     app.selectbox(key="quick_pick").set_value("straight_leg_raise").run()
     app.segmented_control(key="quick_state_straight_leg_raise").set_value("positive").run()
     assert not app.exception
-    assert app.segmented_control(key="straight_leg_raise").value == "positive" and app.selectbox(key="quick_pick").value is None
+    assert app.segmented_control(key="straight_leg_raise").value == "positive"
+    assert app.selectbox(key="quick_pick").value is None
     # entered findings leave the box
     assert knee.network["straight_leg_raise"].display_label not in app.selectbox(key="quick_pick").options
     assert any(e.label.startswith("Examination (1 entered)") for e in app.sidebar.expander)

@@ -115,16 +115,22 @@ def open_page(browser, server):
     assert outside == [], f"the page fetched outside resources: {outside}"
 
 
-def radio(page: Page, label: str):
-    return page.get_by_test_id("stSidebar").get_by_test_id("stRadio").filter(
-        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
+def control(page: Page, label: str):
+    """A finding's unknown / absent / present control in the sidebar (the last of that name: the "add a finding"
+    box above the groups shows one too while that finding is picked)."""
+    return page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup").filter(
+        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True)).last
+
+
+def chosen(page: Page, label: str):
+    return control(page, label).locator("button[aria-checked=true]")
 
 
 def click_finding(page: Page, label: str, state_label: str, group: str | None = None) -> None:
     if group:  # findings outside Patient and History sit in collapsed panels
         page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text=group).locator(
             "summary").click()
-    radio(page, label).get_by_text(state_label, exact=True).click()
+    control(page, label).get_by_text(state_label, exact=True).click()
 
 
 def metric(page: Page, label: str):
@@ -172,8 +178,10 @@ def test_shared_url_reproduces_the_case(open_page, knee):
     expected = knee.query({"knee_pain": "present", "mcmurray_test": "positive", "age_group": "65_plus"},
                           soft={"leg_pain_below_knee": {"present": 0.8, "absent": 0.2}})
     expect(metric(page, "Knee")).to_have_text(pct(expected.knee_pain_source["knee"]), timeout=TIMEOUT)
-    expect(radio(page, "Knee pain").locator("label:has(input:checked)")).to_have_text("Present")
-    expect(radio(page, "Age group").locator("label:has(input:checked)")).to_have_text("65 years and over")
+    expect(chosen(page, "Knee pain")).to_have_text("Present")
+    expect(chosen(page, "Age group")).to_have_text("65 years and over")
+    expect(chosen(page, "Radiating (sciatica-type) pain travelling down the leg below the knee")).to_have_text(
+        "Uncertain")  # a soft finding in the link turns on the toggle that offers "Uncertain"
     # a mistyped link still opens, and says what it ignored
     page = open_page("?knee_pain=present&knee_pian=present")
     expect(page.get_by_text("Some parts of the link were ignored")).to_be_visible(timeout=TIMEOUT)
@@ -230,8 +238,7 @@ def test_two_sessions_are_independent(open_page, knee):
     expect(metric(first, "Knee")).to_have_text(pct(expected), timeout=TIMEOUT)
     second.reload()
     expect(metric(second, "Knee")).to_have_text(pct(knee.query({}).knee_pain_source["knee"]), timeout=TIMEOUT)
-    expect(radio(second, "Knee pain").locator("label:has(input:checked)")).to_have_text("unknown",
-                                                                                           timeout=TIMEOUT)
+    expect(chosen(second, "Knee pain")).to_have_text("Unknown", timeout=TIMEOUT)
 
 
 def test_a_link_with_a_view_opens_it_without_a_warning(open_page, knee):
@@ -294,7 +301,7 @@ def test_bad_network_upload_keeps_the_case(open_page, knee, tmp_path):
     expect(page.get_by_text("Could not load that network; nothing changed")).to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_text("broken.yaml: variable 'a'").first).to_be_visible(timeout=TIMEOUT)
     expect(metric(page, "Knee")).to_have_text(expected, timeout=TIMEOUT)
-    expect(radio(page, "Knee pain").locator("label:has(input:checked)")).to_have_text("Present")
+    expect(chosen(page, "Knee pain")).to_have_text("Present")
 
 
 def resident_mb(pid: int) -> float:
@@ -364,8 +371,8 @@ def test_a_ten_finding_case_in_at_most_twenty_clicks(open_page, knee):
         page.keyboard.press("Enter")
         # the result buttons of this finding (not a control still shown from the previous pick)
         label = page.get_by_test_id("stWidgetLabel").get_by_text(network[var].display_label, exact=True)
-        sidebar.get_by_test_id("stElementContainer").filter(has=label).get_by_test_id("stButtonGroup").get_by_text(
-            network[var].state_label(state), exact=True).click()
+        sidebar.locator(".st-key-quick_add").get_by_test_id("stElementContainer").filter(has=label).get_by_test_id(
+            "stButtonGroup").get_by_text(network[var].state_label(state), exact=True).click()
         clicks += 1
         chip = page.get_by_test_id("stMain").get_by_role("button", name=f"{network[var].display_label}: "
                                                          f"{network[var].state_label(state)}")
@@ -407,7 +414,7 @@ def test_a_case_entered_with_the_keyboard_only(open_page, knee):
         tab_to(page, lambda f: f[0] == "INPUT" and "Add a finding" in f[1])
         page.keyboard.type(v.display_label)
         page.keyboard.press("Enter")
-        expect(page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup")).to_be_visible()
+        expect(page.locator(".st-key-quick_add").get_by_test_id("stButtonGroup")).to_be_visible()
         tab_to(page, lambda f: f[2] == "radio", limit=5)  # the first result; arrows move along the results
         for _ in range(list(v.state_ids).index(state)):
             page.keyboard.press("ArrowRight")
@@ -415,13 +422,23 @@ def test_a_case_entered_with_the_keyboard_only(open_page, knee):
         page.keyboard.press("Space")
         expect(page.get_by_test_id("stMain").get_by_role(
             "button", name=f"{v.display_label}: {v.state_label(state)}")).to_be_visible()
-    # An uncertain finding: its radio group in the sidebar, then the slider, 70% moved to 72%.
+    # An uncertain finding: the "Uncertain findings" toggle, the new option of its control, then the slider,
+    # 70% moved to 72%.
     back = network["back_pain"]
-    tab_to(page, lambda f: f[0] == "INPUT" and f[2] in ("", "radio") and f[1] in ("", "unknown")
-           and page.evaluate("() => document.activeElement.closest('[data-testid=stRadio]')?.innerText || ''")
-           .startswith(back.display_label), limit=200)
+
+    def inside(testid: str) -> str:
+        return page.evaluate(f"() => document.activeElement.closest('[data-testid={testid}]')?.innerText || ''")
+
+    tab_to(page, lambda f: f[0] == "INPUT" and inside("stCheckbox").startswith("Uncertain findings"), limit=20)
+    page.keyboard.press("Space")
+    expect(control(page, back.display_label).get_by_text("Uncertain", exact=True)).to_be_visible()
+    # Tab reaches a control's chosen option; arrows move along its options, Space chooses.
+    tab_to(page, lambda f: f[2] == "radio" and inside("stButtonGroup").startswith(back.display_label), limit=200)
     for _ in range(3):  # unknown -> absent -> present -> uncertain
         page.keyboard.press("ArrowRight")
+    assert focused(page)[1] == "Uncertain"
+    page.keyboard.press("Space")
+    expect(chosen(page, back.display_label)).to_have_text("Uncertain")
     slider = page.get_by_test_id("stSidebar").get_by_role("slider")
     expect(slider).to_be_visible()
     tab_to(page, lambda f: f[0] == "INPUT" and f[1].startswith("How sure"), limit=5)

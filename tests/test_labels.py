@@ -76,8 +76,9 @@ def test_no_raw_id_on_any_panel(shipped, pattern):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     for var, state in CASE.items():
-        at.radio(key=var).set_value(state)
-    at.radio(key="back_pain").set_value("uncertain")
+        at.segmented_control(key=var).set_value(state)
+    at.toggle(key="allow_uncertain").set_value(True).run()
+    at.segmented_control(key="back_pain").set_value("uncertain")
     at.run()
     assert not at.exception
     found: dict[str, list[str]] = {"main page": raw_ids(shown_text(at), pattern)}
@@ -87,7 +88,7 @@ def test_no_raw_id_on_any_panel(shipped, pattern):
         assert not at.exception, view
         if view == "Compare":
             next(b for b in at.button if b.label.startswith("Pin")).click().run()
-            at.radio(key="crossed_straight_leg_raise").set_value("positive").run()
+            at.segmented_control(key="crossed_straight_leg_raise").set_value("positive").run()
         if view == "Sensitivity":
             at.toggle(key="sens_more").set_value(True).run()
         if view == "Educator":
