@@ -121,13 +121,39 @@ allow_uncertain = st.sidebar.toggle(
     help="Adds 'Uncertain' to each yes/no finding: a finding you are not sure of, entered with how sure you are.")
 hard: dict[str, str] = {}
 soft: dict[str, dict[str, float]] = {}
+
+
+def read_finding(v, choice: str, level: int) -> None:
+    """A finding's control (and, when uncertain, its level in %) into the evidence."""
+    if choice == UNCERTAIN:
+        other = next(s for s in v.state_ids if s != v.on_state)
+        soft[v.id] = {v.on_state: level / 100, other: 1 - level / 100}
+    elif choice not in (UNKNOWN, None):
+        hard[v.id] = choice
+
+
 pictured: dict[str, object] = {}  # a finding drawn as a picture -> the slot under it for what its answers do
+# Which groups are open: one row of pills with each group's count of entered findings. A closed group draws
+# nothing (a click then redraws about half as many controls); its findings stay in the session (persist_state)
+# and are still read below. Pills, not expanders: an expander whose label carries a count is a new widget to the
+# browser each time the count changes, so it would close and lose the keyboard focus on every entry.
+titles = [title for title, ids in groups if ids]
+counts = {title: sum(st.session_state.get(v, UNKNOWN) != UNKNOWN for v in ids) for title, ids in groups}
+st.session_state.setdefault("open_groups", [t for t in titles if t in ("Patient", "History", "Variables")])
+shown = st.sidebar.pills("Finding groups", titles, selection_mode="multi", key="open_groups",
+                         format_func=lambda t: f"{t} ({counts[t]})" if counts[t] else t,
+                         help="Open a group to enter its findings; the number is how many are entered. A closed "
+                              "group keeps its findings.")
 for title, ids in groups:
     if not ids:
         continue
-    entered = sum(st.session_state.get(v, UNKNOWN) != UNKNOWN for v in ids)
-    with st.sidebar.expander(f"{title} ({entered} entered)" if entered else title,
-                             expanded=title in ("Patient", "History", "Variables")):
+    if title not in shown:
+        for vid in ids:
+            read_finding(network[vid], st.session_state.get(vid, UNKNOWN), st.session_state.get(f"{vid}.soft", 70))
+        continue
+    group = st.sidebar.container(border=True, key=f"group_{title}")
+    group.markdown(f"**{title}**" + (f" ({counts[title]} entered)" if counts[title] else ""))
+    with group:
         for vid in ids:
             v = network[vid]
             options = [UNKNOWN, *v.state_ids]
@@ -137,25 +163,23 @@ for title, ids in groups:
                 options.append(UNCERTAIN)
             labels = {s.id: s.display_label for s in v.states}
             st.session_state.setdefault(vid, UNKNOWN)
-            choice = st.segmented_control(v.display_label, options, key=vid, required=True,
+            choice = st.segmented_control(v.display_label, options, key=vid, required=True, persist_state="page",
                                           help=v.description or None,
                                           format_func=lambda s, labels=labels: labels.get(s) or CHOICE_LABELS[s])
             if vid in PICTURES:
                 st.image(PICTURES[vid](labels, choice), width="content",
                          alt=f"{v.display_label}, drawn from above: {labels.get(choice, 'not entered')}")
                 pictured[vid] = st.empty()  # filled once all the findings are read
+            level = 0
             if choice == UNCERTAIN:
-                positive = v.on_state
-                other = next(s for s in v.state_ids if s != positive)
-                on, off = v.state_label(positive).lower(), v.state_label(other).lower()
+                on = v.state_label(v.on_state).lower()
+                off = v.state_label(next(s for s in v.state_ids if s != v.on_state)).lower()
                 # a level from a link or a case file is already in the session state: no default beside it
-                level = st.slider(f"How sure that it is {on}? (%)", 1, 99, key=f"{vid}.soft",
+                level = st.slider(f"How sure that it is {on}? (%)", 1, 99, key=f"{vid}.soft", persist_state="page",
                                   **({} if f"{vid}.soft" in st.session_state else {"value": 70}),
                                   help="Entered as a likelihood: the observation is this many "
                                   f"times as likely if truly {on} as if {off}, relative to 100 minus it.")
-                soft[vid] = {positive: level / 100, other: 1 - level / 100}
-            elif choice not in (UNKNOWN, None):
-                hard[vid] = choice
+            read_finding(v, choice, level)
 evidence = Evidence(hard, soft)
 for vid, slot in pictured.items():
     if network.knee_pain_sources and vid in hard:

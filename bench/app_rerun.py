@@ -30,6 +30,7 @@ def measure(repeats: int) -> list[dict]:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.run()
         at.segmented_control(key="knee_pain").set_value("present")
+        at.pills(key="open_groups").select("Examination")  # TOGGLE's finding's group (a closed one draws nothing)
         at.session_state["view"] = panel
         at.run()
         times, bare = [], []

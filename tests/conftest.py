@@ -144,3 +144,17 @@ def write_network(tmp_path):
         return path
 
     return write
+
+
+def finding(at, var: str):
+    """An AppTest's control for the finding ``var``, the sidebar's groups opened first: a closed group draws
+    nothing (its findings stay in the session), so its controls exist only once it is open."""
+    if var not in {c.key for c in at.sidebar.segmented_control}:
+        open_all_groups(at)
+    return at.segmented_control(key=var)
+
+
+def open_all_groups(at) -> None:
+    """Every finding group of the app's sidebar opened (the pills name them, with a count after any entry)."""
+    groups = at.pills(key="open_groups")
+    groups.set_value([label.split(" (")[0] for label in groups.options]).run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, finding
 from streamlit.testing.v1 import AppTest
 
 import bn
@@ -46,7 +46,7 @@ def frame(at: AppTest, column: str):
 
 def enter(at: AppTest, findings: dict[str, str]) -> AppTest:
     for var, state in findings.items():
-        at.segmented_control(key=var).set_value(state)
+        finding(at, var).set_value(state)
     at.run()
     assert not at.exception
     return at
@@ -64,7 +64,10 @@ def test_opens_on_shipped_network_with_disclaimer(app, knee):
     assert any(knee.info.sha256[:16] in c.value for c in app.caption)
     assert [m.label for m in app.metric] == [SOURCE_SHORT[k] for k in knee.network.knee_pain_sources]
     findings = [c for c in app.sidebar.segmented_control if c.key in knee.network.variables]
-    assert {c.key for c in findings} == set(knee.network.by_role("risk_factor", "finding", "red_flag"))
+    net = knee.network
+    # Patient and History open; the closed groups (examination, imaging, other tests, red flags) draw nothing
+    assert {c.key for c in findings} == {v for v in net.by_role("risk_factor", "finding")
+                                         if net[v].role == "risk_factor" or net[v].group == "history"}
     for control in findings:  # one compact unknown / absent / present control per finding
         assert control.value == "unknown" and control.options[0] == "Unknown"
         assert "Uncertain" not in control.options  # behind the "Uncertain findings" toggle
@@ -78,7 +81,7 @@ def test_a_link_to_an_unknown_network_says_so(knee):
     assert not at.exception
     message = " ".join(e.value for e in at.error)
     assert "'no_such_net', which is not published" in message and f"{knee.info.id}@{knee.info.version}" in message
-    assert at.segmented_control(key="knee_pain").value == "present"  # the findings of the link are kept
+    assert finding(at, "knee_pain").value == "present"  # the findings of the link are kept
 
 
 def test_an_uploaded_impostor_is_flagged_and_the_published_file_is_not():
@@ -123,20 +126,47 @@ def test_answer_at_a_glance_equals_bn(app, knee):
 
 
 def test_soft_finding(app, knee):
-    app.segmented_control(key="knee_pain").set_value("present")
+    finding(app, "knee_pain").set_value("present")
     app.toggle(key="allow_uncertain").set_value(True).run()
-    assert "Uncertain" in app.segmented_control(key="leg_pain_below_knee").options
-    assert "Uncertain" not in app.segmented_control(key="age_group").options  # yes/no findings only
-    app.segmented_control(key="leg_pain_below_knee").set_value("uncertain").run()
+    assert "Uncertain" in finding(app, "leg_pain_below_knee").options
+    assert "Uncertain" not in finding(app, "age_group").options  # yes/no findings only
+    finding(app, "leg_pain_below_knee").set_value("uncertain").run()
     app.slider(key="leg_pain_below_knee.soft").set_value(80).run()
     expected = knee.query({"knee_pain": "present"}, soft={"leg_pain_below_knee": {"present": 0.8, "absent": 0.2}})
     shown = {m.label: m.value for m in app.metric}
     assert shown["L4-L5 spine"] == pct(expected.knee_pain_source["l4l5_spine"])
     # the toggle turned off: the uncertain finding keeps its option and its level (nothing entered is lost)
     app.toggle(key="allow_uncertain").set_value(False).run()
-    assert not app.exception and app.segmented_control(key="leg_pain_below_knee").value == "uncertain"
-    assert "Uncertain" not in app.segmented_control(key="back_pain").options
+    assert not app.exception and finding(app, "leg_pain_below_knee").value == "uncertain"
+    assert "Uncertain" not in finding(app, "back_pain").options
     assert {m.label: m.value for m in app.metric} == shown
+
+
+def test_a_closed_group_draws_nothing_and_keeps_its_findings(app, knee):
+    """Examination closed: its controls are not drawn (a click redraws half as much), but its findings, hard and
+    uncertain, still count and come back when it is opened again."""
+    assert "straight_leg_raise" not in {c.key for c in app.sidebar.segmented_control}
+    app.toggle(key="allow_uncertain").set_value(True)
+    finding(app, "straight_leg_raise").set_value("positive")
+    finding(app, "slump_test").set_value("uncertain").run()
+    app.slider(key="slump_test.soft").set_value(80)
+    finding(app, "knee_pain").set_value("present").run()
+    soft = {"slump_test": {"positive": 0.8, "negative": 0.2}}
+    expected = knee.query({"knee_pain": "present", "straight_leg_raise": "positive"}, soft=soft).knee_pain_source
+    shown = {m.label: m.value for m in app.metric}
+    assert shown == {SOURCE_SHORT[k]: pct(p) for k, p in expected.items()}
+    groups = app.pills(key="open_groups")
+    assert "Examination (2)" in groups.options  # each group's count of entered findings
+    groups.unselect("Examination").run()
+    assert not app.exception
+    assert "straight_leg_raise" not in {c.key for c in app.sidebar.segmented_control}
+    assert "Examination (2)" in app.pills(key="open_groups").options
+    assert {m.label: m.value for m in app.metric} == shown  # the closed group's findings still count
+    finding(app, "back_pain").set_value("absent").run()  # a click elsewhere keeps them too
+    expected = knee.query({"knee_pain": "present", "straight_leg_raise": "positive", "back_pain": "absent"},
+                          soft=soft).knee_pain_source
+    assert {m.label: m.value for m in app.metric} == {SOURCE_SHORT[k]: pct(p) for k, p in expected.items()}
+    assert finding(app, "straight_leg_raise").value == "positive" and app.slider(key="slump_test.soft").value == 80
 
 
 def test_red_flag_banner(app, knee):
@@ -155,18 +185,18 @@ def test_quick_entry_chips_and_the_finding_that_helps_most(app, knee):
     app.selectbox(key="quick_pick").set_value("straight_leg_raise").run()
     app.segmented_control(key="quick_state_straight_leg_raise").set_value("positive").run()
     assert not app.exception
-    assert app.segmented_control(key="straight_leg_raise").value == "positive"
+    assert finding(app, "straight_leg_raise").value == "positive"
     assert app.selectbox(key="quick_pick").value is None
     # entered findings leave the box
     assert knee.network["straight_leg_raise"].display_label not in app.selectbox(key="quick_pick").options
-    assert any(e.label.startswith("Examination (1 entered)") for e in app.sidebar.expander)
-    app.segmented_control(key="straight_leg_raise").set_value("unknown").run()
+    assert "Examination (1)" in app.pills(key="open_groups").options
+    finding(app, "straight_leg_raise").set_value("unknown").run()
     enter(app, {"knee_pain": "present"})
     # each entered finding is a removable chip at the top of the page
     chips = {b.key: b for b in app.button if b.key and b.key.startswith("chip_")}
     assert set(chips) == {"chip_knee_pain"}
     chips["chip_knee_pain"].click().run()
-    assert app.segmented_control(key="knee_pain").value == "unknown"
+    assert finding(app, "knee_pain").value == "unknown"
 
     # too close to call: the finding that would best separate the two leading sources, one click per result
     close = {"age_group": "65_plus", "knee_pain": "present", "neurogenic_claudication": "present",
@@ -178,7 +208,7 @@ def test_quick_entry_chips_and_the_finding_that_helps_most(app, knee):
     assert any(helps.display_label in m.value for m in app.markdown if "Would help most now" in m.value)
     state = helps.state_ids[-1]
     next(b for b in app.button if b.key == f"helps_{state}").click().run()
-    assert app.segmented_control(key=helps.id).value == state
+    assert finding(app, helps.id).value == state
     assert not any(b.key and b.key.startswith("helps_") for b in app.button)  # entered: the prompt goes
 
 
@@ -203,7 +233,7 @@ def test_what_next_ranking_and_one_click_apply(app, knee):
     button = app.button(key=f"apply_{best.finding}_{state}")
     assert pct(best.outcomes[state].target_posterior) in button.label
     button.click().run()
-    assert app.segmented_control(key=best.finding).value == state
+    assert finding(app, best.finding).value == state
 
 
 def test_what_next_same_decision_probability_equals_bn(app, knee):
@@ -265,7 +295,7 @@ def test_educator_walkthrough_and_load(app, knee):
     folders = [ROOT / "validation" / "cases", ROOT / "networks" / "l4l5_knee" / "examples"]
     case = bn.read_case(next(p for folder in folders for p in folder.glob(f"{case_name}.*")))
     for var, state in case.evidence.findings.items():
-        assert app.segmented_control(key=var).value == state
+        assert finding(app, var).value == state
 
 
 def test_case_panel_shows_equivalent_command(app, knee):
@@ -322,7 +352,7 @@ def test_a_bug_in_a_panel_shows_an_error_id_keeps_the_findings_and_logs_no_findi
     message = next(e.value for e in at.error if "could not be computed" in e.value)
     error_id = message.split("(error ")[1].split(")")[0]
     assert any("RuntimeError: boom" in c.value for c in at.code)  # the details expander
-    assert at.segmented_control(key="straight_leg_raise").value == "positive"  # the findings stay entered
+    assert finding(at, "straight_leg_raise").value == "positive"  # the findings stay entered
     logged = [r.getMessage() for r in caplog.records if r.name == "bn.app"]
     assert any(error_id in m and "panel Why" in m for m in logged), logged
     assert not any("straight_leg_raise" in m or "present" in m or "positive" in m for m in logged), logged

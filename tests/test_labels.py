@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, finding, open_all_groups
 from streamlit.testing.v1 import AppTest
 
 import bn
@@ -75,10 +75,12 @@ def test_the_scan_finds_an_id_when_one_is_shown(shipped, pattern):
 def test_no_raw_id_on_any_panel(shipped, pattern):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
+    open_all_groups(at)  # every control's label is scanned
+    assert len(at.sidebar.segmented_control) == len(shipped.network.by_role("risk_factor", "finding", "red_flag"))
     for var, state in CASE.items():
-        at.segmented_control(key=var).set_value(state)
+        finding(at, var).set_value(state)
     at.toggle(key="allow_uncertain").set_value(True).run()
-    at.segmented_control(key="back_pain").set_value("uncertain")
+    finding(at, "back_pain").set_value("uncertain")
     at.run()
     assert not at.exception
     found: dict[str, list[str]] = {"main page": raw_ids(shown_text(at), pattern)}
@@ -88,7 +90,7 @@ def test_no_raw_id_on_any_panel(shipped, pattern):
         assert not at.exception, view
         if view == "Compare":
             next(b for b in at.button if b.label.startswith("Pin")).click().run()
-            at.segmented_control(key="crossed_straight_leg_raise").set_value("positive").run()
+            finding(at, "crossed_straight_leg_raise").set_value("positive").run()
         if view == "Sensitivity":
             at.toggle(key="sens_more").set_value(True).run()
         if view == "Educator":
