@@ -9,8 +9,9 @@ warms it with one visit, then measures in fresh browser contexts:
 - **click settled**: one finding clicked in the sidebar until the page has settled again (browser and server
   time together), beside the server's own time for that run (the page's "computed in" caption).
 
-Reports medians and ranges; the baseline in the same run is a bare ``bn`` query of the same case (the
-inference the page wraps), so the ratio says what the page adds. Timings on a shared machine are noisy: compare
+Reports medians and ranges; the baselines in the same run are a bare ``bn`` query of the same case (the
+inference the page wraps), so the ratio says what the page adds, and a one-metric Streamlit page served and
+visited the same way (the floor: what any Streamlit page costs here). Timings on a shared machine are noisy: compare
 ratios within a run, not times across runs.
 """
 
@@ -36,11 +37,11 @@ CHROMIUM = "/usr/bin/chromium"
 SERVER_ENV = {"MALLOC_ARENA_MAX": "2"}
 
 
-def _server() -> tuple[subprocess.Popen, str]:
+def _server(script: Path = ROOT / "app.py") -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless",
                              "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=ROOT,
                             env={**os.environ, "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", **SERVER_ENV})
@@ -59,6 +60,41 @@ def _settled(page) -> None:
     page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]') && "
                            "!document.querySelector('[data-stale=true]')", timeout=120_000)
+
+
+FLOOR_APP = 'import streamlit as st\n\nst.metric("Knee", "73%")\n'
+
+
+def floor(repeats: int) -> list[float]:
+    """Results visible for a one-metric Streamlit page served and visited the same way: what any Streamlit page
+    costs on this machine, the floor under the app's own figure."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "floor.py"
+        script.write_text(FLOOR_APP)
+        proc, url = _server(script)
+        times = []
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+                for i in range(repeats + 1):
+                    context = browser.new_context(viewport={"width": 1400, "height": 900})
+                    page = context.new_page()
+                    start = time.perf_counter()
+                    page.goto(url)
+                    page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
+                    if i:
+                        times.append(time.perf_counter() - start)
+                    context.close()
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return times
 
 
 def measure(repeats: int) -> dict[str, list[float]]:
@@ -113,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
     results = measure(args.repeats)
+    results["a one-metric page (floor)"] = floor(args.repeats)
     base = statistics.median(results["bn query"])
     print(f"l4l5_knee {bn.load('l4l5_knee').info.version}, {args.repeats} visits, chromium, warm server")
     print(f"{'what':<26} {'median s':>9} {'range s':>15} {'x bn query':>11}")
