@@ -7,11 +7,13 @@ Published versions are immutable files ``networks/<id>/<version>.yaml``. The fol
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
 
 from bn.errors import UnknownNetworkError
+from bn.files import write_text
 from bn.interop import read_standard, standard_format
 from bn.model import Network
 from bn.netfile import read_network_file
@@ -52,19 +54,48 @@ def pinned(network_id: str) -> dict[str, str]:
     >>> pinned("l4l5_knee")["1.0.0"][:12]
     '85c04ea369d3'
     """
-    from bn import safeyaml
-
     path = networks_dir() / network_id / PINNED_FILE
     if not path.is_file():
         return {}
     try:
-        doc = safeyaml.load(path.read_text(encoding="utf-8"))
-    except (OSError, safeyaml.YAMLError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnknownNetworkError(f"{path}: cannot read the published hashes ({exc})") from None
+    return _pins(path, data)
+
+
+def _pins(path: Path, data: bytes) -> dict[str, str]:
+    """The pins in a ``published.yaml``'s bytes, read once per content: kept as JSON under the cache folder,
+    keyed by the bytes' sha256 (importing and running the YAML reader was most of resolving a network's name,
+    which every command does). A kept copy that is not a valid pin list is read again from the YAML."""
+    import hashlib
+    import json
+
+    from bn.cache import cache_dir
+
+    kept = cache_dir() / "pins" / f"{hashlib.sha256(data).hexdigest()}.json"
+    with contextlib.suppress(OSError, ValueError):
+        doc = json.loads(kept.read_text(encoding="utf-8"))
+        if _valid_pins(doc):
+            return doc
+    from bn import safeyaml
+
+    try:
+        doc = safeyaml.load(data.decode("utf-8"))
+    except (UnicodeDecodeError, safeyaml.YAMLError) as exc:
         raise UnknownNetworkError(f"{path}: cannot read the published hashes ({str(exc).splitlines()[0]})") from None
-    if not isinstance(doc, dict) or not all(_VERSION.match(str(k)) and _SHA256.match(str(v)) for k, v in doc.items()):
+    if not _valid_pins(doc):
         raise UnknownNetworkError(f"{path}: expected lines 'VERSION: SHA256' (a version like 1.0.0, a 64-digit "
                                   "lowercase hex sha256)")
-    return {str(k): str(v) for k, v in doc.items()}
+    doc = {str(k): str(v) for k, v in doc.items()}
+    with contextlib.suppress(OSError):  # a read-only home directory must not stop a query
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        write_text(kept, json.dumps(doc))
+    return doc
+
+
+def _valid_pins(doc: object) -> bool:
+    return isinstance(doc, dict) and all(_VERSION.match(str(k)) and _SHA256.match(str(v)) for k, v in doc.items())
 
 
 def published_status(network_id: str, version: str, sha256: str) -> bool | None:

@@ -39,7 +39,8 @@ class Target:
         return {"variable": self.variable, "state": self.state}
 
 
-SOURCE_SHORT = {"l4l5_spine": "L4-L5 spine", "other_lumbar_level": "Another lumbar level", "knee": "Knee",
+# Short enough for a metric's label in the app (a metric cuts what does not fit its column).
+SOURCE_SHORT = {"l4l5_spine": "L4-L5 spine", "other_lumbar_level": "L3-4/L5-S1 spine", "knee": "Knee",
                 "hip": "Hip", "other": "Other causes"}
 SOURCE_LABELS = {"l4l5_spine": "knee pain from the L4-L5 spine",
                  "other_lumbar_level": "knee pain from another lumbar level", "knee": "knee pain from the knee",

@@ -152,13 +152,14 @@ def test_a_changed_file_is_a_new_entry_and_a_damaged_entry_is_rebuilt(cache, tmp
 
 
 def test_warm_query_imports_no_pgmpy_jsonschema_or_pandas(cache, tmp_path):
-    """A warm `bn query` (through the cache) must not pay for the heavy imports."""
+    """A warm `bn query` (through the cache) must not pay for the heavy imports, nor for a YAML reader (the
+    published hashes are kept as JSON)."""
     script = (
         "import sys, bn, bn.cache\n"
         "bn.load = bn.cache.load\n"
         "from bn.cli import main\n"
         "code = main(['query', sys.argv[1], '-e', 'knee_pain=present', '--json'])\n"
-        "heavy = [m for m in ('pgmpy', 'jsonschema', 'pandas', 'networkx', 'opt_einsum') if m in sys.modules]\n"
+        "heavy = [m for m in ('pgmpy', 'jsonschema', 'pandas', 'networkx', 'opt_einsum', 'yaml') if m in sys.modules]\n"
         "print('HEAVY', ','.join(heavy), file=sys.stderr)\n"
         "sys.exit(code)\n"
     )

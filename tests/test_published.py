@@ -98,3 +98,27 @@ def test_no_truncated_copy_of_a_published_file_passes_as_it(tmp_path, capsys):
         assert code in (1, 2) and not out.out.startswith("OK"), (cut, code, out.out[:200])
         claims += "which was published with sha256" in out.out
     assert claims >= 5, claims  # the test reaches cuts that are valid networks, flagged by the pinned hash alone
+
+
+def test_the_published_hashes_are_read_once_per_content(tmp_path, monkeypatch):
+    """published.yaml is read with the YAML reader once per content; then from a JSON copy under the cache
+    folder, keyed by the file's sha256. A damaged or invalid copy is read again from the YAML and rewritten."""
+    monkeypatch.setenv("BN_CACHE_DIR", str(tmp_path))
+    expected = pinned("l4l5_knee")
+    data = (ROOT / "networks" / "l4l5_knee" / "published.yaml").read_bytes()
+    kept = tmp_path / "pins" / f"{hashlib.sha256(data).hexdigest()}.json"
+    assert json.loads(kept.read_text()) == expected
+    from bn import safeyaml
+
+    def no_yaml(*args, **kwargs):
+        raise AssertionError("the YAML reader was used")
+
+    monkeypatch.setattr(safeyaml, "load", no_yaml)
+    assert pinned("l4l5_knee") == expected  # from the JSON copy
+    monkeypatch.undo()
+    monkeypatch.setenv("BN_CACHE_DIR", str(tmp_path))
+    for damaged in ("not json", json.dumps({"1.0.0": "not a hash"}), json.dumps(["1.0.0"])):
+        kept.write_text(damaged)
+        assert pinned("l4l5_knee") == expected
+        assert json.loads(kept.read_text()) == expected
+
