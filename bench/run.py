@@ -292,7 +292,8 @@ def batch_likelihoods(network, cases: list[dict[str, str]]) -> dict[str, np.ndar
 
 
 def warm_query_seconds(repeats: int) -> dict[str, float]:
-    """Whole-process time of a warm `bn query` through the compiled-network cache, and of `import bn.cli`."""
+    """Whole-process times of a warm `bn query` through the compiled-network cache, of `import bn, bn.cli` and of
+    `import numpy` (the floor), each the median of ``repeats``."""
     import os
     import subprocess
 
@@ -306,8 +307,15 @@ def warm_query_seconds(repeats: int) -> dict[str, float]:
     def run(code):
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env, cwd=ROOT)
     run(script)  # fills the cache
-    return {"warm_query": median_time(lambda: run(script), repeats),
-            "import_only": median_time(lambda: run("import bn, bn.cli"), repeats)}
+    # Interleaved, so that a busy spell of the machine falls on all three alike; `import numpy` is the floor.
+    times: dict[str, list[float]] = {"warm_query": [], "import_only": [], "numpy_floor": []}
+    codes = {"warm_query": script, "import_only": "import bn, bn.cli", "numpy_floor": "import numpy"}
+    for _ in range(repeats):
+        for what, code in codes.items():
+            start = time.perf_counter()
+            run(code)
+            times[what].append(time.perf_counter() - start)
+    return {what: statistics.median(t) for what, t in times.items()}
 
 
 def fmt_time(seconds: float) -> str:
@@ -381,7 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     warm = warm_query_seconds(2 if args.quick else 10)
     print(table(results, batch_sizes))
     print(f"\nwarm `bn query l4l5_knee -e knee_pain=present` through the cache, whole process: "
-          f"{fmt_time(warm['warm_query'])} (of which `import bn, bn.cli` alone: {fmt_time(warm['import_only'])})")
+          f"{fmt_time(warm['warm_query'])} (of which `import bn, bn.cli` alone: {fmt_time(warm['import_only'])}; "
+          f"a bare `import numpy` process: {fmt_time(warm['numpy_floor'])}; medians of "
+          f"{2 if args.quick else 10}, interleaved)")
     if args.json:
         Path(args.json).write_text(json.dumps({"results": results, "warm": warm, "batch_sizes": batch_sizes},
                                               indent=1))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path``: write to it inside the block; it replaces ``path`` only when the block
     ends without an exception (otherwise it is removed and ``path`` is untouched)."""
     path = Path(path)
+    import tempfile  # here, not at the top: every command imports this module, few write (5 ms of start-up)
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     os.close(fd)
     try:

@@ -18,7 +18,6 @@ import json
 import math
 import re
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,8 @@ FORMAT = "bn-network/1"
 
 @cache
 def _validator():
+    from importlib import resources
+
     import jsonschema
 
     schema = json.loads(resources.files("bn.schemas").joinpath("network-1.schema.json").read_text())
