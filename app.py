@@ -50,7 +50,7 @@ GROUPS = [("Patient", ("risk_factor", None)), ("History", ("finding", "history")
 VIEWS = list(PANELS)
 
 # Wide enough for a finding's unknown / absent / present control on one line.
-st.set_page_config(page_title="L4-L5, knee or hip? A Bayesian reasoner", layout="wide", initial_sidebar_state=380)
+st.set_page_config(page_title="L4-L5, knee or hip? A Bayesian reasoner", layout="wide", initial_sidebar_state=340)
 started = time.perf_counter()
 
 
@@ -226,8 +226,11 @@ if result.knee_pain_source:
     except limits.TimeBudgetError as exc:  # a large uploaded network: the point probabilities still stand
         headline = None
         st.warning(f"{exc}. The probabilities below are without their intervals.")
-    cols = st.columns(len(result.knee_pain_source))
-    for col, (key, p) in zip(cols, result.knee_pain_source.items(), strict=True):
+    # One block per source, wrapping onto a second row where the page is narrow (a tablet with the sidebar open)
+    # rather than squeezing five columns until their labels are cut.
+    row = st.container(horizontal=True, wrap=True, key="sources")
+    for key, p in result.knee_pain_source.items():
+        col = row.container(width=142)
         prior = result.knee_pain_source_prior[key]
         # The delta stays short (a metric cuts what does not fit its column); the prior and interval wrap below.
         col.metric(SOURCE_SHORT.get(key, key), pct(p), f"{(p - prior) * 100:+.0f} points", delta_color="off",
