@@ -30,6 +30,7 @@ from bn.app.state import (
     load_uploaded,
     on_network_upload,
     quick_add,
+    read_finding,
     reset_findings,
     show_notice,
     upload_mb,
@@ -121,17 +122,6 @@ allow_uncertain = st.sidebar.toggle(
     help="Adds 'Uncertain' to each yes/no finding: a finding you are not sure of, entered with how sure you are.")
 hard: dict[str, str] = {}
 soft: dict[str, dict[str, float]] = {}
-
-
-def read_finding(v, choice: str, level: int) -> None:
-    """A finding's control (and, when uncertain, its level in %) into the evidence."""
-    if choice == UNCERTAIN:
-        other = next(s for s in v.state_ids if s != v.on_state)
-        soft[v.id] = {v.on_state: level / 100, other: 1 - level / 100}
-    elif choice not in (UNKNOWN, None):
-        hard[v.id] = choice
-
-
 pictured: dict[str, object] = {}  # a finding drawn as a picture -> the slot under it for what its answers do
 # Which groups are open: one row of pills with each group's count of entered findings. A closed group draws
 # nothing (a click then redraws about half as many controls); its findings stay in the session (persist_state)
@@ -149,7 +139,8 @@ for title, ids in groups:
         continue
     if title not in shown:
         for vid in ids:
-            read_finding(network[vid], st.session_state.get(vid, UNKNOWN), st.session_state.get(f"{vid}.soft", 70))
+            read_finding(hard, soft, network[vid], st.session_state.get(vid, UNKNOWN),
+                         st.session_state.get(f"{vid}.soft", 70))
         continue
     group = st.sidebar.container(border=True, key=f"group_{title}")
     group.markdown(f"**{title}**" + (f" ({counts[title]} entered)" if counts[title] else ""))
@@ -179,7 +170,7 @@ for title, ids in groups:
                                   **({} if f"{vid}.soft" in st.session_state else {"value": 70}),
                                   help="Entered as a likelihood: the observation is this many "
                                   f"times as likely if truly {on} as if {off}, relative to 100 minus it.")
-            read_finding(v, choice, level)
+            read_finding(hard, soft, v, choice, level)
 evidence = Evidence(hard, soft)
 for vid, slot in pictured.items():
     if network.knee_pain_sources and vid in hard:

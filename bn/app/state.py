@@ -67,6 +67,15 @@ def apply_finding(vid: str, state: str) -> None:
     st.session_state[vid] = state
 
 
+def read_finding(hard: dict[str, str], soft: dict[str, dict[str, float]], v, choice: str, level: int) -> None:
+    """A finding's control into the evidence: its state, or when uncertain its level in % as a likelihood."""
+    if choice == UNCERTAIN:
+        other = next(s for s in v.state_ids if s != v.on_state)
+        soft[v.id] = {v.on_state: level / 100, other: 1 - level / 100}
+    elif choice not in (UNKNOWN, None):
+        hard[v.id] = choice
+
+
 def load_case_into_widgets(network, case: Case, variables: list[str]) -> None:
     ev = case.evidence.validate(network)
     reset_findings(variables)
