@@ -25,6 +25,7 @@ from bn.app.state import (
     UNKNOWN,
     UPLOADED,
     apply_finding,
+    fit_findings,
     load_case_into_widgets,
     load_published,
     load_uploaded,
@@ -33,6 +34,7 @@ from bn.app.state import (
     read_finding,
     reset_findings,
     show_notice,
+    takes_uncertain,
     upload_mb,
 )
 from bn.evidence import Case, Evidence, from_query_params, to_query_params
@@ -106,6 +108,10 @@ if first_run:
         earlier = st.session_state.get("flash", ("", ""))[1]
         st.session_state["flash"] = ("error", (earlier + " " if earlier else "")
                                      + "Some parts of the link were ignored: " + "; ".join(ignored))
+if cleared := fit_findings(network, entry_variables):
+    earlier = st.session_state.get("flash", ("", ""))[1]
+    st.session_state["flash"] = ("error", (earlier + " " if earlier else "") + f"{network.id} {network.info.version} "
+                                 "cannot take these findings, so they were cleared: " + "; ".join(cleared) + ".")
 st.sidebar.button("Reset all findings", on_click=reset_findings, args=(entry_variables,), type="primary",
                   width="stretch")
 with st.sidebar.container(border=True, key="quick_add"):
@@ -129,7 +135,10 @@ pictured: dict[str, object] = {}  # a finding drawn as a picture -> the slot und
 # browser each time the count changes, so it would close and lose the keyboard focus on every entry.
 titles = [title for title, ids in groups if ids]
 counts = {title: sum(st.session_state.get(v, UNKNOWN) != UNKNOWN for v in ids) for title, ids in groups}
-st.session_state.setdefault("open_groups", [t for t in titles if t in ("Patient", "History", "Variables")])
+if st.session_state.get("group_titles") != titles:  # first run, or a network with other groups
+    still = [t for t in st.session_state.get("open_groups", []) if t in titles]
+    st.session_state["open_groups"] = still or [t for t in titles if t in ("Patient", "History", "Variables")]
+    st.session_state["group_titles"] = titles
 shown = st.sidebar.pills("Finding groups", titles, selection_mode="multi", key="open_groups",
                          format_func=lambda t: f"{t} ({counts[t]})" if counts[t] else t,
                          help="Open a group to enter its findings; the number is how many are entered. A closed "
@@ -149,8 +158,7 @@ for title, ids in groups:
             v = network[vid]
             options = [UNKNOWN, *v.state_ids]
             # An uncertain finding keeps its option when the toggle is turned off: nothing entered is lost.
-            if v.card == 2 and v.role in ("finding", "red_flag") and (
-                    allow_uncertain or st.session_state.get(vid) == UNCERTAIN):
+            if takes_uncertain(v) and (allow_uncertain or st.session_state.get(vid) == UNCERTAIN):
                 options.append(UNCERTAIN)
             labels = {s.id: s.display_label for s in v.states}
             st.session_state.setdefault(vid, UNKNOWN)

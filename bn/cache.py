@@ -54,7 +54,9 @@ def _code_digest() -> str:
     a validation rule, the planner) must never meet an entry the old code wrote, whatever the package version."""
     here = Path(__file__).parent  # read as files: importing interop or netfile would pull in pgmpy and jsonschema
     h = hashlib.sha256()
-    for name in ("cache", "decompose", "engines/junction_tree", "interop", "model", "netfile", "safeyaml"):
+    # inference and the engines' registry and protocol compute the priors the entry keeps
+    for name in ("cache", "decompose", "engines/__init__", "engines/base", "engines/junction_tree", "inference",
+                 "interop", "model", "netfile", "safeyaml"):
         h.update((here / f"{name}.py").read_bytes())
     return h.hexdigest()[:16]
 
@@ -164,7 +166,8 @@ def _digest(document: bytes, arrays: list[np.ndarray]) -> str:
 
 
 def _read_entry(entry: Path, sha256: str) -> tuple[Network, TreePlan, dict[frozenset[str], TreePlan], Priors]:
-    """The entry's network and plans; ValueError for a damaged, tampered or foreign entry (never trusted)."""
+    """The entry's network, plans and priors; ValueError for a damaged, tampered or foreign entry (never
+    trusted)."""
     with np.load(entry, allow_pickle=False) as npz:
         document = npz["document"].tobytes()
         doc = json.loads(document.decode())

@@ -7,13 +7,11 @@ Published versions are immutable files ``networks/<id>/<version>.yaml``. The fol
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from pathlib import Path
 
 from bn.errors import UnknownNetworkError
-from bn.files import write_text
 from bn.interop import read_standard, standard_format
 from bn.model import Network
 from bn.netfile import read_network_file
@@ -64,38 +62,28 @@ def pinned(network_id: str) -> dict[str, str]:
     return _pins(path, data)
 
 
+_PIN_LINE = re.compile(r"^(\d+\.\d+\.\d+): ([0-9a-f]{64})$")
+
+
 def _pins(path: Path, data: bytes) -> dict[str, str]:
-    """The pins in a ``published.yaml``'s bytes, read once per content: kept as JSON under the cache folder,
-    keyed by the bytes' sha256 (importing and running the YAML reader was most of resolving a network's name,
-    which every command does). A kept copy that is not a valid pin list is read again from the YAML."""
-    import hashlib
-    import json
-
-    from bn.cache import cache_dir
-
-    kept = cache_dir() / "pins" / f"{hashlib.sha256(data).hexdigest()}.json"
-    with contextlib.suppress(OSError, ValueError):
-        doc = json.loads(kept.read_text(encoding="utf-8"))
-        if _valid_pins(doc):
-            return doc
+    """The pins in a ``published.yaml``'s bytes. The file is comment lines and ``VERSION: SHA256`` lines, read
+    here line by line; anything else goes to the YAML reader, whose import was most of resolving a network's
+    name, which every command does. (The pins are the trust anchor of "published": they are always read from
+    the file itself, never from a copy a cache could hold.)"""
+    lines = [line.strip() for line in data.decode("utf-8", errors="replace").splitlines()]
+    found = [_PIN_LINE.match(line) for line in lines if line and not line.startswith("#")]
+    if all(found) and len({m[1] for m in found}) == len(found):
+        return {m[1]: m[2] for m in found}
     from bn import safeyaml
 
     try:
         doc = safeyaml.load(data.decode("utf-8"))
     except (UnicodeDecodeError, safeyaml.YAMLError) as exc:
         raise UnknownNetworkError(f"{path}: cannot read the published hashes ({str(exc).splitlines()[0]})") from None
-    if not _valid_pins(doc):
+    if not isinstance(doc, dict) or not all(_VERSION.match(str(k)) and _SHA256.match(str(v)) for k, v in doc.items()):
         raise UnknownNetworkError(f"{path}: expected lines 'VERSION: SHA256' (a version like 1.0.0, a 64-digit "
                                   "lowercase hex sha256)")
-    doc = {str(k): str(v) for k, v in doc.items()}
-    with contextlib.suppress(OSError):  # a read-only home directory must not stop a query
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        write_text(kept, json.dumps(doc))
-    return doc
-
-
-def _valid_pins(doc: object) -> bool:
-    return isinstance(doc, dict) and all(_VERSION.match(str(k)) and _SHA256.match(str(v)) for k, v in doc.items())
+    return {str(k): str(v) for k, v in doc.items()}
 
 
 def published_status(network_id: str, version: str, sha256: str) -> bool | None:

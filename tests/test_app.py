@@ -169,15 +169,67 @@ def test_a_closed_group_draws_nothing_and_keeps_its_findings(app, knee):
     assert finding(app, "straight_leg_raise").value == "positive" and app.slider(key="slump_test.soft").value == 80
 
 
+TOY_BIF = b"""network toy { }
+variable knee_pain { type discrete [ 2 ] { yes, no }; }
+variable back_pain { type discrete [ 3 ] { none, mild, severe }; }
+probability ( knee_pain ) { table 0.3, 0.7; }
+probability ( back_pain | knee_pain ) { (yes) 0.2, 0.3, 0.5; (no) 0.6, 0.3, 0.1; }
+"""
+
+
+def test_switching_network_keeps_the_findings_it_can_take_and_names_the_others(app, knee):
+    """Another version keeps the findings (same ids, same states); a network whose variables of the same ids have
+    other states clears those findings and says which, and its one group of variables opens. No crash either way
+    (a kept 'present' for a yes/no variable, or 'uncertain' for a three-state one, broke the page)."""
+    app.toggle(key="allow_uncertain").set_value(True).run()
+    finding(app, "knee_pain").set_value("present")
+    finding(app, "back_pain").set_value("uncertain").run()
+    assert app.session_state["back_pain"] == "uncertain"
+    app.selectbox(key="network").set_value("l4l5_knee@1.1.0").run()
+    assert not app.exception
+    old = bn.load("l4l5_knee@1.1.0")
+    expected = old.query({"knee_pain": "present"}, soft={"back_pain": {"present": 0.7, "absent": 0.3}})
+    assert {m.label: m.value for m in app.metric}["Knee"] == pct(expected.knee_pain_source["knee"])
+    app.session_state["uploaded_network"] = ("toy.bif", TOY_BIF)  # as the uploader's callback leaves it
+    app.run()
+    app.selectbox(key="network").set_value("uploaded file").run()
+    assert not app.exception
+    said = " ".join(e.value for e in app.error if "cannot take these findings" in e.value)
+    assert "(present)" in said and "(uncertain)" in said
+    assert {c.key for c in app.sidebar.segmented_control} == {"knee_pain", "back_pain"}  # "Variables" is open
+    assert finding(app, "knee_pain").value == "unknown" and finding(app, "back_pain").value == "unknown"
+    finding(app, "knee_pain").set_value("yes").run()
+    assert not app.exception
+    from bn.interop import parse_upload
+
+    severe = bn.load(parse_upload("toy.bif", TOY_BIF)).posterior("back_pain", findings={"knee_pain": "yes"})["severe"]
+    shown = frame(app, "diagnosis")
+    row = shown[(shown["diagnosis"] == "Back pain") & (shown["state"] == "severe")]
+    assert row["posterior"].iloc[0] == pytest.approx(100 * severe, abs=1e-9)
+    app.selectbox(key="network").set_value("l4l5_knee@2.0.0").run()  # "yes" is not a state of 2.0.0's knee pain
+    assert not app.exception
+    assert any("(yes)" in e.value for e in app.error)
+    assert {"knee_pain", "age_group"} <= {c.key for c in app.sidebar.segmented_control}  # Patient, History open
+
+
 def test_red_flag_banner(app, knee):
     enter(app, {"saddle_anesthesia": "present"})
     assert any("RED FLAG" in e.value and knee.network["saddle_anesthesia"].alert in e.value for e in app.error)
 
 
-def test_reset_clears_findings(app):
+def test_reset_clears_findings(app, knee):
     enter(app, CASE)
+    app.toggle(key="allow_uncertain").set_value(True).run()
+    finding(app, "slump_test").set_value("uncertain").run()
+    app.slider(key="slump_test.soft").set_value(90)
+    app.pills(key="open_groups").unselect("Examination").run()  # closed: its findings are kept, then reset too
     next(b for b in app.button if b.label == "Reset all findings").click().run()
-    assert all(c.value == "unknown" for c in app.sidebar.segmented_control if c.key in CASE)
+    assert not app.exception
+    expected = knee.query({}).knee_pain_source
+    assert {m.label: m.value for m in app.metric} == {SOURCE_SHORT[k]: pct(p) for k, p in expected.items()}
+    assert all(finding(app, v).value == "unknown" for v in [*CASE, "slump_test"])
+    finding(app, "slump_test").set_value("uncertain").run()
+    assert app.slider(key="slump_test.soft").value == 70  # a new uncertain finding starts at 70%, not at the old 90
 
 
 def test_quick_entry_chips_and_the_finding_that_helps_most(app, knee):

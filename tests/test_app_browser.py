@@ -127,7 +127,7 @@ def chosen(page: Page, label: str):
 
 
 def click_finding(page: Page, label: str, state_label: str, group: str | None = None) -> None:
-    if group:  # findings outside Patient and History sit in collapsed panels
+    if group:  # findings outside Patient and History sit in groups that start closed: open theirs with its pill
         page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup").filter(
             has=page.get_by_test_id("stWidgetLabel").get_by_text("Finding groups", exact=True)).get_by_text(
             re.compile(rf"^{group}( \(\d+\))?$")).click()

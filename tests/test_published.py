@@ -100,25 +100,28 @@ def test_no_truncated_copy_of_a_published_file_passes_as_it(tmp_path, capsys):
     assert claims >= 5, claims  # the test reaches cuts that are valid networks, flagged by the pinned hash alone
 
 
-def test_the_published_hashes_are_read_once_per_content(tmp_path, monkeypatch):
-    """published.yaml is read with the YAML reader once per content; then from a JSON copy under the cache
-    folder, keyed by the file's sha256. A damaged or invalid copy is read again from the YAML and rewritten."""
-    monkeypatch.setenv("BN_CACHE_DIR", str(tmp_path))
-    expected = pinned("l4l5_knee")
-    data = (ROOT / "networks" / "l4l5_knee" / "published.yaml").read_bytes()
-    kept = tmp_path / "pins" / f"{hashlib.sha256(data).hexdigest()}.json"
-    assert json.loads(kept.read_text()) == expected
+def test_the_published_hashes_are_read_without_yaml_and_from_the_file_itself(tmp_path, monkeypatch):
+    """published.yaml's 'VERSION: SHA256' lines are read line by line (no YAML reader: most of a command's start);
+    any other form goes to the YAML reader, and a file that is neither is refused. Nothing is kept elsewhere:
+    the pins are the trust anchor of "published"."""
     from bn import safeyaml
+
+    expected = pinned("l4l5_knee")
+    assert len(expected) >= 3 and all(len(h) == 64 for h in expected.values())
 
     def no_yaml(*args, **kwargs):
         raise AssertionError("the YAML reader was used")
 
-    monkeypatch.setattr(safeyaml, "load", no_yaml)
-    assert pinned("l4l5_knee") == expected  # from the JSON copy
-    monkeypatch.undo()
-    monkeypatch.setenv("BN_CACHE_DIR", str(tmp_path))
-    for damaged in ("not json", json.dumps({"1.0.0": "not a hash"}), json.dumps(["1.0.0"])):
-        kept.write_text(damaged)
+    with monkeypatch.context() as m:
+        m.setattr(safeyaml, "load", no_yaml)
         assert pinned("l4l5_knee") == expected
-        assert json.loads(kept.read_text()) == expected
-
+    folder = tmp_path / "nets" / "toy"
+    folder.mkdir(parents=True)
+    monkeypatch.setenv("BN_NETWORKS_DIR", str(tmp_path / "nets"))
+    sha = "ab" * 32
+    (folder / "published.yaml").write_text(f'"1.0.0": "{sha}"  # quoted: YAML, not the line form\n')
+    assert pinned("toy") == {"1.0.0": sha}
+    for bad in (f"1.0.0: {sha}\n1.0.0: {'cd' * 32}\n", "1.0.0: not-a-hash\n", f"- 1.0.0: {sha}\n"):
+        (folder / "published.yaml").write_text(bad)
+        with pytest.raises(BNError):
+            pinned("toy")

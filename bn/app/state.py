@@ -61,10 +61,30 @@ def quick_add(vid: str) -> None:
 def reset_findings(variables: list[str]) -> None:
     for vid in variables:
         st.session_state[vid] = UNKNOWN
+        st.session_state.pop(f"{vid}.soft", None)  # kept while hidden (persist_state): a new "uncertain" starts at 70
 
 
 def apply_finding(vid: str, state: str) -> None:
     st.session_state[vid] = state
+
+
+def takes_uncertain(v) -> bool:
+    """Whether a finding's control offers "uncertain" (a soft finding): yes/no findings and red flags."""
+    return v.card == 2 and v.role in ("finding", "red_flag")
+
+
+def fit_findings(network, variables: list[str]) -> list[str]:
+    """Findings kept in the session that this network's controls cannot show (a state of another network's
+    variable of the same id, "uncertain" where it is not offered): set back to unknown, and named for a
+    message. After a switch of network the others stay entered."""
+    cleared = []
+    for vid in variables:
+        value = st.session_state.get(vid, UNKNOWN)
+        v = network[vid]
+        if value != UNKNOWN and value not in v.state_ids and not (value == UNCERTAIN and takes_uncertain(v)):
+            st.session_state[vid] = UNKNOWN
+            cleared.append(f"{v.display_label} ({value})")
+    return cleared
 
 
 def read_finding(hard: dict[str, str], soft: dict[str, dict[str, float]], v, choice: str, level: int) -> None:
