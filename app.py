@@ -22,6 +22,7 @@ from bn import limits
 from bn.app import PANELS, Page
 from bn.app.state import (
     UNCERTAIN,
+    UNCERTAIN_LEVEL,
     UNKNOWN,
     UPLOADED,
     apply_finding,
@@ -149,7 +150,7 @@ for title, ids in groups:
     if title not in shown:
         for vid in ids:
             read_finding(hard, soft, network[vid], st.session_state.get(vid, UNKNOWN),
-                         st.session_state.get(f"{vid}.soft", 70))
+                         st.session_state.get(f"{vid}.soft", UNCERTAIN_LEVEL))
         continue
     group = st.sidebar.container(border=True, key=f"group_{title}")
     group.markdown(f"**{title}**" + (f" ({counts[title]} entered)" if counts[title] else ""))
@@ -175,7 +176,7 @@ for title, ids in groups:
                 off = v.state_label(next(s for s in v.state_ids if s != v.on_state)).lower()
                 # a level from a link or a case file is already in the session state: no default beside it
                 level = st.slider(f"How sure that it is {on}? (%)", 1, 99, key=f"{vid}.soft", persist_state="page",
-                                  **({} if f"{vid}.soft" in st.session_state else {"value": 70}),
+                                  **({} if f"{vid}.soft" in st.session_state else {"value": UNCERTAIN_LEVEL}),
                                   help="Entered as a likelihood: the observation is this many "
                                   f"times as likely if truly {on} as if {off}, relative to 100 minus it.")
             read_finding(hard, soft, v, choice, level)

@@ -62,6 +62,11 @@ def _settled(page) -> None:
                            "!document.querySelector('[data-stale=true]')", timeout=120_000)
 
 
+def _launch(p):
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+
+
 FLOOR_APP = 'import streamlit as st\n\nst.metric("Knee", "73%")\n'
 
 
@@ -79,8 +84,7 @@ def floor(repeats: int) -> list[float]:
         times = []
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+                browser = _launch(p)
                 for i in range(repeats + 1):
                     context = browser.new_context(viewport={"width": 1400, "height": 900})
                     page = context.new_page()
@@ -106,8 +110,7 @@ def measure(repeats: int) -> dict[str, list[float]]:
     net = bn.load("l4l5_knee")
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            browser = _launch(p)
             for i in range(repeats + 1):  # the first visit warms the server's caches and is not counted
                 context = browser.new_context(viewport={"width": 1400, "height": 900})
                 page = context.new_page()

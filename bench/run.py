@@ -308,8 +308,8 @@ def warm_query_seconds(repeats: int) -> dict[str, float]:
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env, cwd=ROOT)
     run(script)  # fills the cache
     # Interleaved, so that a busy spell of the machine falls on all three alike; `import numpy` is the floor.
-    times: dict[str, list[float]] = {"warm_query": [], "import_only": [], "numpy_floor": []}
     codes = {"warm_query": script, "import_only": "import bn, bn.cli", "numpy_floor": "import numpy"}
+    times: dict[str, list[float]] = {what: [] for what in codes}
     for _ in range(repeats):
         for what, code in codes.items():
             start = time.perf_counter()

@@ -12,6 +12,7 @@ from bn.interop import parse_upload
 from bn.isolate import check_upload
 
 UNKNOWN, UNCERTAIN = "unknown", "uncertain"
+UNCERTAIN_LEVEL = 70  # where an uncertain finding's "how sure" slider starts (%)
 UPLOADED = "uploaded file"
 def upload_mb(name: str) -> int:
     """A size limit of :mod:`bn.limits` in whole MB, for an uploader's ``max_upload_size``."""
@@ -61,7 +62,7 @@ def quick_add(vid: str) -> None:
 def reset_findings(variables: list[str]) -> None:
     for vid in variables:
         st.session_state[vid] = UNKNOWN
-        st.session_state.pop(f"{vid}.soft", None)  # kept while hidden (persist_state): a new "uncertain" starts at 70
+        st.session_state.pop(f"{vid}.soft", None)  # kept while hidden (persist_state): a new one starts afresh
 
 
 def apply_finding(vid: str, state: str) -> None:
@@ -104,7 +105,7 @@ def load_case_into_widgets(network, case: Case, variables: list[str]) -> None:
     for vid, lik in ev.soft_findings.items():
         v = network[vid]
         positive = v.on_state
-        if v.card != 2 or v.role not in ("finding", "red_flag"):
+        if not takes_uncertain(v):
             raise bn.EvidenceError(f"soft finding {vid}: the app takes soft findings for binary findings only")
         st.session_state[vid] = UNCERTAIN
         st.session_state["allow_uncertain"] = True

@@ -876,6 +876,10 @@ class CompiledEngine:
                 stack.extend(self._parents[v])
         return frozenset(seen)
 
+    def _relevant_to(self, likelihoods: Likelihoods, outputs: Iterable[str]) -> frozenset[int]:
+        """What a query over ``outputs`` given evidence on ``likelihoods``'s variables depends on."""
+        return self._relevant([*(self.position[v] for v in likelihoods), *(self.position[v] for v in outputs)])
+
     def _pruned_engine(self, likelihoods: Likelihoods, outputs: Iterable[str], *, batch: bool | None = None
                        ) -> CompiledEngine | None:
         """An engine over the relevant part of the network when its junction tree is cheaper than the full one
@@ -890,7 +894,7 @@ class CompiledEngine:
             return None
         if batch is None:
             batch = any(np.ndim(v) == 2 and np.shape(v)[0] > 1 for v in likelihoods.values())
-        keep = self._relevant([*(self.position[v] for v in likelihoods), *(self.position[v] for v in outputs)])
+        keep = self._relevant_to(likelihoods, outputs)
         if not keep or len(keep) == len(self._inner_order):
             return None
         if keep in self._pruned:
@@ -926,7 +930,7 @@ class CompiledEngine:
         """
         if not self.prune or self._cost < self.PRUNE_MIN_STATES:
             return None
-        keep = self._relevant([*(self.position[v] for v in likelihoods), *(self.position[v] for v in outputs)])
+        keep = self._relevant_to(likelihoods, outputs)
         if len(keep) == len(self._inner_order):
             return None
 
