@@ -84,7 +84,8 @@ def fit_findings(network, variables: list[str]) -> list[str]:
         v = network[vid]
         if value != UNKNOWN and value not in v.state_ids and not (value == UNCERTAIN and takes_uncertain(v)):
             st.session_state[vid] = UNKNOWN
-            cleared.append(f"{v.display_label} ({value})")
+            # the entered state belongs to another network, whose labels are gone: the finding is named, not it
+            cleared.append(f"{v.display_label} (uncertain)" if value == UNCERTAIN else v.display_label)
     return cleared
 
 
