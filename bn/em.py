@@ -94,16 +94,16 @@ def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 
     # the tables no longer factor as ORs, and a family split into chain steps costs a query of its own.
     plan = network_plan(start)
 
-    # Every distinct record once, as one batch: an indicator where the record knows the value, ones where not.
-    likelihoods = {v: np.where((patterns[:, j] >= 0)[:, None], np.eye(network[v].card)[np.maximum(patterns[:, j], 0)],
-                               1.0) for j, v in enumerate(names)}
+    # Every distinct record once, as state codes (-1: unknown): the E-step enters them on trees sliced by what
+    # groups of records know (bn.engines.slicing), never as one (records x states) likelihood table.
+    columns = {v: patterns[:, j] for j, v in enumerate(names)}
 
-    cluster = _Partitions(dask, likelihoods, len(patterns)) if dask is not None else None
+    cluster = _Partitions(dask, columns, len(patterns)) if dask is not None else None
 
     def e_step(current: Network, keep: np.ndarray) -> tuple[dict[str, np.ndarray], float, np.ndarray]:
         w = np.where(keep, weights, 0.0)
         if cluster is None:
-            counts, log_z = _expectations(current, plan, likelihoods, update, w)
+            counts, log_z = _expectations(current, plan, columns, update, w)
         else:
             counts, log_z = cluster.expectations(current, plan, update, w)
         possible = np.isfinite(log_z)
@@ -134,13 +134,14 @@ def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 
             cluster.close()
 
 
-def _expectations(current: Network, plan, likelihoods: Mapping[str, np.ndarray], update: Sequence[str],
+def _expectations(current: Network, plan, codes: Mapping[str, np.ndarray], update: Sequence[str],
                   weights: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """One E-step over ``likelihoods`` (all the distinct records, or a partition of them): the expected family
+    """One E-step over ``codes`` (all the distinct records, or a partition of them): the expected family
     counts and each record's log P(known values)."""
     from bn.engines import CompiledEngine
+    from bn.engines.slicing import expected_counts
 
-    return CompiledEngine(current, plan).family_expectations(likelihoods, update, weights=weights)
+    return expected_counts(CompiledEngine(current, plan), codes, update, weights=weights)
 
 
 class _Partitions:
@@ -148,7 +149,7 @@ class _Partitions:
 
     PER_WORKER = 2
 
-    def __init__(self, address: str, likelihoods: Mapping[str, np.ndarray], size: int):
+    def __init__(self, address: str, codes: Mapping[str, np.ndarray], size: int):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -165,7 +166,7 @@ class _Partitions:
         parts = max(1, min(size, self.PER_WORKER * len(self.client.scheduler_info()["workers"])))
         edges = np.linspace(0, size, parts + 1).astype(int)
         self.bounds = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(edges)]
-        self.parts = self.client.scatter([{v: a[lo:hi] for v, a in likelihoods.items()} for lo, hi in self.bounds])
+        self.parts = self.client.scatter([{v: a[lo:hi] for v, a in codes.items()} for lo, hi in self.bounds])
 
     def expectations(self, current: Network, plan, update: Sequence[str], weights: np.ndarray
                      ) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -356,10 +356,11 @@ class _Tree:
     do not depend on the case: the batch path computes them once and reuses them.
     """
 
-    def __init__(self, plan: TreePlan, network: Network, fused: bool = True):
+    def __init__(self, plan: TreePlan, network: Network, fused: bool = True, tables: bool = True,
+                 cards: Sequence[int] | None = None):
         self.plan = plan
         order = list(network.variables)
-        cards = [network[v].card for v in order]
+        cards = [network[v].card for v in order] if cards is None else list(cards)
         index = {v: i for i, v in enumerate(order)}
         self.cliques = plan.cliques
         self.shapes = [tuple(cards[v] for v in c) for c in plan.cliques]
@@ -402,12 +403,15 @@ class _Tree:
         self.root_starts = [self.offset[r] for r in self.roots]
         # Cases per pass for large batches: the whole table of a chunk in about 4 MB (256 cases on l4l5_knee).
         self.chunk = max(64, min(4096, (1 << 19) // max(self.total, 1)))
-        base = [np.ones(s) for s in self.shapes]
-        for vid, var in network.variables.items():
-            c = plan.assign[index[vid]]
-            family = [index[p] for p in var.parents] + [index[vid]]
-            base[c] = base[c] * _broadcast(np.asarray(var.cpt, dtype=float), family, plan.cliques[c], cards)
-        self.base = np.concatenate([base[c].ravel() for lvl in levels for c in lvl])
+        # Without ``tables`` the tree is a layout only, over ``cards`` if given: every calibration brings its own
+        # per-case tables (evidence slicing, :mod:`bn.engines.slicing`).
+        if tables:
+            base = [np.ones(s) for s in self.shapes]
+            for vid, var in network.variables.items():
+                c = plan.assign[index[vid]]
+                family = [index[p] for p in var.parents] + [index[vid]]
+                base[c] = base[c] * _broadcast(np.asarray(var.cpt, dtype=float), family, plan.cliques[c], cards)
+            self.base = np.concatenate([base[c].ravel() for lvl in levels for c in lvl])
         self.evidence_shape = [tuple(cards[u] if u == v else 1 for u in plan.cliques[plan.home[v]])
                                for v in range(len(order))]
         self.marginal_axes = [tuple(k for k, u in enumerate(plan.cliques[plan.home[v]]) if u != v)
@@ -498,16 +502,19 @@ class _Tree:
     def _downs_for(self, wanted: frozenset[int] | None) -> list[_Down | None]:
         return self._downs.get_or(wanted, lambda: [self._down(level, wanted) for level in self.levels])
 
-    def calibrate(self, lik: Mapping[int, np.ndarray], scaled: bool = False, needed: Iterable[int] | None = ()
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def calibrate(self, lik: Mapping[int, np.ndarray], scaled: bool = False, needed: Iterable[int] | None = (),
+                  base: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Enter evidence, collect to the centre and distribute to the ``needed`` cliques (all when None).
 
         ``lik`` maps variable index to a ``(n, card)`` likelihood with n = 1 or N. Returns the table, shape
         ``(states, N)``, in which every needed clique is proportional to P(clique, evidence), and
         ``log P(evidence)`` per case. With ``scaled`` every message is divided by its largest entry (per
-        case) and the log scales summed, so that tiny probabilities never underflow.
+        case) and the log scales summed, so that tiny probabilities never underflow. ``base``, shape
+        ``(states, N)``, gives each case its own clique tables (overwritten) instead of the network's.
         """
         size = max((a.shape[0] for a in lik.values()), default=1)
+        if base is not None:
+            return self._calibrate_views(lik, base.shape[1], scaled, needed, base)
         if size == 1 and self.fused:
             wanted = () if needed == () else self._wanted(needed)
             pot, log_z = self._calibrate_one({v: a[0] for v, a in lik.items()}, scaled, wanted)
@@ -585,18 +592,22 @@ class _Tree:
             self._schedules[root] = (edges, roots)
         return self._schedules[root]
 
-    def _calibrate_views(self, lik: Mapping[int, np.ndarray], size: int, scaled: bool, needed
-                         ) -> tuple[np.ndarray, np.ndarray]:
+    def _calibrate_views(self, lik: Mapping[int, np.ndarray], size: int, scaled: bool, needed,
+                         base: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         # One clique wanted (a posterior): collect straight to it and nothing need be distributed.
         single = needed not in ((), None) and len(set(needed)) == 1
         root = next(iter(needed)) if single else self.roots[0]
         wanted = () if single or needed == () else self._wanted(needed)
         edges, roots = self._schedule(root)
         towards = dict(edges)
-        pot = np.empty((self.total, size))
-        pot[...] = self.base[:, None]
+        if base is None:
+            pot = np.empty((self.total, size))
+            pot[...] = self.base[:, None]
+        else:
+            pot = base
         views = [pot[o:o + s].reshape((*shape, size)) for o, s, shape in zip(self.offset, self.sizes, self.shapes)]
-        touched = set()
+        # Tables of the cases' own make every message depend on the case: none is a prior to reuse.
+        touched = set() if base is None else set(range(len(self.cliques)))
         for v, a in lik.items():
             h = self.plan.home[v]
             views[h] *= a.T.reshape((*self.evidence_shape[v], a.shape[0]))
@@ -727,7 +738,7 @@ def _gather_index(shape: tuple[int, ...], keep: tuple[bool, ...]) -> np.ndarray:
 
     Cached (cliques repeat shapes), so the result is read-only.
     """
-    grids = np.indices(shape).reshape(len(shape), -1)
+    grids = np.indices(shape).reshape(len(shape), math.prod(shape))  # an empty shape: one state
     out = np.zeros(grids.shape[1], dtype=np.intp)
     for k, s in enumerate(shape):
         if keep[k]:
