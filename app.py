@@ -14,7 +14,6 @@ import logging
 import time
 import uuid
 
-import pandas as pd
 import streamlit as st
 
 import bn
@@ -43,7 +42,7 @@ from bn.headline import source_headline
 from bn.pictures import PICTURES
 from bn.present import DISCLAIMER_APP as DISCLAIMER
 from bn.present import differential as bn_differential
-from bn.present import finding_effect
+from bn.present import differential_html, finding_effect
 from bn.present import percent as pct
 from bn.target import SOURCE_SHORT
 
@@ -82,9 +81,12 @@ except bn.BNError as exc:
     st.error(f"Could not load {reference}: {exc}")
     st.stop()
 network = net.network
-with st.sidebar.expander("Load another network file"):
-    st.file_uploader("YAML (bn-network/1), BIF or XMLBIF", type=["yaml", "yml", "bif", "xmlbif", "xml"],
-                     key="network_upload", on_change=on_network_upload, max_upload_size=upload_mb("network_bytes"))
+# The uploader is drawn only when asked for: its code is among the heaviest a first visit would load.
+if st.sidebar.toggle("Load another network file", key="show_network_upload"):
+    st.sidebar.file_uploader("YAML (bn-network/1), BIF or XMLBIF", type=["yaml", "yml", "bif", "xmlbif", "xml"],
+                             key="network_upload", on_change=on_network_upload,
+                             max_upload_size=upload_mb("network_bytes"))
+with st.sidebar:
     show_notice("network")
 
 # -- findings entry ----------------------------------------------------------------------------------------
@@ -138,7 +140,9 @@ titles = [title for title, ids in groups if ids]
 counts = {title: sum(st.session_state.get(v, UNKNOWN) != UNKNOWN for v in ids) for title, ids in groups}
 if st.session_state.get("group_titles") != titles:  # first run, or a network with other groups
     still = [t for t in st.session_state.get("open_groups", []) if t in titles]
-    st.session_state["open_groups"] = still or [t for t in titles if t in ("Patient", "History", "Variables")]
+    # Closed at first (a network without groups shows its one list): the search box above and one click on a
+    # pill reach any finding, and a first visit draws a short page.
+    st.session_state["open_groups"] = still or [t for t in titles if t == "Variables"]
     st.session_state["group_titles"] = titles
 shown = st.sidebar.pills("Finding groups", titles, selection_mode="multi", key="open_groups",
                          format_func=lambda t: f"{t} ({counts[t]})" if counts[t] else t,
@@ -250,17 +254,10 @@ if result.knee_pain_source:
                           args=(helps, state))
 
 diagnoses = network.by_role("diagnosis") or net.default_query_variables()
-differential = pd.DataFrame(bn_differential(network, result, diagnoses)).rename(columns={"label": "diagnosis"})
 st.subheader("Differential" if network.has_roles else "Posteriors")
 st.caption("Each condition's probability before any finding (prior) and given the findings (posterior), "
            "most likely first. Conditions can coexist, so they need not add up to 100%.")
-shown_columns = ["diagnosis", *([] if network.has_roles else ["state"]), "prior", "posterior"]
-as_percent = differential[shown_columns].assign(prior=differential["prior"] * 100,
-                                               posterior=differential["posterior"] * 100)
-st.dataframe(as_percent, hide_index=True, key="differential", width="stretch", column_config={
-    "diagnosis": st.column_config.TextColumn("Condition", width="large"),
-    "prior": st.column_config.ProgressColumn("Prior", format="%.1f%%", min_value=0.0, max_value=100.0),
-    "posterior": st.column_config.ProgressColumn("Posterior", format="%.1f%%", min_value=0.0, max_value=100.0)})
+st.html(differential_html(bn_differential(network, result, diagnoses), show_state=not network.has_roles))
 if result.most_probable_explanation:
     mpe_ids = [v for v, s in result.most_probable_explanation.states.items() if s == network[v].on_state]
     present = [network[v].display_label for v in mpe_ids]

@@ -79,6 +79,9 @@ async def _session(browser, url: str, k: int, clicks: int, net, out: dict[str, l
         out["open"].append(time.perf_counter() - started)
         knee = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(
             "Knee", exact=True)).get_by_test_id("stMetricValue")
+        # The findings' groups start closed: open History (not timed), where back pain is entered.
+        await page.get_by_test_id("stSidebar").get_by_role("button", name=re.compile(r"^History( \(\d+\))?$")).click()
+        await _settled(page)
         back = page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup").filter(
             has=page.get_by_test_id("stWidgetLabel").get_by_text(network["back_pain"].display_label, exact=True)).last
         for i in range(clicks):

@@ -25,7 +25,7 @@ from typing import Any
 from bn.evidence import Evidence
 from bn.inference import BayesNet
 from bn.model import NetworkInfo
-from bn.present import DISCLAIMER_APP, differential, findings_said, percent
+from bn.present import DISCLAIMER_APP, differential, findings_said, html_bar, html_table, percent
 from bn.target import SOURCE_SHORT
 
 #: Rows kept on the page so it fits one sheet: the leading diagnoses and the best next findings.
@@ -78,15 +78,15 @@ class CaseReport:
                      + "</ul>" if self.findings else "<p>None entered: these are the priors.</p>")
         if self.sources:
             parts.append("<h2>Where does the knee pain come from?</h2>")
-            parts.append(_table(["Source", "Prior", "Now", "90% interval", ""],
+            parts.append(html_table(["Source", "Prior", "Now", "90% interval", ""],
                                 [[s["label"], percent(s["prior"]), f"<b>{percent(s['posterior'])}</b>",
                                   f"{percent(s['low'])}–{percent(s['high'])}",
-                                  _bar(s["posterior"], s["low"], s["high"])] for s in self.sources], raw={2, 4}))
+                                  html_bar(s["posterior"], s["low"], s["high"])] for s in self.sources], raw={2, 4}))
             parts.append(f"<p>{e(self.call)}</p>")
         parts.append("<h2>Differential</h2>")
-        parts.append(_table(["Condition", "Prior", "Now", ""],
+        parts.append(html_table(["Condition", "Prior", "Now", ""],
                             [[d["label"], percent(d["prior"]), f"<b>{percent(d['posterior'])}</b>",
-                              _bar(d["posterior"])] for d in self.differential], raw={2, 3}))
+                              html_bar(d["posterior"])] for d in self.differential], raw={2, 3}))
         parts.append("<p class=\"small\">Conditions can coexist, so they need not add up to 100%.</p>")
         if self.weights:
             parts.append(f"<h2>Weight of each finding for {e(self.weights_target)}</h2>")
@@ -141,20 +141,6 @@ def case_report(net: BayesNet, findings: Mapping[str, str] | Evidence | None = N
 
 def _plain(markdown: str) -> str:
     return markdown.replace("**", "")
-
-
-def _bar(p: float, low: float | None = None, high: float | None = None) -> str:
-    """An inline bar (pure CSS, prints in black and white): the probability, and the interval as a line."""
-    span = "" if low is None else (f'<span class="ci" style="left:{100 * low:.1f}%;'
-                                   f'width:{100 * max(high - low, 0.005):.1f}%"></span>')
-    return f'<span class="bar"><span class="fill" style="width:{100 * p:.1f}%"></span>{span}</span>'
-
-
-def _table(header: list[str], rows: list[list[str]], *, raw: set[int] = frozenset()) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c if i in raw else html.escape(str(c))}</td>" for i, c in enumerate(r))
-                   + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 _PAGE = """<!DOCTYPE html>

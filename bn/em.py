@@ -83,7 +83,7 @@ def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 
     update = [v for v in chosen if v not in frozen and network[v].form not in ("deterministic_or", "mixture")]
     if not update:
         raise EMError("no table to learn: every chosen variable is a definition, a mixture or frozen")
-    names, patterns, weights, rows_of = _patterns(network, codes)
+    names, patterns, weights, pattern_of = _patterns(network, codes)
     prior = {v: np.asarray(network[v].cpt, dtype=float) for v in update}
     # The tables being learnt are full tables from the first E-step on: their noisy-OR links will no longer
     # describe them, and a family split into OR-chain steps would cost one query per family.
@@ -127,7 +127,7 @@ def em(net: BayesNet, codes: Mapping[str, np.ndarray], *, prior_weight: float = 
         return _as_tables(network, tables), ranges
 
     try:
-        return _fit(network, start, e_step, m_step, log_prior, rows_of, len(patterns), weights, max_iter, tol,
+        return _fit(network, start, e_step, m_step, log_prior, pattern_of, len(patterns), weights, max_iter, tol,
                     progress)
     finally:
         if cluster is not None:
@@ -182,12 +182,12 @@ class _Partitions:
             self.cluster.close()
 
 
-def _fit(network, start, e_step, m_step, log_prior, rows_of, n_patterns, weights, max_iter, tol, progress
+def _fit(network, start, e_step, m_step, log_prior, pattern_of, n_patterns, weights, max_iter, tol, progress
          ) -> EMResult:
     """The EM iterations, from ``start``'s E-step until the log-posterior gains less than ``tol``."""
     keep = np.ones(n_patterns, dtype=bool)
     counts, log_lik, possible = e_step(start, keep)
-    skipped = sorted(int(r) + 1 for k in np.flatnonzero(~possible) for r in rows_of[k])
+    skipped = (np.flatnonzero(~possible[pattern_of]) + 1).tolist()  # record numbers, from 1
     keep = possible
     history = [log_lik + log_prior(network)]
     current, behind, ranges, converged = network, counts, {}, False
@@ -218,9 +218,11 @@ def _as_tables(network: Network, tables: Mapping[str, np.ndarray]) -> Network:
 
 
 def _patterns(network: Network, codes: Mapping[str, np.ndarray]
-              ) -> tuple[list[str], np.ndarray, np.ndarray, list[np.ndarray]]:
-    """The columns, the distinct rows of state codes (-1: unknown), how many records have each, and which
-    rows they are."""
+              ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """The columns, the distinct rows of state codes (-1: unknown), how many records have each, and each
+    record's distinct row."""
+    from bn.engines.junction_tree import distinct_rows
+
     names = list(codes)
     if not names:
         raise EMError("the records have no column that is a variable of the network")
@@ -231,11 +233,8 @@ def _patterns(network: Network, codes: Mapping[str, np.ndarray]
     for j, v in enumerate(names):
         if (matrix[:, j] >= network[v].card).any() or (matrix[:, j] < -1).any():
             raise EMError(f"{v}: state codes must lie in -1..{network[v].card - 1}")
-    unique, inverse, counts = np.unique(matrix, axis=0, return_inverse=True, return_counts=True)
-    inverse = np.asarray(inverse).ravel()
-    order = np.argsort(inverse, kind="stable")
-    splits = np.split(order, np.cumsum(counts)[:-1])
-    return names, unique, counts.astype(float), splits
+    first, inverse = distinct_rows(matrix)
+    return names, matrix[first], np.bincount(inverse, minlength=len(first)).astype(float), inverse
 
 
 def _bar(total: int, enabled: bool):

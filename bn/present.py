@@ -11,8 +11,10 @@ percentages and labels. One place, so the CLI, a report and the app never say th
 
 from __future__ import annotations
 
+import html
 import math
 import re
+from collections.abc import Sequence
 
 from bn.model import Network
 
@@ -80,6 +82,79 @@ def differential(network: Network, result, variables) -> list[dict]:
         rows.append({"variable": var, "label": v.display_label, "state": v.state_label(state),
                      "binary": v.card == 2, "prior": result.priors[var][state], "posterior": post[state]})
     return sorted(rows, key=lambda r: -r["posterior"])
+
+
+def html_bar(p: float, low: float | None = None, high: float | None = None) -> str:
+    """An inline bar (pure CSS, ``.bar``/``.fill``/``.ci``): the probability, and the interval as a line. Hidden
+    from screen readers: the number beside it says the same."""
+    span = "" if low is None else (f'<span class="ci" style="left:{100 * low:.1f}%;'
+                                   f'width:{100 * max(high - low, 0.005):.1f}%"></span>')
+    return (f'<span class="bar" aria-hidden="true"><span class="fill" style="width:{100 * p:.1f}%"></span>'
+            f"{span}</span>")
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, raw: set[int] = frozenset(),
+               css_class: str = "") -> str:
+    """A table with every cell escaped except the columns in ``raw`` (markup built here, such as bars).
+
+    >>> html_table(["Condition", "Now"], [["<b>", "42%"]])
+    '<table><thead><tr><th>Condition</th><th>Now</th></tr></thead><tbody><tr><td>&lt;b&gt;</td><td>42%</td></tr></tbody></table>'
+    """
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c if i in raw else html.escape(str(c))}</td>" for i, c in enumerate(r))
+                   + "</tr>" for r in rows)
+    opening = f'<table class="{css_class}">' if css_class else "<table>"
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# The app's look for its light tables (the printable report has its own page style). Plain HTML rather than a
+# data grid: the grid's code is the heaviest thing a first visit loads (bench.app_page).
+APP_TABLE_CSS = """<style>
+table.bn { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
+table.bn th, table.bn td { text-align: left; padding: 0.2rem 0.5rem; border-bottom: 1px solid rgba(128,128,128,.25); }
+table.bn td:nth-child(n+2) { white-space: nowrap; }
+table.bn .bar { position: relative; display: inline-block; width: 9rem; height: 0.7rem;
+                border: 1px solid rgba(128,128,128,.6); vertical-align: middle; }
+table.bn .fill { position: absolute; left: 0; top: 0; bottom: 0; background: #1f77b4; }
+table.bn .ci { position: absolute; top: 45%; height: 2px; background: #000; }
+table.bn .half { display: inline-block; width: 6rem; height: 0.7rem; vertical-align: middle; }
+table.bn .half.left { text-align: right; border-right: 1px solid rgba(128,128,128,.8); }
+table.bn .raises { display: inline-block; height: 100%; background: #1f77b4; }
+table.bn .lowers { display: inline-block; height: 100%; background: #d62728; }
+</style>"""
+
+
+def differential_html(rows: Sequence[dict], *, show_state: bool = False) -> str:
+    """:func:`differential`'s rows as the app's table: condition, (state), prior and posterior with a bar.
+
+    >>> "Disc &lt;x&gt;" in differential_html([{"label": "Disc <x>", "state": "present", "prior": 0.1,
+    ...                                         "posterior": 0.42}])
+    True
+    """
+    header = ["Condition", *(["State"] if show_state else []), "Prior", "Posterior", ""]
+    body = [[r["label"], *([r["state"]] if show_state else []), percent_fine(r["prior"]),
+             f"<b>{percent_fine(r['posterior'])}</b>", html_bar(r["posterior"])] for r in rows]
+    n = len(header)
+    return APP_TABLE_CSS + html_table(header, body, raw={n - 2, n - 1}, css_class="bn")
+
+
+def weights_html(rows: Sequence[tuple[str, float]]) -> str:
+    """Each finding's weight of evidence (dB) as a diverging bar: raising to the right in blue, lowering to the
+    left in red, scaled to the largest.
+
+    >>> "+3.0 dB" in weights_html([("Knee pain", 3.0), ("Back pain", -1.5)])
+    True
+    """
+    top = max((abs(w) for _, w in rows), default=0.0) or 1.0
+    body = []
+    for label, w in rows:
+        width = f"{100 * abs(w) / top:.0f}%"
+        left = f'<span class="lowers" style="width:{width}"></span>' if w < 0 else ""
+        right = f'<span class="raises" style="width:{width}"></span>' if w > 0 else ""
+        bar = (f'<span aria-hidden="true"><span class="half left">{left}</span>'
+               f'<span class="half">{right}</span></span>')
+        body.append([label, f"{w:+.1f} dB", "raises" if w > 0 else "lowers" if w < 0 else "no change", bar])
+    return APP_TABLE_CSS + html_table(["Finding", "Weight", "", "lowers | raises"], body, raw={3}, css_class="bn")
 
 
 def finding_effect(net, evidence, variable: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from html.parser import HTMLParser
 
 import pytest
 from conftest import ROOT, finding
@@ -13,6 +14,7 @@ import bn.app
 from bn.explain import explain
 from bn.graph import neighbourhood, to_dot
 from bn.headline import source_headline
+from bn.present import percent_fine
 from bn.target import SOURCE_SHORT
 from bn.teaching import compare_scenarios
 from bn.voi import next_best
@@ -39,6 +41,31 @@ def app() -> AppTest:
     return at
 
 
+class _Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+
+    def handle_data(self, data):
+        if self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
+
+
+def differential_rows(at: AppTest) -> list[dict[str, str]]:
+    """The differential table as shown: one dict per row, keyed by the column headers."""
+    table = next(h.value for h in at.html if "<th>Condition</th>" in h.value)
+    cells = _Cells()
+    cells.feed(table)
+    header, *rows = cells.rows
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
 def frame(at: AppTest, column: str):
     """The first dataframe on the page with this column (AppTest does not expose dataframe keys)."""
     return next(df.value for df in at.dataframe if column in df.value.columns)
@@ -63,9 +90,14 @@ def test_opens_on_shipped_network_with_disclaimer(app, knee):
     assert "not a medical device" in app.warning[0].value
     assert any(knee.info.sha256[:16] in c.value for c in app.caption)
     assert [m.label for m in app.metric] == [SOURCE_SHORT[k] for k in knee.network.knee_pain_sources]
-    findings = [c for c in app.sidebar.segmented_control if c.key in knee.network.variables]
     net = knee.network
-    # Patient and History open; the closed groups (examination, imaging, other tests, red flags) draw nothing
+    # Every group starts closed and draws nothing: the search box and one pill reach any finding
+    assert not [c for c in app.sidebar.segmented_control if c.key in net.variables]
+    groups = app.sidebar.pills(key="open_groups")
+    assert groups.value == [] and groups.options == ["Patient", "History", "Examination", "Imaging", "Other tests",
+                                                     "Red flags"]
+    groups.set_value(["Patient", "History"]).run()
+    findings = [c for c in app.sidebar.segmented_control if c.key in net.variables]
     assert {c.key for c in findings} == {v for v in net.by_role("risk_factor", "finding")
                                          if net[v].role == "risk_factor" or net[v].group == "history"}
     for control in findings:  # one compact unknown / absent / present control per finding
@@ -116,13 +148,13 @@ def test_answer_at_a_glance_equals_bn(app, knee):
         assert f"Prior {pct(result.knee_pain_source_prior[key])}  \n90% interval {pct(lo)}-{pct(hi)}" in captions
     said = [m.value for m in (*app.info, *app.warning)]
     assert h.sentence() in said and "can coexist" in h.sentence()
-    table = frame(app, "diagnosis")
+    table = differential_rows(app)
     diagnoses = knee.network.by_role("diagnosis")
     expected = sorted(diagnoses, key=lambda v: -result.posteriors[v]["present"])
-    assert list(table["diagnosis"]) == [knee.network[v].display_label for v in expected]
-    for row, var in zip(table.itertuples(), expected, strict=True):  # shown in percent
-        assert row.posterior == pytest.approx(100 * result.posteriors[var]["present"], abs=1e-10)
-        assert row.prior == pytest.approx(100 * result.priors[var]["present"], abs=1e-10)
+    assert [row["Condition"] for row in table] == [knee.network[v].display_label for v in expected]
+    for row, var in zip(table, expected, strict=True):
+        assert row["Posterior"] == percent_fine(result.posteriors[var]["present"])
+        assert row["Prior"] == percent_fine(result.priors[var]["present"])
 
 
 def test_soft_finding(app, knee):
@@ -203,13 +235,13 @@ def test_switching_network_keeps_the_findings_it_can_take_and_names_the_others(a
     from bn.interop import parse_upload
 
     severe = bn.load(parse_upload("toy.bif", TOY_BIF)).posterior("back_pain", findings={"knee_pain": "yes"})["severe"]
-    shown = frame(app, "diagnosis")
-    row = shown[(shown["diagnosis"] == "Back pain") & (shown["state"] == "severe")]
-    assert row["posterior"].iloc[0] == pytest.approx(100 * severe, abs=1e-9)
+    row = next(r for r in differential_rows(app) if r["Condition"] == "Back pain")
+    assert row["State"] == "severe" and row["Posterior"] == percent_fine(severe)
     app.selectbox(key="network").set_value("l4l5_knee@2.0.0").run()  # "yes" is not a state of 2.0.0's knee pain
     assert not app.exception
     assert any("cleared: Knee pain." in e.value for e in app.error)
-    assert {"knee_pain", "age_group"} <= {c.key for c in app.sidebar.segmented_control}  # Patient, History open
+    groups = app.sidebar.pills(key="open_groups")  # the network's own groups, closed as on a first visit
+    assert groups.value == [] and "Examination" in groups.options
 
 
 def test_red_flag_banner(app, knee):
@@ -425,6 +457,7 @@ def test_where_the_knee_hurts_is_drawn_and_its_effect_said(app, knee):
     how that answer moves each source given the other findings, as bn.present.finding_effect computes it."""
     from bn.present import finding_effect
 
+    app.sidebar.pills(key="open_groups").set_value(["History"]).run()
     [picture] = _images(app.sidebar, [])
     assert "not entered" in picture.proto.imgs[0].alt
     enter(app, {"knee_pain": "present", "knee_pain_location": "posterior"})

@@ -126,11 +126,18 @@ def chosen(page: Page, label: str):
     return control(page, label).locator("button[aria-checked=true]")
 
 
-def click_finding(page: Page, label: str, state_label: str, group: str | None = None) -> None:
-    if group:  # findings outside Patient and History sit in groups that start closed: open theirs with its pill
-        page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup").filter(
-            has=page.get_by_test_id("stWidgetLabel").get_by_text("Finding groups", exact=True)).get_by_text(
-            re.compile(rf"^{group}( \(\d+\))?$")).click()
+def open_group(page: Page, group: str) -> None:
+    """Open a group of findings with its pill (every group starts closed); one that is open stays open."""
+    pill = page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup").filter(
+        has=page.get_by_test_id("stWidgetLabel").get_by_text("Finding groups", exact=True)).get_by_role(
+        "button", name=re.compile(rf"^{group}( \(\d+\))?$"))
+    if pill.get_attribute("aria-pressed") != "true":
+        pill.click()
+    expect(page.locator(f".st-key-group_{group.replace(' ', '_')}")).to_be_visible(timeout=TIMEOUT)
+
+
+def click_finding(page: Page, label: str, state_label: str, group: str) -> None:
+    open_group(page, group)
     control(page, label).get_by_text(state_label, exact=True).click()
 
 
@@ -150,10 +157,10 @@ def view(page: Page, name: str) -> None:
 def test_click_findings_and_compare_with_bn_query(open_page, knee):
     page = open_page()
     expect(page.get_by_text("not a medical device").first).to_be_visible()
-    click_finding(page, "Knee pain", "Present")
+    click_finding(page, "Knee pain", "Present", "History")
     expected = knee.query({"knee_pain": "present"}).knee_pain_source
     expect(metric(page, "Knee")).to_have_text(pct(expected["knee"]), timeout=TIMEOUT)
-    click_finding(page, "Straight leg raise", "Positive", group="Examination")
+    click_finding(page, "Straight leg raise", "Positive", "Examination")
     case = {"knee_pain": "present", "straight_leg_raise": "positive"}
     cli = subprocess.run([sys.executable, "-m", "bn", "query", "l4l5_knee", "--json",
                           *[a for k, v in case.items() for a in ("-e", f"{k}={v}")]],
@@ -179,6 +186,8 @@ def test_shared_url_reproduces_the_case(open_page, knee):
     expected = knee.query({"knee_pain": "present", "mcmurray_test": "positive", "age_group": "65_plus"},
                           soft={"leg_pain_below_knee": {"present": 0.8, "absent": 0.2}})
     expect(metric(page, "Knee")).to_have_text(pct(expected.knee_pain_source["knee"]), timeout=TIMEOUT)
+    open_group(page, "History")
+    open_group(page, "Patient")
     expect(chosen(page, "Knee pain")).to_have_text("Present")
     expect(chosen(page, "Age group")).to_have_text("65 years and over")
     expect(chosen(page, "Radiating (sciatica-type) pain travelling down the leg below the knee")).to_have_text(
@@ -234,11 +243,14 @@ def test_download_then_upload_case_and_bad_upload(open_page, knee, tmp_path):
 def test_two_sessions_are_independent(open_page, knee):
     first = open_page()
     second = open_page()
-    click_finding(first, "Knee pain", "Present")
+    click_finding(first, "Knee pain", "Present", "History")
     expected = knee.query({"knee_pain": "present"}).knee_pain_source["knee"]
     expect(metric(first, "Knee")).to_have_text(pct(expected), timeout=TIMEOUT)
     second.reload()
     expect(metric(second, "Knee")).to_have_text(pct(knee.query({}).knee_pain_source["knee"]), timeout=TIMEOUT)
+    # "History", not "History (1)": the other session's finding is not counted here
+    expect(second.get_by_role("button", name="History", exact=True)).to_be_visible(timeout=TIMEOUT)
+    open_group(second, "History")
     expect(chosen(second, "Knee pain")).to_have_text("Unknown", timeout=TIMEOUT)
 
 
@@ -296,12 +308,12 @@ def test_bad_network_upload_keeps_the_case(open_page, knee, tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("format: bn-network/1\nnetwork: {id: x, title: x, version: 1.0.0}\nvariables:\n"
                       "  - {id: a, states: [{id: s}], cpt: {table: {parents: [b], rows: []}}}\n")
-    page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text="Load another network").locator(
-        "summary").click()
+    page.get_by_test_id("stSidebar").get_by_text("Load another network file", exact=True).click()
     page.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(broken))
     expect(page.get_by_text("Could not load that network; nothing changed")).to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_text("broken.yaml: variable 'a'").first).to_be_visible(timeout=TIMEOUT)
     expect(metric(page, "Knee")).to_have_text(expected, timeout=TIMEOUT)
+    open_group(page, "History")
     expect(chosen(page, "Knee pain")).to_have_text("Present")
 
 
@@ -322,14 +334,13 @@ def test_a_hostile_upload_does_not_slow_another_session(open_page, knee, tmp_pat
 
     def toggle(k: int) -> float:
         started = time.perf_counter()
-        click_finding(other, "Knee pain", network["knee_pain"].state_label(states[k % 2]))
+        click_finding(other, "Knee pain", network["knee_pain"].state_label(states[k % 2]), "History")
         expect(metric(other, "Knee")).to_have_text(answers[states[k % 2]], timeout=TIMEOUT)
         return time.perf_counter() - started
 
     before = sorted(toggle(k) for k in range(4))
     memory_before = resident_mb(SERVER_PID[0])
-    uploader.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(
-        has_text="Load another network").locator("summary").click()
+    uploader.get_by_test_id("stSidebar").get_by_text("Load another network file", exact=True).click()
     dropzone = uploader.get_by_test_id("stSidebar").get_by_test_id("stFileUploaderDropzoneInput")
     during: list[float] = []
     # The heavy file reaches 1 GB after 6-12 s, so either of its limits may stop it first.
@@ -431,6 +442,11 @@ def test_a_case_entered_with_the_keyboard_only(open_page, knee):
         return page.evaluate(f"() => document.activeElement.closest('[data-testid={testid}]')?.innerText || ''")
 
     tab_to(page, lambda f: f[0] == "INPUT" and inside("stCheckbox").startswith("Uncertain findings"), limit=20)
+    page.keyboard.press("Space")
+    # The groups' pills take one Tab stop (the first pill); arrows move along them, Space opens one.
+    tab_to(page, lambda f: f[0] == "BUTTON" and f[1].startswith("Patient"), limit=10)
+    page.keyboard.press("ArrowRight")
+    assert focused(page)[1].startswith("History")
     page.keyboard.press("Space")
     expect(control(page, back.display_label).get_by_text("Uncertain", exact=True)).to_be_visible()
     # Tab reaches a control's chosen option; arrows move along its options, Space chooses.

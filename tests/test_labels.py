@@ -44,6 +44,8 @@ def shown_text(at: AppTest) -> list[str]:
                     continue
                 if value:
                     out.append(f"{kind}.{attr}: {value}")
+    for h in at.html:  # light tables (the differential, the weights of evidence): their text, not their markup
+        out.append("html: " + re.sub(r"<style>.*?</style>|<[^>]+>", " ", h.value, flags=re.S))
     for df in at.dataframe:
         out.append("table: " + " ".join(map(str, df.value.columns)) + "\n" + df.value.to_string())
     for chart in at.get("graphviz_chart"):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from bn.app.page import Page
 from bn.explain import explain
 from bn.present import percent as pct
-from bn.present import sentence_case
+from bn.present import sentence_case, weights_html
 
 
 def render(page: Page) -> None:
@@ -26,14 +24,7 @@ def render(page: Page) -> None:
         for f in ordered:
             arrow = "▲" if f.direction == "towards" else "▼" if f.direction == "away" else "•"
             st.markdown(f"{arrow} {f.sentence}")
-        weights = pd.DataFrame([{"finding": network[f.finding].display_label, "weight (dB)": f.weight_db or 0.0,
-                                 "direction": "raises" if f.direction == "towards" else "lowers"}
-                                for f in ordered])
-        st.altair_chart(alt.Chart(weights).mark_bar().encode(
-            x=alt.X("weight (dB):Q"), y=alt.Y("finding:N", sort=None, title=None),
-            color=alt.Color("direction:N", scale=alt.Scale(domain=["raises", "lowers"],
-                                                           range=["#1f77b4", "#d62728"])),
-            tooltip=["finding", alt.Tooltip("weight (dB):Q", format="+.1f")]), width="stretch")
+        st.html(weights_html([(network[f.finding].display_label, f.weight_db or 0.0) for f in ordered]))
         c = ex.conflict
         if c.flagged:
             st.warning(f"The findings fit the model poorly together (conflict {c.score:+.2f} bits), driven by "
