@@ -4,7 +4,8 @@
 
 **Registry** (issue 16's target: one EM iteration over 1,000,000 records in under 30 s): records drawn by
 ``bench.cohort`` (a clinic's registry: age, sex, diabetes and the diagnoses always recorded, history 95%,
-examination 70%, tests ordered conditionally, the nerve-root mechanisms never). Every record is distinct. Timed:
+examination 70%, tests ordered conditionally, the nerve-root mechanisms never), as drawn and again with each
+diagnosis unrecorded at the ``--registry-missing`` rates. Every record is distinct. Timed:
 one E-step on trees conditioned on what groups of records know (``bn.engines.slicing``, what ``bn.em`` runs)
 and a whole ``bn.em.em`` fit stopped after one iteration (finding the distinct records, two E-steps, one M-step);
 the baseline, in the same run, is the full tree's batched path (``family_expectations``) on a sample of the
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,7 +29,7 @@ import bn
 from bn.batch import record_codes
 from bn.em import _as_tables, _patterns, em
 from bn.engines import CompiledEngine, network_plan
-from bn.engines.slicing import _conditioned, expected_counts, groups
+from bn.engines.slicing import _conditioned, _estimator, expansion, expected_counts, groups
 from bn.sampling import sample
 
 
@@ -51,20 +53,41 @@ def _median(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def registry(net, n: int, repeats: int, baseline: int) -> None:
+def registry(net, n: int, repeats: int, baseline: int, missing: Sequence[float]) -> None:
     from bench.cohort import clinic_records, perturbed_truth
 
     network = net.network
     t = time.perf_counter()
     records = clinic_records(perturbed_truth(network), n, seed=1)
-    codes = record_codes(net, records)
+    complete = record_codes(net, records)
     drawn = time.perf_counter() - t
+    for rate in missing:
+        codes = dict(complete)
+        rng = np.random.default_rng(2)
+        for v in network.by_role("diagnosis"):  # a registry that does not record every diagnosis of everyone
+            if v in codes and rate:
+                codes[v] = np.where(rng.random(n) < rate, -1, codes[v])
+        print(f"\nregistry, each diagnosis unrecorded in {rate:.0%} of the records:")
+        _registry_run(net, codes, n, drawn, repeats, baseline)
+
+
+def _registry_run(net, codes, n: int, drawn: float, repeats: int, baseline: int) -> None:
+    network = net.network
     names, patterns, weights, _ = _patterns(network, codes)
     engine, update = _engine(network)
     columns = {v: patterns[:, j] for j, v in enumerate(names)}
     positions = [engine.position[v] for v in names]
-    parts = groups(patterns >= 0, positions, engine.plan, engine.cards)
-    sizes = [_conditioned(engine, sorted(positions[j] for j in cols)).tree.total for _, cols in parts]
+    known = patterns >= 0
+    parts = groups(known, positions, engine.plan, engine.cards)
+    cost = _estimator(engine.plan, engine.cards, positions)
+    sizes, cases = [], 0
+    for rows, cols in parts:  # each group's tree, and its cases (records expanded over unknown conditioned values)
+        extra = expansion(known[rows], cols, cost, [engine.cards[u] for u in positions])
+        sizes.append(_conditioned(engine, sorted(positions[j] for j in [*cols, *extra])).tree.total)
+        copies = np.ones(len(rows))
+        for j in extra:
+            copies = np.where(known[rows, j], copies, copies * engine.cards[positions[j]])
+        cases += int(copies.sum())
     step = _median(lambda: expected_counts(engine, columns, update, weights=weights), repeats)
     t = time.perf_counter()
     fit = em(net, codes, max_iter=1)
@@ -73,9 +96,9 @@ def registry(net, n: int, repeats: int, baseline: int) -> None:
     sample_rows = np.random.default_rng(0).choice(len(patterns), size=k, replace=False)
     lik = _lik(network, patterns[sample_rows], names)
     full = _median(lambda: engine.family_expectations(lik, update, weights=weights[sample_rows]), 1) / k
-    print(f"registry: {n:,} records drawn by bench.cohort in {drawn:.0f} s, {len(patterns):,} distinct, "
-          f"{len(update)} tables learnt; {len(parts)} groups (records {[len(r) for r, _ in parts]}), conditioned "
-          f"trees of {sizes} clique states (the full tree: {engine._tree.total:,})")
+    print(f"{n:,} records drawn by bench.cohort in {drawn:.0f} s, {len(patterns):,} distinct, "
+          f"{len(update)} tables learnt; {len(parts)} groups of records, {cases:,} cases once expanded, "
+          f"conditioned trees of {min(sizes):,}-{max(sizes):,} clique states (the full tree: {engine._tree.total:,})")
     print("| E-step path | seconds for all the records |\n|---|---:|")
     print(f"| conditioned trees (`bn.engines.slicing`; median of {repeats}) | {step:.1f} |")
     print(f"| the full tree batched (`family_expectations`), {k} records timed | {full * len(patterns):.0f} "
@@ -117,6 +140,8 @@ def sparse(net, n: int, repeats: int, baseline: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.em_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--registry", type=int, default=1_000_000, help="registry records (0: skip)")
+    parser.add_argument("--registry-missing", type=float, nargs="+", default=[0.0, 0.1],
+                        help="rates at which each diagnosis goes unrecorded in the registry")
     parser.add_argument("--records", type=int, default=2000, help="sparse records (0: skip)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline-cases", type=int, default=100, help="records timed on the slower paths")
@@ -125,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     info = net.info
     print(f"{info.id} {info.version} (sha256 {info.sha256[:12]}...)")
     if args.registry:
-        registry(net, args.registry, args.repeats, args.baseline_cases)
+        registry(net, args.registry, args.repeats, args.baseline_cases, args.registry_missing)
     if args.records:
         sparse(net, args.records, args.repeats, args.baseline_cases)
     return 0

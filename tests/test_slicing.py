@@ -112,3 +112,42 @@ def test_a_split_must_pay_for_its_tree():
     assert len(groups(known, [0, 1], tiny, cards)) == 1
     many = np.concatenate([known] * 500_000)
     assert len(groups(many, [0, 1], tiny, cards)) == 2
+
+
+def test_records_missing_a_diagnosis_are_expanded_over_its_values(shipped):
+    """A record that does not know one of the conditioned diagnoses counts once per value of it (its cases
+    weighed by their share of the record's probability): the same counts as the full tree."""
+    network = shipped.network
+    update = [v for v in network.variables if network[v].form not in ("deterministic_or", "mixture")]
+    start = _as_tables(network, {v: network[v].cpt for v in update})
+    engine = CompiledEngine(start, network_plan(start))
+    rng = np.random.default_rng(4)
+    missing = {**{v: 0.1 for v in network.by_role("diagnosis")}, **{v: 0.0 for v in network.by_role("risk_factor")},
+               **{v: 1.0 for v in network.by_role("mechanism")}}
+    codes = _records(start, 120, rng, missing=missing)
+    names = list(codes)
+    matrix = np.stack(list(codes.values()), axis=1)
+    positions = [engine.position[v] for v in names]
+    cost = slicing._estimator(engine.plan, engine.cards, positions)
+    always = np.flatnonzero((matrix >= 0).all(axis=0)).tolist()
+    extra = slicing.expansion(matrix >= 0, always, cost, [engine.cards[u] for u in positions])
+    assert {network[names[j]].role for j in extra} == {"diagnosis"}  # known in about 90% of the records
+    counts, log_z = expected_counts(engine, codes, update)
+    full, full_log_z = engine.family_expectations(_likelihoods(start, codes), update)
+    np.testing.assert_allclose(log_z, full_log_z, atol=1e-9)
+    for v in update:
+        np.testing.assert_allclose(counts[v], full[v], atol=1e-9, err_msg=v)
+
+
+def test_expansion_keeps_rare_columns_out():
+    """A column most records do not know would multiply the cases more than it saves."""
+    known = np.zeros((100, 2), dtype=bool)
+    known[:, 0] = True
+    known[:95, 1] = True   # known by 95%: worth expanding the other 5
+    cost = {frozenset(): 1000, frozenset({1}): 100}
+    estimate = lambda cols: cost[frozenset(cols) - {0}]  # noqa: E731
+    assert slicing.expansion(known, [0], estimate, [2, 2]) == [1]
+    known[:95, 1] = False
+    known[:5, 1] = True    # known by 5%: 195 cases on a tree 10x smaller would not pay here
+    cost[frozenset({1})] = 600
+    assert slicing.expansion(known, [0], estimate, [2, 2]) == []

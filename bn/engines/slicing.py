@@ -96,22 +96,54 @@ def _conditioned(engine, known: Sequence[int]) -> ConditionedTree:
     return _TREES.get_or(key, lambda: ConditionedTree(network, families, engine.cards, known))
 
 
+def _estimator(plan: TreePlan, cards: Sequence[int], positions: Sequence[int]):
+    """The clique states of the network's tree conditioned on a set of columns, estimated on ``plan``'s cliques
+    less those variables (that layout is a valid junction tree of the conditioned network; the one planned for it
+    is usually smaller), so that no triangulation is run to decide."""
+    log_cards = np.zeros((len(plan.cliques), len(cards)))  # clique x variable: log(card) of its members
+    for c, members in enumerate(plan.cliques):
+        log_cards[c, list(members)] = np.log([cards[u] for u in members])
+    position = np.asarray(positions, dtype=np.intp)
+
+    def cost(columns: set[int]) -> float:
+        keep = np.ones(len(cards))
+        keep[position[list(columns)]] = 0.0
+        return float(np.exp(log_cards @ keep).sum())
+
+    return cost
+
+
+def expansion(known: np.ndarray, always: Sequence[int], cost, card_of: Sequence[int], *, most: int = 4096
+              ) -> list[int]:
+    """Columns to condition on beyond ``always`` (known by every record): a record that does not know some of
+    them stands for one case per combination of their values (a record missing one yes/no diagnosis counts
+    twice), on a smaller tree. Added greedily, most often known first, while the estimated clique states times
+    cases fall and no record stands for more than ``most`` cases."""
+    chosen = set(always)
+    copies = np.ones(known.shape[0])
+    best = known.shape[0] * cost(chosen)
+    for j in np.argsort(-known.sum(axis=0), kind="stable").tolist():
+        if j in chosen or not known[:, j].any():
+            continue
+        more = np.where(known[:, j], copies, copies * card_of[j])
+        if more.max() > most:
+            continue
+        total = more.sum() * cost(chosen | {j})
+        if total < best:
+            chosen.add(j)
+            copies, best = more, total
+    return sorted(chosen - set(always))
+
+
 def groups(known: np.ndarray, positions: Sequence[int], plan: TreePlan, cards: Sequence[int]
            ) -> list[tuple[np.ndarray, list[int]]]:
     """Records split by which variables they know, with the columns each group slices on (known by all of it).
 
     ``known`` is ``(records, columns)``; column j is variable ``positions[j]``. A group is split on the column
     known by some of it whose slicing saves the most clique states times records, while the saving exceeds
-    :data:`SETUP_COST` and there are fewer than :data:`MAX_GROUPS` groups. A group's cost is estimated on
-    ``plan``'s cliques less its known variables (that layout is a valid junction tree of the conditioned
-    network; the one planned for it is usually smaller), so no triangulation is run to decide.
+    :data:`SETUP_COST` and there are fewer than :data:`MAX_GROUPS` groups (cost: :func:`_estimator`).
     """
-    member = [set(c) for c in plan.cliques]
-
-    def cost(columns: set[int]) -> int:
-        drop = {positions[j] for j in columns}
-        return sum(math.prod(cards[u] for u in c if u not in drop) for c in member)
-
+    cost = _estimator(plan, cards, positions)
     out: list[tuple[np.ndarray, list[int]]] = []
     pending = [np.arange(known.shape[0])]
     while pending:
@@ -160,6 +192,7 @@ def expected_counts(engine, codes: Mapping[str, np.ndarray], variables: Sequence
     acc: dict[str, dict[tuple[int, ...], np.ndarray]] = {v: {} for v in variables}  # per known family members
     log_z_all = np.full(size, -np.inf)
     eye = [np.eye(c) for c in cards]
+    cost = _estimator(engine.plan, cards, positions)
     for rows, columns in groups(matrix >= 0, positions, engine.plan, cards):
         if not columns:  # nothing to condition on: the network's own tree, whose tables all records share
             for start in range(0, len(rows), 4096):
@@ -171,7 +204,9 @@ def expected_counts(engine, codes: Mapping[str, np.ndarray], variables: Sequence
                 for v, table in counts.items():
                     acc[v][()] = acc[v].get((), 0.0) + table.ravel()
             continue
-        columns = sorted(columns, key=lambda j: positions[j])
+        group_known = matrix[rows] >= 0
+        extra = expansion(group_known, columns, cost, [cards[u] for u in positions])
+        columns = sorted([*columns, *extra], key=lambda j: positions[j])
         conditioned = _conditioned(engine, [positions[j] for j in columns])
         tree = conditioned.tree
         needed = {tree.plan.assign[position[v]] for v in variables}
@@ -185,30 +220,61 @@ def expected_counts(engine, codes: Mapping[str, np.ndarray], variables: Sequence
             cut = [u for u in family if u in at_column]
             layout.append((v, c, tuple(k + 1 for k, u in enumerate(members) if u not in kept),
                            [0] + [sorted(kept).index(u) + 1 for u in kept], cut))
+        # Each record's cases: one per combination of the values it does not know of the expanded columns.
+        copies = np.ones(len(rows), dtype=np.int64)
+        for j in extra:
+            copies = np.where(group_known[:, j], copies, copies * cards[positions[j]])
+        ends = np.cumsum(copies)
         chunk = max(1, min(8192, CHUNK_STATES // max(tree.total, 1)))
-        for start in range(0, len(rows), chunk):
+        a = 0
+        while a < len(rows):
             limits.check_time()
-            part = rows[start:start + chunk]
-            known = matrix[part]
+            b = max(a + 1, int(np.searchsorted(ends, (ends[a - 1] if a else 0) + chunk, side="right")))
+            part = rows[a:b]
+            n_cases = copies[a:b]
+            a = b
+            rep = np.repeat(np.arange(len(part)), n_cases)
+            first = np.cumsum(n_cases) - n_cases  # where each record's cases start
+            known = matrix[part][rep]
+            values = known[:, columns]
+            step, radix = np.arange(len(rep)) - first[rep], np.ones(len(rep), dtype=np.int64)
+            for k, j in enumerate(columns):
+                if j in extra:
+                    unknown = values[:, k] < 0
+                    card = cards[positions[j]]
+                    values[unknown, k] = (step[unknown] // radix[unknown]) % card
+                    radix[unknown] *= card
             lik = {positions[j]: np.where((known[:, j] >= 0)[:, None], eye[positions[j]][np.maximum(known[:, j], 0)],
                                           1.0)
                    for j in rest if (known[:, j] >= 0).any()}
-            values = known[:, columns]
             pot, log_z = tree.calibrate(lik, False, needed, conditioned.tables(cpts, values))
             bad = ~(log_z > _LOG_SAFE)
-            if bad.any():  # tiny or zero P(record): again with every message rescaled
+            if extra and bad.any():
+                # A case of a record with another case 1e20 times likelier weighs under 1e-20 of it: its
+                # unscaled number (0 where it underflowed) is exact enough, and its rerun is spared.
+                best = np.maximum.reduceat(log_z, first)
+                bad &= ~(best[rep] > _LOG_SAFE + 46.0)
+            if bad.any():  # tiny or zero P(case): again with every message rescaled
                 again = np.flatnonzero(bad)
-                pot_b, log_b = tree.calibrate({u: a[again] for u, a in lik.items()}, True, needed,
+                pot_b, log_b = tree.calibrate({u: x[again] for u, x in lik.items()}, True, needed,
                                               conditioned.tables(cpts, values[again]))
                 pot[:, again] = pot_b
                 log_z[again] = log_b
-            log_z_all[part] = log_z
-            w = np.where(np.isfinite(log_z), weights[part], 0.0)
+            if extra:  # a record's P is the sum over its cases; each case weighs its share of it
+                top = np.maximum.reduceat(log_z, first)
+                top = np.where(np.isfinite(top), top, 0.0)
+                with np.errstate(divide="ignore"):
+                    record_log_z = top + np.log(np.add.reduceat(np.exp(log_z - top[rep]), first))
+                share = np.exp(log_z - np.where(np.isfinite(record_log_z), record_log_z, 0.0)[rep])
+            else:
+                record_log_z, share = log_z, 1.0
+            log_z_all[part] = record_log_z
+            w = np.where(np.isfinite(record_log_z), weights[part], 0.0)[rep] * share
             for v, c, axes, perm, cut in layout:
-                table = pot[tree.offset[c]:tree.offset[c] + tree.sizes[c]].reshape((*tree.shapes[c], len(part)))
+                table = pot[tree.offset[c]:tree.offset[c] + tree.sizes[c]].reshape((*tree.shapes[c], len(rep)))
                 table = np.moveaxis(table, -1, 0)
                 table = np.add.reduce(table, axis=axes) if axes else table
-                table = np.transpose(table, perm).reshape(len(part), -1)
+                table = np.transpose(table, perm).reshape(len(rep), -1)
                 total = table.sum(axis=1)
                 table = table * np.divide(w, total, out=np.zeros_like(w), where=total > 0)[:, None]
                 into = acc[v]
