@@ -30,16 +30,17 @@ from bn.batch import record_codes
 from bn.em import _as_tables, _patterns, em
 from bn.engines import CompiledEngine, network_plan
 from bn.engines.slicing import _conditioned, _estimator, expansion, expected_counts, groups
+from bn.model import Network
 from bn.sampling import sample
 
 
-def _engine(network):
+def _engine(network: Network) -> tuple[CompiledEngine, list[str]]:
     update = [v for v in network.variables if network[v].form not in ("deterministic_or", "mixture")]
     start = _as_tables(network, {v: network[v].cpt for v in update})
     return CompiledEngine(start, network_plan(start)), update
 
 
-def _lik(network, patterns, names):
+def _lik(network: Network, patterns: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     return {v: np.where((patterns[:, j] >= 0)[:, None], np.eye(network[v].card)[np.maximum(patterns[:, j], 0)], 1.0)
             for j, v in enumerate(names)}
 
@@ -53,7 +54,7 @@ def _median(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def registry(net, n: int, repeats: int, baseline: int, missing: Sequence[float]) -> None:
+def registry(net: bn.BayesNet, n: int, repeats: int, baseline: int, missing: Sequence[float]) -> None:
     from bench.cohort import clinic_records, perturbed_truth
 
     network = net.network
@@ -71,7 +72,8 @@ def registry(net, n: int, repeats: int, baseline: int, missing: Sequence[float])
         _registry_run(net, codes, n, drawn, repeats, baseline)
 
 
-def _registry_run(net, codes, n: int, drawn: float, repeats: int, baseline: int) -> None:
+def _registry_run(net: bn.BayesNet, codes: dict[str, np.ndarray], n: int, drawn: float, repeats: int,
+                  baseline: int) -> None:
     network = net.network
     names, patterns, weights, _ = _patterns(network, codes)
     engine, update = _engine(network)
@@ -82,6 +84,10 @@ def _registry_run(net, codes, n: int, drawn: float, repeats: int, baseline: int)
     cost = _estimator(engine.plan, engine.cards, positions)
     sizes, cases = [], 0
     for rows, cols in parts:  # each group's tree, and its cases (records expanded over unknown conditioned values)
+        if not cols:  # as expected_counts: the network's own tree
+            sizes.append(engine._tree.total)
+            cases += len(rows)
+            continue
         extra = expansion(known[rows], cols, cost, [engine.cards[u] for u in positions])
         sizes.append(_conditioned(engine, sorted(positions[j] for j in [*cols, *extra])).tree.total)
         copies = np.ones(len(rows))
@@ -107,7 +113,7 @@ def _registry_run(net, codes, n: int, drawn: float, repeats: int, baseline: int)
           f"{whole:.1f} s ({fit.iterations} iteration)")
 
 
-def sparse(net, n: int, repeats: int, baseline: int) -> None:
+def sparse(net: bn.BayesNet, n: int, repeats: int, baseline: int) -> None:
     network = net.network
     rng = np.random.default_rng(0)
     states, _ = sample(network, n, rng)

@@ -79,14 +79,15 @@ class CaseReport:
         if self.sources:
             parts.append("<h2>Where does the knee pain come from?</h2>")
             parts.append(html_table(["Source", "Prior", "Now", "90% interval", ""],
-                                [[s["label"], percent(s["prior"]), f"<b>{percent(s['posterior'])}</b>",
-                                  f"{percent(s['low'])}–{percent(s['high'])}",
-                                  html_bar(s["posterior"], s["low"], s["high"])] for s in self.sources], raw={2, 4}))
+                                    [[s["label"], percent(s["prior"]), f"<b>{percent(s['posterior'])}</b>",
+                                      f"{percent(s['low'])}–{percent(s['high'])}",
+                                      html_bar(s["posterior"], s["low"], s["high"])] for s in self.sources],
+                                    raw={2, 4}))
             parts.append(f"<p>{e(self.call)}</p>")
         parts.append("<h2>Differential</h2>")
         parts.append(html_table(["Condition", "Prior", "Now", ""],
-                            [[d["label"], percent(d["prior"]), f"<b>{percent(d['posterior'])}</b>",
-                              html_bar(d["posterior"])] for d in self.differential], raw={2, 3}))
+                                [[d["label"], percent(d["prior"]), f"<b>{percent(d['posterior'])}</b>",
+                                  html_bar(d["posterior"])] for d in self.differential], raw={2, 3}))
         parts.append("<p class=\"small\">Conditions can coexist, so they need not add up to 100%.</p>")
         if self.weights:
             parts.append(f"<h2>Weight of each finding for {e(self.weights_target)}</h2>")

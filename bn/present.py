@@ -93,7 +93,7 @@ def html_bar(p: float, low: float | None = None, high: float | None = None) -> s
             f"{span}</span>")
 
 
-def html_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, raw: set[int] = frozenset(),
+def html_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, raw: frozenset[int] | set[int] = frozenset(),
                css_class: str = "") -> str:
     """A table with every cell escaped except the columns in ``raw`` (markup built here, such as bars).
 
@@ -142,8 +142,9 @@ def weights_html(rows: Sequence[tuple[str, float]]) -> str:
     """Each finding's weight of evidence (dB) as a diverging bar: raising to the right in blue, lowering to the
     left in red, scaled to the largest.
 
-    >>> "+3.0 dB" in weights_html([("Knee pain", 3.0), ("Back pain", -1.5)])
-    True
+    >>> table = weights_html([("Knee pain", 3.0), ("Back <b>", -1.5)])
+    >>> "+3.0 dB" in table, "Back &lt;b&gt;" in table, "<b>" in table
+    (True, True, False)
     """
     top = max((abs(w) for _, w in rows), default=0.0) or 1.0
     body = []

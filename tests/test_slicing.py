@@ -148,6 +148,62 @@ def test_expansion_keeps_rare_columns_out():
     estimate = lambda cols: cost[frozenset(cols) - {0}]  # noqa: E731
     assert slicing.expansion(known, [0], estimate, [2, 2]) == [1]
     known[:95, 1] = False
-    known[:5, 1] = True    # known by 5%: 195 cases on a tree 10x smaller would not pay here
+    known[:5, 1] = True    # known by 5%: 195 cases on a tree 0.6 times the size would not pay
     cost[frozenset({1})] = 600
     assert slicing.expansion(known, [0], estimate, [2, 2]) == []
+
+
+def _many_children(k: int):
+    """A root h and k children, each y with probability 0.01 (h=a) or 0.02 (h=b): a record knowing every child
+    has P(e) near 1e-300 or below, all of it in the factors that conditioning on the children gathers."""
+    from bn.interop import parse_upload
+
+    parts = ["network toy {}", "variable h { type discrete [ 2 ] { a, b }; }"]
+    parts += [f"variable x{i} {{ type discrete [ 2 ] {{ y, n }}; }}" for i in range(k)]
+    parts.append("probability ( h ) { table 0.5, 0.5; }")
+    parts += [f"probability ( x{i} | h ) {{ (a) 0.01, 0.99; (b) 0.02, 0.98; }}" for i in range(k)]
+    return parse_upload("toy.bif", ("\n".join(parts) + "\n").encode())
+
+
+@pytest.mark.parametrize("k", [184, 200])
+def test_records_below_the_smallest_float_are_rescaled(k):
+    """Review finding: a record whose probability lies below 1e-308 gave NaN counts (k=184) or was called
+    impossible (k=200) when its conditioned tables were not rescaled; the full tree's messages are."""
+    network = _many_children(k)
+    engine = CompiledEngine(network, network_plan(network))
+    codes = {f"x{i}": np.array([0, 0, 1]) for i in range(k)}
+    codes["x0"] = np.array([0, 1, 1])
+    codes["h"] = np.array([-1, -1, -1])  # never known: its clique gathers every child's factor
+    with np.errstate(over="raise", invalid="raise"):  # underflow is expected, and what the rerun is for
+        counts, log_z = expected_counts(engine, codes, ["h", "x1"])
+    full, full_log_z = engine.family_expectations(_likelihoods(network, codes), ["h", "x1"])
+    assert np.isfinite(log_z).all() and log_z[:2].max() < np.log(1e-300)  # the third: an ordinary record
+    np.testing.assert_allclose(log_z, full_log_z, rtol=1e-12)
+    for v in ("h", "x1"):
+        np.testing.assert_allclose(counts[v], full[v], atol=1e-9, err_msg=v)
+
+
+def test_chunk_boundaries_keep_each_records_cases_together(shipped, monkeypatch):
+    """Tiny calibrations (one or a few records each, a record's expanded cases never split): the same counts."""
+    network = shipped.network
+    update = [v for v in network.variables if network[v].form not in ("deterministic_or", "mixture")]
+    start = _as_tables(network, {v: network[v].cpt for v in update})
+    engine = CompiledEngine(start, network_plan(start))
+    rng = np.random.default_rng(8)
+    missing = {**{v: 0.15 for v in network.by_role("diagnosis")}, **{v: 0.0 for v in network.by_role("risk_factor")},
+               **{v: 1.0 for v in network.by_role("mechanism")}}
+    codes = _records(start, 40, rng, missing=missing)
+    expected, expected_log_z = expected_counts(engine, codes, update)
+    for states in (1, 5_000):
+        monkeypatch.setattr(slicing, "CHUNK_STATES", states)
+        counts, log_z = expected_counts(engine, codes, update)
+        np.testing.assert_allclose(log_z, expected_log_z, atol=1e-10)
+        for v in update:
+            np.testing.assert_allclose(counts[v], expected[v], atol=1e-10, err_msg=v)
+
+
+def test_codes_outside_a_variables_states_are_refused():
+    network = bench_network("asia")
+    engine = CompiledEngine(network, network_plan(network))
+    with pytest.raises(ValueError, match=r"smoke: state codes must lie in -1\.\.1"):
+        expected_counts(engine, {"smoke": np.array([0, 2])}, ["lung"])

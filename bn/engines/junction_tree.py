@@ -412,6 +412,8 @@ class _Tree:
                 family = [index[p] for p in var.parents] + [index[vid]]
                 base[c] = base[c] * _broadcast(np.asarray(var.cpt, dtype=float), family, plan.cliques[c], cards)
             self.base = np.concatenate([base[c].ravel() for lvl in levels for c in lvl])
+        else:
+            self.base = None
         self.evidence_shape = [tuple(cards[u] if u == v else 1 for u in plan.cliques[plan.home[v]])
                                for v in range(len(order))]
         self.marginal_axes = [tuple(k for k, u in enumerate(plan.cliques[plan.home[v]]) if u != v)
@@ -515,6 +517,8 @@ class _Tree:
         size = max((a.shape[0] for a in lik.values()), default=1)
         if base is not None:
             return self._calibrate_views(lik, base.shape[1], scaled, needed, base)
+        if self.base is None:
+            raise ValueError("this tree is a layout only: give each case's tables (base=)")
         if size == 1 and self.fused:
             wanted = () if needed == () else self._wanted(needed)
             pot, log_z = self._calibrate_one({v: a[0] for v, a in lik.items()}, scaled, wanted)
@@ -738,7 +742,7 @@ def _gather_index(shape: tuple[int, ...], keep: tuple[bool, ...]) -> np.ndarray:
 
     Cached (cliques repeat shapes), so the result is read-only.
     """
-    grids = np.indices(shape).reshape(len(shape), math.prod(shape))  # an empty shape: one state
+    grids = np.indices(shape).reshape(len(shape), -1)
     out = np.zeros(grids.shape[1], dtype=np.intp)
     for k, s in enumerate(shape):
         if keep[k]:

@@ -8,28 +8,37 @@ own values of S. On l4l5_knee 2.0.0 (EM's tree without OR chains: 229,544 clique
 registry's records, which know the diagnoses and the risk factors, has under 1,000.
 
 The records are split into groups by which variables they know, as long as a split pays (a cost model in clique
-states times records, :func:`groups`); each group runs on the tree conditioned on what all its records know,
-its other known values entered as likelihoods. The numbers are those of the full tree: a test compares the two
-to 1e-10 (``tests/test_slicing.py``).
+states times records, :func:`groups`). A group is conditioned on what all its records know, and on the
+variables most of them know (:func:`expansion`): a record that does not know one of those stands for one case
+per value of it, each case weighed by its share of the record's probability. The other known values are
+entered as likelihoods. The numbers are those of the full tree: tests compare the two to 1e-9 and against
+enumeration (``tests/test_slicing.py``).
 
 >>> import bn
->>> from bn.engines import CompiledEngine
->>> eng = CompiledEngine(bn.load("l4l5_knee").network)
->>> codes = {"age_group": np.array([0, 2, 2]), "knee_pain": np.array([1, 1, -1])}
->>> counts, log_z = expected_counts(eng, codes, ["disc_herniation"])
->>> round(float(counts["disc_herniation"].sum()), 12)        # one expected count per record
-3.0
+>>> from bn.engines import CompiledEngine, network_plan
+>>> network = bn.load("l4l5_knee").network
+>>> eng = CompiledEngine(network, network_plan(network))     # EM's tree: no OR chains
+>>> codes = {"age_group": np.array([0, 2, 2]), "disc_herniation": np.array([1, 0, -1]),
+...          "knee_pain": np.array([1, 1, -1])}
+>>> counts, log_z = expected_counts(eng, codes, ["disc_herniation", "straight_leg_raise"])
+>>> full, full_log_z = eng.family_expectations(indicators(eng, codes), ["disc_herniation", "straight_leg_raise"])
+>>> all(np.allclose(counts[v], full[v], atol=1e-12) for v in full), np.allclose(log_z, full_log_z)
+(True, True)
 """
-
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bn import limits
 from bn.engines.junction_tree import _LOG_SAFE, LRU, TreePlan, _Tree, plan_junction_tree
+
+if TYPE_CHECKING:
+    from bn.engines.junction_tree import CompiledEngine
+    from bn.model import Network
 
 # Planning and laying out a conditioned tree costs about what this many clique states times records cost to
 # calibrate (10 ms); a split of the records (two trees instead of one) must save more than that.
@@ -45,7 +54,8 @@ class ConditionedTree:
     """The junction tree of a network conditioned on the variables ``known`` (indices), and where each
     variable's table goes in it. ``families[v]`` lists v's parents, then v (indices)."""
 
-    def __init__(self, network, families: Sequence[Sequence[int]], cards: Sequence[int], known: Sequence[int]):
+    def __init__(self, network: Network, families: Sequence[Sequence[int]], cards: Sequence[int],
+                 known: Sequence[int]):
         self.known = list(known)
         drop = set(self.known)
         column = {u: k for k, u in enumerate(self.known)}
@@ -58,7 +68,9 @@ class ConditionedTree:
         known_cards = [cards[u] for u in self.known]
         self.radix = (np.array([math.prod(known_cards[k + 1:]) for k in range(len(known_cards))], dtype=np.int64)
                       if self.known and math.prod(known_cards) < 2 ** 62 else None)
-        self.factors = []  # per variable: clique, known members (columns, strides), kept members, axes order
+        # Per variable: its clique, the columns and strides of its known members, the axes order (known
+        # members first), its shape over the clique's axes, and its numbers of known and other states.
+        self.factors = []
         for v, family in enumerate(families):
             c = plan.assign[v]
             cut = [u for u in family if u in drop]
@@ -69,9 +81,12 @@ class ConditionedTree:
                                  [family.index(u) for u in cut] + [family.index(u) for u in kept], shape,
                                  math.prod(cards[u] for u in cut), math.prod(cards[u] for u in kept)))
 
-    def tables(self, cpts: Sequence[np.ndarray], values: np.ndarray) -> np.ndarray:
-        """Each case's clique tables, ``(states, N)``: the product of the tables ``cpts`` (one per variable, in
-        family order) read at the cases' values of the known variables ``(N, len(known))``."""
+    def tables(self, cpts: Sequence[np.ndarray], values: np.ndarray, *, scaled: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Each case's clique tables, ``(states, N)``, from ``cpts`` (one table per variable, in the engine's
+        order, each with its axes in family order) read at the cases' values of the known variables ``(N,
+        len(known))``, and the log of what they were divided by per case (0 unless ``scaled``: each clique's
+        table divided by its largest entry, so that many small factors in one clique never underflow)."""
         tree = self.tree
         size = values.shape[0]
         if size > 1 and self.radix is not None:
@@ -79,24 +94,31 @@ class ConditionedTree:
             # tables are built once and copied to its records.
             _, first, inverse = np.unique(values @ self.radix, return_index=True, return_inverse=True)
             if 2 * len(first) <= size:
-                return np.take(self.tables(cpts, values[first]), inverse, axis=1)
+                pot, log_scale = self.tables(cpts, values[first], scaled=scaled)
+                return np.take(pot, inverse, axis=1), log_scale[inverse]
         pot = np.ones((tree.total, size))
         views = [pot[o:o + n].reshape((*shape, size)) for o, n, shape in zip(tree.offset, tree.sizes, tree.shapes)]
+        log_scale = np.zeros(size)
         for cpt, (c, columns, strides, perm, shape, n_cut, n_kept) in zip(cpts, self.factors):
             table = np.transpose(cpt, perm).reshape(n_cut, n_kept)
             rows = values[:, columns] @ strides if columns else np.zeros(size, dtype=np.intp)
             views[c] *= table[rows].T.reshape((*shape, size))
-        return pot
+            if scaled:
+                top = views[c].reshape(-1, size).max(axis=0)
+                top = np.where(top > 0, top, 1.0)
+                views[c] /= top
+                log_scale += np.log(top)
+        return pot, log_scale
 
 
-def _conditioned(engine, known: Sequence[int]) -> ConditionedTree:
+def _conditioned(engine: CompiledEngine, known: Sequence[int]) -> ConditionedTree:
     network = engine.network
     families = tuple(tuple(engine.position[u] for u in (*network[v].parents, v)) for v in engine.order)
     key = (families, tuple(engine.cards), tuple(known))
     return _TREES.get_or(key, lambda: ConditionedTree(network, families, engine.cards, known))
 
 
-def _estimator(plan: TreePlan, cards: Sequence[int], positions: Sequence[int]):
+def _estimator(plan: TreePlan, cards: Sequence[int], positions: Sequence[int]) -> Callable[[set[int]], float]:
     """The clique states of the network's tree conditioned on a set of columns, estimated on ``plan``'s cliques
     less those variables (that layout is a valid junction tree of the conditioned network; the one planned for it
     is usually smaller), so that no triangulation is run to decide."""
@@ -113,12 +135,12 @@ def _estimator(plan: TreePlan, cards: Sequence[int], positions: Sequence[int]):
     return cost
 
 
-def expansion(known: np.ndarray, always: Sequence[int], cost, card_of: Sequence[int], *, most: int = 4096
-              ) -> list[int]:
+def expansion(known: np.ndarray, always: Sequence[int], cost: Callable[[set[int]], float], card_of: Sequence[int],
+              *, limit: int = CHUNK_STATES) -> list[int]:
     """Columns to condition on beyond ``always`` (known by every record): a record that does not know some of
     them stands for one case per combination of their values (a record missing one yes/no diagnosis counts
     twice), on a smaller tree. Added greedily, most often known first, while the estimated clique states times
-    cases fall and no record stands for more than ``most`` cases."""
+    cases fall and no record's cases times the tree exceed ``limit`` states (one calibration's table)."""
     chosen = set(always)
     copies = np.ones(known.shape[0])
     best = known.shape[0] * cost(chosen)
@@ -126,24 +148,31 @@ def expansion(known: np.ndarray, always: Sequence[int], cost, card_of: Sequence[
         if j in chosen or not known[:, j].any():
             continue
         more = np.where(known[:, j], copies, copies * card_of[j])
-        if more.max() > most:
+        tree = cost(chosen | {j})
+        if more.max() * tree > limit:
             continue
-        total = more.sum() * cost(chosen | {j})
-        if total < best:
+        if more.sum() * tree < best:
             chosen.add(j)
-            copies, best = more, total
+            copies, best = more, more.sum() * tree
     return sorted(chosen - set(always))
 
 
-def groups(known: np.ndarray, positions: Sequence[int], plan: TreePlan, cards: Sequence[int]
-           ) -> list[tuple[np.ndarray, list[int]]]:
+def indicators(engine: CompiledEngine, codes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """State codes (-1: unknown) as the engine's likelihoods: an indicator of the known state, ones where
+    unknown."""
+    return {v: np.where((c >= 0)[:, None], np.eye(engine.network[v].card)[np.maximum(c, 0)], 1.0)
+            for v, c in ((v, np.asarray(c)) for v, c in codes.items())}
+
+
+def groups(known: np.ndarray, positions: Sequence[int], plan: TreePlan, cards: Sequence[int], *,
+           cost: Callable[[set[int]], float] | None = None) -> list[tuple[np.ndarray, list[int]]]:
     """Records split by which variables they know, with the columns each group slices on (known by all of it).
 
     ``known`` is ``(records, columns)``; column j is variable ``positions[j]``. A group is split on the column
     known by some of it whose slicing saves the most clique states times records, while the saving exceeds
     :data:`SETUP_COST` and there are fewer than :data:`MAX_GROUPS` groups (cost: :func:`_estimator`).
     """
-    cost = _estimator(plan, cards, positions)
+    cost = cost or _estimator(plan, cards, positions)
     out: list[tuple[np.ndarray, list[int]]] = []
     pending = [np.arange(known.shape[0])]
     while pending:
@@ -165,7 +194,7 @@ def groups(known: np.ndarray, positions: Sequence[int], plan: TreePlan, cards: S
     return out
 
 
-def expected_counts(engine, codes: Mapping[str, np.ndarray], variables: Sequence[str], *,
+def expected_counts(engine: CompiledEngine, codes: Mapping[str, np.ndarray], variables: Sequence[str], *,
                     weights: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """``sum_n weights[n] * P(family | record_n)`` for each variable's family (axes: its parents, then itself)
     and ``log P(record_n)`` per record (``-inf`` for an impossible one, which adds nothing): EM's E-step, from
@@ -179,30 +208,34 @@ def expected_counts(engine, codes: Mapping[str, np.ndarray], variables: Sequence
     size = len(np.asarray(codes[names[0]])) if names else 0
     matrix = (np.stack([np.asarray(codes[v], dtype=np.int64) for v in names], axis=1) if names
               else np.zeros((size, 0), dtype=np.int64))
+    for j, v in enumerate(names):
+        if matrix.size and (matrix[:, j].max() >= engine.network[v].card or matrix[:, j].min() < -1):
+            raise ValueError(f"{v}: state codes must lie in -1..{engine.network[v].card - 1}")
     weights = np.ones(size) if weights is None else np.asarray(weights, dtype=float)
-    if engine._inner is not engine.network or not names:
-        eye = {v: np.eye(engine.network[v].card) for v in names}
-        lik = {v: np.where((matrix[:, j] >= 0)[:, None], eye[v][np.maximum(matrix[:, j], 0)], 1.0)
-               for j, v in enumerate(names)}
-        return engine.family_expectations(lik, variables, weights=weights)
     position, cards = engine.position, engine.cards
     positions = [position[v] for v in names]
-    cpts = [np.asarray(engine.network[v].cpt, dtype=float) for v in engine.order]
-    families = {v: [position[u] for u in (*engine.network[v].parents, v)] for v in variables}
     acc: dict[str, dict[tuple[int, ...], np.ndarray]] = {v: {} for v in variables}  # per known family members
     log_z_all = np.full(size, -np.inf)
-    eye = [np.eye(c) for c in cards]
+
+    def on_full_tree(rows: np.ndarray) -> None:
+        """The network's own tree, whose tables all records share, a few thousand records at a time."""
+        for start in range(0, len(rows), 4096):
+            part = rows[start:start + 4096]
+            counts, log_z_all[part] = engine.family_expectations(
+                indicators(engine, {v: matrix[part, j] for j, v in enumerate(names)}), variables,
+                weights=weights[part])
+            for v, table in counts.items():
+                acc[v][()] = acc[v].get((), 0.0) + table.ravel()
+
     cost = _estimator(engine.plan, cards, positions)
-    for rows, columns in groups(matrix >= 0, positions, engine.plan, cards):
-        if not columns:  # nothing to condition on: the network's own tree, whose tables all records share
-            for start in range(0, len(rows), 4096):
-                part = rows[start:start + 4096]
-                known = matrix[part]
-                counts, log_z_all[part] = engine.family_expectations(
-                    {v: np.where((known[:, j] >= 0)[:, None], eye[positions[j]][np.maximum(known[:, j], 0)], 1.0)
-                     for j, v in enumerate(names)}, variables, weights=weights[part])
-                for v, table in counts.items():
-                    acc[v][()] = acc[v].get((), 0.0) + table.ravel()
+    # An engine with OR chains: a family split into chain steps has no clique of its own to read.
+    parts = [(np.arange(size), [])] if engine._inner is not engine.network or not names else \
+        groups(matrix >= 0, positions, engine.plan, cards, cost=cost)
+    cpts = [np.asarray(engine.network[v].cpt, dtype=float) for v in engine.order]
+    families = {v: [position[u] for u in (*engine.network[v].parents, v)] for v in variables}
+    for rows, columns in parts:
+        if not columns:
+            on_full_tree(rows)
             continue
         group_known = matrix[rows] >= 0
         extra = expansion(group_known, columns, cost, [cards[u] for u in positions])
@@ -244,22 +277,21 @@ def expected_counts(engine, codes: Mapping[str, np.ndarray], variables: Sequence
                     card = cards[positions[j]]
                     values[unknown, k] = (step[unknown] // radix[unknown]) % card
                     radix[unknown] *= card
-            lik = {positions[j]: np.where((known[:, j] >= 0)[:, None], eye[positions[j]][np.maximum(known[:, j], 0)],
-                                          1.0)
-                   for j in rest if (known[:, j] >= 0).any()}
-            pot, log_z = tree.calibrate(lik, False, needed, conditioned.tables(cpts, values))
+            lik = {position[v]: a for v, a in indicators(
+                engine, {names[j]: known[:, j] for j in rest if (known[:, j] >= 0).any()}).items()}
+            pot, log_z = tree.calibrate(lik, False, needed, conditioned.tables(cpts, values)[0])
             bad = ~(log_z > _LOG_SAFE)
             if extra and bad.any():
                 # A case of a record with another case 1e20 times likelier weighs under 1e-20 of it: its
                 # unscaled number (0 where it underflowed) is exact enough, and its rerun is spared.
                 best = np.maximum.reduceat(log_z, first)
                 bad &= ~(best[rep] > _LOG_SAFE + 46.0)
-            if bad.any():  # tiny or zero P(case): again with every message rescaled
+            if bad.any():  # tiny or zero P(case): again with every table and message rescaled
                 again = np.flatnonzero(bad)
-                pot_b, log_b = tree.calibrate({u: x[again] for u, x in lik.items()}, True, needed,
-                                              conditioned.tables(cpts, values[again]))
+                tables, log_scale = conditioned.tables(cpts, values[again], scaled=True)
+                pot_b, log_b = tree.calibrate({u: x[again] for u, x in lik.items()}, True, needed, tables)
                 pot[:, again] = pot_b
-                log_z[again] = log_b
+                log_z[again] = log_b + log_scale
             if extra:  # a record's P is the sum over its cases; each case weighs its share of it
                 top = np.maximum.reduceat(log_z, first)
                 top = np.where(np.isfinite(top), top, 0.0)
@@ -275,8 +307,9 @@ def expected_counts(engine, codes: Mapping[str, np.ndarray], variables: Sequence
                 table = np.moveaxis(table, -1, 0)
                 table = np.add.reduce(table, axis=axes) if axes else table
                 table = np.transpose(table, perm).reshape(len(rep), -1)
-                total = table.sum(axis=1)
-                table = table * np.divide(w, total, out=np.zeros_like(w), where=total > 0)[:, None]
+                total = table.sum(axis=1, keepdims=True)
+                # Divided first: a rescaled case's total may be tiny, and w / total would overflow.
+                table = np.divide(table, total, out=np.zeros_like(table), where=total > 0) * w[:, None]
                 into = acc[v]
                 if not cut:
                     into[()] = into.get((), 0.0) + table.sum(axis=0)
