@@ -562,6 +562,24 @@ def test_distinct_rows_survives_a_hash_collision(monkeypatch):
     assert np.array_equal(matrix[first][inverse], matrix) and len(first) == 2
 
 
+@pytest.mark.parametrize("kind", ["state codes", "one-hot likelihoods"])
+def test_distinct_rows_hashes_whole_numbers_without_collisions(kind, monkeypatch):
+    """EM's state codes and batches of hard findings (rows of small whole numbers, or of 0.0 and 1.0): their keys
+    must differ, or every grouping falls back to the slow ``np.unique`` over rows (a million records' codes
+    took 28.7 s that way, 4.5 s hashed)."""
+    import bn.engines.junction_tree as jt
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-1, 3, size=(20_000, 40))
+    matrix = codes if kind == "state codes" else np.eye(4)[codes + 1].reshape(len(codes), -1)
+    calls = []
+    real_unique = np.unique
+    monkeypatch.setattr(jt.np, "unique", lambda a, **k: calls.append(k.get("axis")) or real_unique(a, **k))
+    first, inverse = jt.distinct_rows(matrix)
+    assert calls == [None]  # only the keys were sorted: no fallback over rows
+    assert np.array_equal(matrix[first][inverse], matrix) and len(first) == len(real_unique(matrix, axis=0))
+
+
 def test_engine_caches_are_bounded_and_evict_the_least_recently_used(knee):
     """The engine is shared by every app session: its caches hold at most their bound, evicting one at a time."""
     from bn.engines import CompiledEngine

@@ -764,12 +764,18 @@ def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> sorted(first.tolist()), bool(inverse[0] == inverse[2] != inverse[1])
     ([0, 1], True)
     """
-    matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+    integer = np.issubdtype(np.asarray(matrix).dtype, np.integer)
+    matrix = np.ascontiguousarray(matrix, dtype=np.int64 if integer else np.float64)
     if matrix.shape[1] > _ROW_WEIGHTS.size:
         _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
         return first, inverse.ravel()
+    bits = matrix.view(np.uint64)
+    if not integer:
+        # A small whole number or a simple fraction has only its top 12-20 bits set, and multiplying by an odd
+        # weight keeps zeros low: the top bits are folded down first, or 0/1 rows would share a few thousand keys.
+        bits = bits ^ (bits >> np.uint64(52)) ^ (bits >> np.uint64(29))
     with np.errstate(over="ignore"):
-        keys = (matrix.view(np.uint64) * _ROW_WEIGHTS[:matrix.shape[1]]).sum(axis=1, dtype=np.uint64)
+        keys = (bits * _ROW_WEIGHTS[:matrix.shape[1]]).sum(axis=1, dtype=np.uint64)
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     if not np.array_equal(matrix[first][inverse], matrix):
         _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
