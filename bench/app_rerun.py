@@ -29,8 +29,9 @@ def measure(repeats: int) -> list[dict]:
     for panel in PANELS:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.run()
+        # Every group starts closed and draws nothing: open knee pain's and TOGGLE's finding's.
+        at.pills(key="open_groups").set_value(["History", "Examination"]).run()
         at.segmented_control(key="knee_pain").set_value("present")
-        at.pills(key="open_groups").select("Examination")  # TOGGLE's finding's group (a closed one draws nothing)
         at.session_state["view"] = panel
         at.run()
         times, bare = [], []
