@@ -553,6 +553,17 @@ def test_distinct_rows_groups_exactly_as_numpy_unique(rows):
     assert len(first) == len(np.unique(matrix, axis=0))  # and equal rows share one group
 
 
+@given(st.lists(st.lists(st.integers(-1, 2), min_size=3, max_size=3), min_size=1, max_size=40))
+@settings(max_examples=40, deadline=None, derandomize=True)
+def test_distinct_rows_groups_integer_codes_exactly_as_numpy_unique(rows):
+    from bn.engines.junction_tree import distinct_rows
+
+    matrix = np.array(rows, dtype=np.int64)  # EM's state codes: -1 for unknown
+    first, inverse = distinct_rows(matrix)
+    assert np.array_equal(matrix[first][inverse], matrix)
+    assert len(first) == len(np.unique(matrix, axis=0))
+
+
 def test_distinct_rows_survives_a_hash_collision(monkeypatch):
     import bn.engines.junction_tree as jt
 
@@ -565,8 +576,8 @@ def test_distinct_rows_survives_a_hash_collision(monkeypatch):
 @pytest.mark.parametrize("kind", ["state codes", "one-hot likelihoods"])
 def test_distinct_rows_hashes_whole_numbers_without_collisions(kind, monkeypatch):
     """EM's state codes and batches of hard findings (rows of small whole numbers, or of 0.0 and 1.0): their keys
-    must differ, or every grouping falls back to the slow ``np.unique`` over rows (a million records' codes
-    took 28.7 s that way, 4.5 s hashed)."""
+    must differ, or every grouping falls back to the slow ``np.unique`` over rows (EM's search for the distinct
+    records among a million took 28.7 s that way, 9.1 s hashed)."""
     import bn.engines.junction_tree as jt
 
     rng = np.random.default_rng(3)

@@ -756,9 +756,10 @@ _ROW_WEIGHTS = np.random.default_rng(0).integers(1, 2 ** 63, size=4096, dtype=np
 
 def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For a 2-D array: the index of the first row of each distinct row, and for every row the number of its
-    distinct row; what ``np.unique(matrix, axis=0, return_index=True, return_inverse=True)`` gives, about 10x
-    faster. Each row is hashed to one 64-bit number (its values' bits weighted, wrapping); the grouping is then
-    checked exactly, and a collision falls back to ``np.unique``.
+    distinct row; the grouping of ``np.unique(matrix, axis=0, return_index=True, return_inverse=True)``, about
+    10x faster (a float matrix: rows equal bit for bit, so 0.0 and -0.0 are two values). Each row is hashed to one
+    64-bit number (an integer matrix's values, a float matrix's bits with their top bits folded down, weighted and
+    summed, wrapping); the grouping is then checked exactly, and a collision falls back to ``np.unique``.
 
     >>> first, inverse = distinct_rows(np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))
     >>> sorted(first.tolist()), bool(inverse[0] == inverse[2] != inverse[1])
