@@ -778,9 +778,14 @@ def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore"):
         keys = (bits * _ROW_WEIGHTS[:matrix.shape[1]]).sum(axis=1, dtype=np.uint64)
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    if not np.array_equal(matrix[first][inverse], matrix):
-        _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
-    return first, inverse.ravel()
+    inverse = inverse.ravel()
+    # Checked a block of rows at a time: a million records' codes would otherwise be copied whole.
+    for start in range(0, len(matrix), 1 << 16):
+        block = slice(start, start + (1 << 16))
+        if not np.array_equal(matrix[first[inverse[block]]], matrix[block]):
+            _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
+            return first, inverse.ravel()
+    return first, inverse
 
 
 def _rescale(m: np.ndarray, owner: np.ndarray, starts: np.ndarray) -> np.ndarray:
