@@ -26,6 +26,7 @@ from bn.app.state import (
     UPLOADED,
     apply_finding,
     fit_findings,
+    flash_error,
     load_case_into_widgets,
     load_published,
     load_uploaded,
@@ -108,13 +109,10 @@ if first_run:
     except bn.BNError as exc:
         ignored.append(str(exc))
     if ignored:
-        earlier = st.session_state.get("flash", ("", ""))[1]
-        st.session_state["flash"] = ("error", (earlier + " " if earlier else "")
-                                     + "Some parts of the link were ignored: " + "; ".join(ignored))
+        flash_error("Some parts of the link were ignored: " + "; ".join(ignored))
 if cleared := fit_findings(network, entry_variables):
-    earlier = st.session_state.get("flash", ("", ""))[1]
-    st.session_state["flash"] = ("error", (earlier + " " if earlier else "") + f"{network.id} {network.info.version} "
-                                 "cannot take these findings, so they were cleared: " + "; ".join(cleared) + ".")
+    flash_error(f"{network.id} {network.info.version} cannot take these findings, so they were cleared: "
+                + "; ".join(cleared) + ".")
 st.sidebar.button("Reset all findings", on_click=reset_findings, args=(entry_variables,), type="primary",
                   width="stretch")
 with st.sidebar.container(border=True, key="quick_add"):

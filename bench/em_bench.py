@@ -19,17 +19,17 @@ case at a time.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
 import bn
+from bench.run import median_time
 from bn.batch import record_codes
 from bn.em import _as_tables, _patterns, em
 from bn.engines import CompiledEngine, network_plan
-from bn.engines.slicing import _conditioned, _estimator, expansion, expected_counts, groups
+from bn.engines.slicing import _conditioned, _estimator, expansion, expected_counts, groups, indicators
 from bn.model import Network
 from bn.sampling import sample
 
@@ -38,20 +38,6 @@ def _engine(network: Network) -> tuple[CompiledEngine, list[str]]:
     update = [v for v in network.variables if network[v].form not in ("deterministic_or", "mixture")]
     start = _as_tables(network, {v: network[v].cpt for v in update})
     return CompiledEngine(start, network_plan(start)), update
-
-
-def _lik(network: Network, patterns: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-    return {v: np.where((patterns[:, j] >= 0)[:, None], np.eye(network[v].card)[np.maximum(patterns[:, j], 0)], 1.0)
-            for j, v in enumerate(names)}
-
-
-def _median(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def registry(net: bn.BayesNet, n: int, repeats: int, baseline: int, missing: Sequence[float]) -> None:
@@ -90,20 +76,17 @@ def _registry_run(net: bn.BayesNet, codes: dict[str, np.ndarray], n: int, drawn:
             sizes.append(engine._tree.total)
             cases += len(rows)
             continue
-        extra = expansion(known[rows], cols, cost, [engine.cards[u] for u in positions])
+        extra, copies = expansion(known[rows], cols, cost, [engine.cards[u] for u in positions])
         sizes.append(_conditioned(engine, sorted(positions[j] for j in [*cols, *extra])).tree.total)
-        copies = np.ones(len(rows))
-        for j in extra:
-            copies = np.where(known[rows, j], copies, copies * engine.cards[positions[j]])
         cases += int(copies.sum())
-    step = _median(lambda: expected_counts(engine, columns, update, weights=weights), repeats)
+    step = median_time(lambda: expected_counts(engine, columns, update, weights=weights), repeats)
     t = time.perf_counter()
     fit = em(net, codes, max_iter=1)
     whole = time.perf_counter() - t
     k = min(baseline, len(patterns))
     sample_rows = np.random.default_rng(0).choice(len(patterns), size=k, replace=False)
-    lik = _lik(network, patterns[sample_rows], names)
-    full = _median(lambda: engine.family_expectations(lik, update, weights=weights[sample_rows]), 1) / k
+    lik = indicators(engine, {v: c[sample_rows] for v, c in columns.items()})
+    full = median_time(lambda: engine.family_expectations(lik, update, weights=weights[sample_rows]), 1) / k
     print(f"{n:,} records drawn by bench.cohort in {drawn:.0f} s, {len(patterns):,} distinct, "
           f"{len(update)} tables learnt; {len(parts)} groups of records, {cases:,} cases once expanded, "
           f"conditioned trees of {min(sizes):,}-{max(sizes):,} clique states (the full tree: {engine._tree.total:,})")
@@ -129,16 +112,16 @@ def sparse(net: bn.BayesNet, n: int, repeats: int, baseline: int) -> None:
     names, patterns, weights, _ = _patterns(network, codes)
     engine, update = _engine(network)
     columns = {v: patterns[:, j] for j, v in enumerate(names)}
-    lik = _lik(network, patterns, names)
-    sliced = _median(lambda: expected_counts(engine, columns, update, weights=weights), repeats) / len(patterns)
-    batched = _median(lambda: engine.family_expectations(lik, update, weights=weights), repeats) / len(patterns)
+    lik = indicators(engine, columns)
+    sliced = median_time(lambda: expected_counts(engine, columns, update, weights=weights), repeats) / len(patterns)
+    batched = median_time(lambda: engine.family_expectations(lik, update, weights=weights), repeats) / len(patterns)
     k = min(baseline, len(patterns))
 
     def one_at_a_time():
         for i in range(k):
             engine.family_posteriors({v: a[i] for v, a in lik.items()}, update)
 
-    single = _median(one_at_a_time, repeats) / k
+    single = median_time(one_at_a_time, repeats) / k
     print(f"sparse: {n} records, {len(patterns)} distinct patterns, {len(update)} tables learnt")
     print(f"| E-step path | ms per distinct pattern (median of {repeats}) |\n|---|---:|")
     print(f"| conditioned trees (`bn.engines.slicing`) | {1000 * sliced:.2f} |")

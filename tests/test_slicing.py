@@ -31,6 +31,22 @@ def _likelihoods(network, codes):
     return {v: np.where((c >= 0)[:, None], np.eye(network[v].card)[np.maximum(c, 0)], 1.0) for v, c in codes.items()}
 
 
+def _em_engine(network):
+    """The engine EM runs on: the learnable tables as full tables, planned without OR chains."""
+    update = [v for v in network.variables if network[v].form not in ("deterministic_or", "mixture")]
+    start = _as_tables(network, {v: network[v].cpt for v in update})
+    return CompiledEngine(start, network_plan(start)), update
+
+
+def _assert_full_tree_counts(engine, codes, variables, *, weights=None, atol: float = 1e-9) -> None:
+    """expected_counts against the full tree's family_expectations on the same records."""
+    counts, log_z = expected_counts(engine, codes, variables, weights=weights)
+    full, full_log_z = engine.family_expectations(_likelihoods(engine.network, codes), variables, weights=weights)
+    np.testing.assert_allclose(log_z, full_log_z, atol=atol)
+    for v in variables:
+        np.testing.assert_allclose(counts[v], full[v], atol=atol, err_msg=v)
+
+
 def test_counts_equal_enumeration_impossible_records_included():
     network = bench_network("asia")
     rng = np.random.default_rng(3)
@@ -69,11 +85,7 @@ def test_counts_equal_the_full_tree(seed, name):
     weights = rng.random(60)
     engine = CompiledEngine(network, network_plan(network))
     variables = list(network.variables)
-    counts, log_z = expected_counts(engine, codes, variables, weights=weights)
-    full, full_log_z = engine.family_expectations(_likelihoods(network, codes), variables, weights=weights)
-    np.testing.assert_allclose(log_z, full_log_z, atol=1e-10)
-    for v in variables:
-        np.testing.assert_allclose(counts[v], full[v], atol=1e-10, err_msg=v)
+    _assert_full_tree_counts(engine, codes, variables, weights=weights, atol=1e-10)
 
 
 def test_registry_records_split_into_groups_and_match_the_full_tree(shipped, monkeypatch):
@@ -81,9 +93,8 @@ def test_registry_records_split_into_groups_and_match_the_full_tree(shipped, mon
     split (a split made cheap here so that 150 records show it), and every group's tree is smaller than the
     network's, with the same counts."""
     network = shipped.network
-    update = [v for v in network.variables if network[v].form not in ("deterministic_or", "mixture")]
-    start = _as_tables(network, {v: network[v].cpt for v in update})
-    engine = CompiledEngine(start, network_plan(start))
+    engine, update = _em_engine(network)
+    start = engine.network
     rng = np.random.default_rng(11)
     always = {v: 0.0 for v in network.by_role("diagnosis", "risk_factor")}
     codes = _records(start, 150, rng, missing={**always, **{v: 1.0 for v in network.by_role("mechanism")}})
@@ -97,11 +108,7 @@ def test_registry_records_split_into_groups_and_match_the_full_tree(shipped, mon
         assert (matrix[rows][:, columns] >= 0).all()
         conditioned = slicing._conditioned(engine, sorted(positions[j] for j in columns))
         assert conditioned.tree.total < engine._tree.total / 50
-    counts, log_z = expected_counts(engine, codes, update)
-    full, full_log_z = engine.family_expectations(_likelihoods(start, codes), update)
-    np.testing.assert_allclose(log_z, full_log_z, atol=1e-9)
-    for v in update:
-        np.testing.assert_allclose(counts[v], full[v], atol=1e-9, err_msg=v)
+    _assert_full_tree_counts(engine, codes, update)
 
 
 def test_a_split_must_pay_for_its_tree():
@@ -118,9 +125,8 @@ def test_records_missing_a_diagnosis_are_expanded_over_its_values(shipped):
     """A record that does not know one of the conditioned diagnoses counts once per value of it (its cases
     weighed by their share of the record's probability): the same counts as the full tree."""
     network = shipped.network
-    update = [v for v in network.variables if network[v].form not in ("deterministic_or", "mixture")]
-    start = _as_tables(network, {v: network[v].cpt for v in update})
-    engine = CompiledEngine(start, network_plan(start))
+    engine, update = _em_engine(network)
+    start = engine.network
     rng = np.random.default_rng(4)
     missing = {**{v: 0.1 for v in network.by_role("diagnosis")}, **{v: 0.0 for v in network.by_role("risk_factor")},
                **{v: 1.0 for v in network.by_role("mechanism")}}
@@ -130,13 +136,10 @@ def test_records_missing_a_diagnosis_are_expanded_over_its_values(shipped):
     positions = [engine.position[v] for v in names]
     cost = slicing._estimator(engine.plan, engine.cards, positions)
     always = np.flatnonzero((matrix >= 0).all(axis=0)).tolist()
-    extra = slicing.expansion(matrix >= 0, always, cost, [engine.cards[u] for u in positions])
+    extra, copies = slicing.expansion(matrix >= 0, always, cost, [engine.cards[u] for u in positions])
     assert {network[names[j]].role for j in extra} == {"diagnosis"}  # known in about 90% of the records
-    counts, log_z = expected_counts(engine, codes, update)
-    full, full_log_z = engine.family_expectations(_likelihoods(start, codes), update)
-    np.testing.assert_allclose(log_z, full_log_z, atol=1e-9)
-    for v in update:
-        np.testing.assert_allclose(counts[v], full[v], atol=1e-9, err_msg=v)
+    assert copies.tolist() == [2 ** int((matrix[k, extra] < 0).sum()) for k in range(len(matrix))]
+    _assert_full_tree_counts(engine, codes, update)
 
 
 def test_expansion_keeps_rare_columns_out():
@@ -146,11 +149,11 @@ def test_expansion_keeps_rare_columns_out():
     known[:95, 1] = True   # known by 95%: worth expanding the other 5
     cost = {frozenset(): 1000, frozenset({1}): 100}
     estimate = lambda cols: cost[frozenset(cols) - {0}]  # noqa: E731
-    assert slicing.expansion(known, [0], estimate, [2, 2]) == [1]
+    assert slicing.expansion(known, [0], estimate, [2, 2])[0] == [1]
     known[:95, 1] = False
     known[:5, 1] = True    # known by 5%: 195 cases on a tree 0.6 times the size would not pay
     cost[frozenset({1})] = 600
-    assert slicing.expansion(known, [0], estimate, [2, 2]) == []
+    assert slicing.expansion(known, [0], estimate, [2, 2])[0] == []
 
 
 def _many_children(k: int):
@@ -186,9 +189,8 @@ def test_records_below_the_smallest_float_are_rescaled(k):
 def test_chunk_boundaries_keep_each_records_cases_together(shipped, monkeypatch):
     """Tiny calibrations (one or a few records each, a record's expanded cases never split): the same counts."""
     network = shipped.network
-    update = [v for v in network.variables if network[v].form not in ("deterministic_or", "mixture")]
-    start = _as_tables(network, {v: network[v].cpt for v in update})
-    engine = CompiledEngine(start, network_plan(start))
+    engine, update = _em_engine(network)
+    start = engine.network
     rng = np.random.default_rng(8)
     missing = {**{v: 0.15 for v in network.by_role("diagnosis")}, **{v: 0.0 for v in network.by_role("risk_factor")},
                **{v: 1.0 for v in network.by_role("mechanism")}}

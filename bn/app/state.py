@@ -69,6 +69,12 @@ def apply_finding(vid: str, state: str) -> None:
     st.session_state[vid] = state
 
 
+def flash_error(message: str) -> None:
+    """An error shown once at the top of the next page drawn, after any error already waiting there."""
+    earlier = st.session_state.get("flash", ("", ""))[1]
+    st.session_state["flash"] = ("error", f"{earlier} {message}" if earlier else message)
+
+
 def takes_uncertain(v) -> bool:
     """Whether a finding's control offers "uncertain" (a soft finding): yes/no findings and red flags."""
     return v.card == 2 and v.role in ("finding", "red_flag")

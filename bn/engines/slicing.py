@@ -136,13 +136,14 @@ def _estimator(plan: TreePlan, cards: Sequence[int], positions: Sequence[int]) -
 
 
 def expansion(known: np.ndarray, always: Sequence[int], cost: Callable[[set[int]], float], card_of: Sequence[int],
-              *, limit: int = CHUNK_STATES) -> list[int]:
-    """Columns to condition on beyond ``always`` (known by every record): a record that does not know some of
-    them stands for one case per combination of their values (a record missing one yes/no diagnosis counts
-    twice), on a smaller tree. Added greedily, most often known first, while the estimated clique states times
-    cases fall and no record's cases times the tree exceed ``limit`` states (one calibration's table)."""
+              *, limit: int = CHUNK_STATES) -> tuple[list[int], np.ndarray]:
+    """Columns to condition on beyond ``always`` (known by every record), and how many cases each record then
+    stands for: a record that does not know some of them stands for one case per combination of their values
+    (a record missing one yes/no diagnosis counts twice), on a smaller tree. Added greedily, most often known
+    first, while the estimated clique states times cases fall and no record's cases times the tree exceed
+    ``limit`` states (one calibration's table)."""
     chosen = set(always)
-    copies = np.ones(known.shape[0])
+    copies = np.ones(known.shape[0], dtype=np.int64)
     best = known.shape[0] * cost(chosen)
     for j in np.argsort(-known.sum(axis=0), kind="stable").tolist():
         if j in chosen or not known[:, j].any():
@@ -154,7 +155,7 @@ def expansion(known: np.ndarray, always: Sequence[int], cost: Callable[[set[int]
         if more.sum() * tree < best:
             chosen.add(j)
             copies, best = more, more.sum() * tree
-    return sorted(chosen - set(always))
+    return sorted(chosen - set(always)), copies
 
 
 def indicators(engine: CompiledEngine, codes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -238,7 +239,7 @@ def expected_counts(engine: CompiledEngine, codes: Mapping[str, np.ndarray], var
             on_full_tree(rows)
             continue
         group_known = matrix[rows] >= 0
-        extra = expansion(group_known, columns, cost, [cards[u] for u in positions])
+        extra, copies = expansion(group_known, columns, cost, [cards[u] for u in positions])
         columns = sorted([*columns, *extra], key=lambda j: positions[j])
         conditioned = _conditioned(engine, [positions[j] for j in columns])
         tree = conditioned.tree
@@ -253,11 +254,7 @@ def expected_counts(engine: CompiledEngine, codes: Mapping[str, np.ndarray], var
             cut = [u for u in family if u in at_column]
             layout.append((v, c, tuple(k + 1 for k, u in enumerate(members) if u not in kept),
                            [0] + [sorted(kept).index(u) + 1 for u in kept], cut))
-        # Each record's cases: one per combination of the values it does not know of the expanded columns.
-        copies = np.ones(len(rows), dtype=np.int64)
-        for j in extra:
-            copies = np.where(group_known[:, j], copies, copies * cards[positions[j]])
-        ends = np.cumsum(copies)
+        ends = np.cumsum(copies)  # each record's cases: one per combination of its unknown expanded values
         chunk = max(1, min(8192, CHUNK_STATES // max(tree.total, 1)))
         a = 0
         while a < len(rows):
@@ -277,7 +274,7 @@ def expected_counts(engine: CompiledEngine, codes: Mapping[str, np.ndarray], var
                     card = cards[positions[j]]
                     values[unknown, k] = (step[unknown] // radix[unknown]) % card
                     radix[unknown] *= card
-            lik = {position[v]: a for v, a in indicators(
+            lik = {position[v]: x for v, x in indicators(
                 engine, {names[j]: known[:, j] for j in rest if (known[:, j] >= 0).any()}).items()}
             pot, log_z = tree.calibrate(lik, False, needed, conditioned.tables(cpts, values)[0])
             bad = ~(log_z > _LOG_SAFE)
