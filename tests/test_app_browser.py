@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT
 from playwright.sync_api import Page, expect, sync_playwright
 
-from bench.app_page import SERVER_ENV
+from bench.app_page import SERVER_ENV, results_visible
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -394,6 +394,36 @@ def test_a_ten_finding_case_in_at_most_twenty_clicks(open_page, knee):
     expect(metric(page, "L4-L5 spine")).to_have_text(pct(expected["l4l5_spine"]), timeout=TIMEOUT)
     (ARTIFACTS / "clicks.txt").write_text(f"{len(case)} findings entered in {clicks} clicks\n")
     assert clicks <= 20
+
+
+def test_the_timing_budget_is_recorded(browser, server, knee):
+    """Issue 15's timing budget, recorded in build/test-artifacts/timing.json and not asserted (a shared machine's
+    load moves it; `python -m bench.app_page` measures it properly): results visible, timed each frame by the
+    page's clock, and a click settled. What is asserted is that both were measured on the right answers."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(server + "/?knee_pain=present")
+        visible = results_visible(page)
+        expected = knee.query({"knee_pain": "present"}).knee_pain_source
+        expect(metric(page, "Knee")).to_have_text(pct(expected["knee"]), timeout=TIMEOUT)
+        open_group(page, "History")
+        started = time.perf_counter()
+        control(page, "Low back pain").get_by_text("Present", exact=True).click()
+        expected = knee.query({"knee_pain": "present", "back_pain": "present"}).knee_pain_source
+        page.wait_for_function("([el, want]) => el && el.textContent === want && "
+                               "!document.querySelector('[data-testid=stStatusWidget]')",
+                               arg=[metric(page, "Knee").element_handle(), pct(expected["knee"])], polling="raf",
+                               timeout=TIMEOUT)
+        click = time.perf_counter() - started
+    finally:
+        context.close()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    record = {"results_visible_s": round(visible, 3), "click_settled_s": round(click, 3),
+              "budget": {"results_visible_s": 2.0, "click_server_s": 0.3},
+              "network": f"{knee.info.id} {knee.info.version} {knee.info.sha256[:16]}"}
+    (ARTIFACTS / "timing.json").write_text(json.dumps(record, indent=2) + "\n")
+    assert 0 < visible < TIMEOUT / 1000 and 0 < click < TIMEOUT / 1000
 
 
 def focused(page: Page) -> list[str]:
