@@ -111,6 +111,29 @@ def test_registry_records_split_into_groups_and_match_the_full_tree(shipped, mon
     _assert_full_tree_counts(engine, codes, update)
 
 
+def test_a_second_e_step_plans_no_tree(shipped, monkeypatch):
+    """EM runs the E-step once an iteration over the same groups: every conditioned tree is planned once, however
+    many groups there are (a cache smaller than the groups evicted each tree before its next use)."""
+    network = shipped.network
+    engine, update = _em_engine(network)
+    rng = np.random.default_rng(5)
+    always = {v: 0.0 for v in network.by_role("risk_factor")}
+    codes = _records(engine.network, 400, rng, missing={**always, **{v: 0.5 for v in network.by_role("diagnosis")},
+                                                        **{v: 1.0 for v in network.by_role("mechanism")}})
+    monkeypatch.setattr(slicing, "SETUP_COST", 1)  # every split pays: as many groups as MAX_GROUPS allows
+    monkeypatch.setattr(slicing, "_TREES", slicing.LRU(slicing._TREES.maxsize))  # empty, of the module's size
+    planned = []
+    real = slicing.ConditionedTree
+    monkeypatch.setattr(slicing, "ConditionedTree", lambda *a: planned.append(a) or real(*a))
+    first = expected_counts(engine, codes, update)
+    trees = len(planned)
+    assert trees > 32  # more than the cache once held
+    second = expected_counts(engine, codes, update)
+    assert len(planned) == trees
+    for v in update:
+        np.testing.assert_array_equal(first[0][v], second[0][v])
+
+
 def test_a_split_must_pay_for_its_tree():
     """Few records: one group, however much knowing a variable would save."""
     known = np.array([[True, False]] * 5 + [[True, True]] * 5)

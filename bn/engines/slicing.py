@@ -47,7 +47,10 @@ MAX_GROUPS = 64
 # Clique states times records per calibration: about 32 MB of table.
 CHUNK_STATES = 1 << 22
 
-_TREES: LRU = LRU(32)  # conditioned layouts, per (families, cards, known variables): they hold no tables
+# Conditioned layouts, per (families, cards, known variables); they hold no tables. An E-step visits up to
+# MAX_GROUPS trees in turn and each EM iteration visits them again in the same order: a cache smaller than that
+# evicts every tree just before its next use (a cyclic scan defeats an LRU), so each iteration planned them all.
+_TREES: LRU = LRU(2 * MAX_GROUPS)
 
 
 class ConditionedTree:
