@@ -60,20 +60,29 @@ def _server(script: Path = ROOT / "app.py") -> tuple[subprocess.Popen, str]:
     raise RuntimeError("streamlit did not start")
 
 
-# The first source's number, laid out with its text: the page's clock then (ms from navigation start), else null.
+# The first source's number, laid out on screen with its text: [the page's clock then (ms from the navigation's
+# start), the text], else null. Width, height and visibility as Playwright's own "visible" reads them.
 SHOWN_JS = ("() => { const m = document.querySelector('[data-testid=stMetricValue]');"
-          " return m && m.getClientRects().length && m.textContent.trim() ? performance.now() : null; }")
+            " if (!m || !m.textContent.trim()) return null; const r = m.getBoundingClientRect();"
+            " return r.width > 0 && r.height > 0 && getComputedStyle(m).visibility !== 'hidden'"
+            " ? [performance.now(), m.textContent.trim()] : null; }")
+# No "Running" indicator and nothing faded as stale: the page's clock then, else null.
+SETTLED_JS = ("() => !document.querySelector('[data-testid=stStatusWidget]') && "
+              "!document.querySelector('[data-stale=true]') ? performance.now() : null")
 
 
-def results_visible(page) -> float:
-    """Seconds from the navigation's start until the first source's number is on screen, checked every frame."""
-    return page.wait_for_function(SHOWN_JS, polling="raf", timeout=120_000).json_value() / 1000
+def results_visible(page, *, timeout: float = 120_000) -> tuple[float, str]:
+    """Seconds from the navigation's start until the first source's number is on screen, and that number.
+
+    Checked at every animation frame in the page and timed by the page's clock: a locator's ``wait_for`` polls
+    every 500 ms after its first tries, so it rounds up by up to half a second."""
+    at, text = page.wait_for_function(SHOWN_JS, polling="raf", timeout=timeout).json_value()
+    return at / 1000, text
 
 
-def _settled(page) -> None:
-    page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]') && "
-                           "!document.querySelector('[data-stale=true]')", timeout=120_000)
+def settled_at(page, *, timeout: float = 120_000) -> float:
+    """Seconds from the navigation's start until the page has settled, by the page's clock, checked each frame."""
+    return page.wait_for_function(SETTLED_JS, polling="raf", timeout=timeout).json_value() / 1000
 
 
 def _launch(p):
@@ -103,7 +112,7 @@ def floor(repeats: int) -> list[float]:
                     context = browser.new_context(viewport={"width": 1400, "height": 900})
                     page = context.new_page()
                     page.goto(url)
-                    visible = results_visible(page)
+                    visible, _ = results_visible(page)
                     if i:
                         times.append(visible)
                     context.close()
@@ -128,19 +137,19 @@ def measure(repeats: int) -> dict[str, list[float]]:
                 context = browser.new_context(viewport={"width": 1400, "height": 900})
                 page = context.new_page()
                 page.goto(f"{url}/?knee_pain=present")
-                visible = results_visible(page)
-                _settled(page)
-                settled = page.evaluate("performance.now()") / 1000
+                visible, _ = results_visible(page)
+                settled = settled_at(page)
                 # The findings' groups start closed: open History (not timed), then click one of its findings.
                 page.get_by_test_id("stSidebar").get_by_role("button", name=re.compile(r"^History( \(\d+\))?$")).click()
-                _settled(page)
+                page.wait_for_timeout(50)
+                settled_at(page)
                 radio = page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup").filter(
                     has=page.get_by_test_id("stWidgetLabel").get_by_text("Low back pain", exact=True)).last
                 state = "Present" if i % 2 else "Absent"
                 start = time.perf_counter()
                 radio.get_by_text(state, exact=True).click()
                 page.wait_for_timeout(50)  # the click reaches the server before "settled" can be read
-                _settled(page)
+                settled_at(page)
                 click = time.perf_counter() - start
                 caption = page.get_by_text("page computed in").last.inner_text()
                 server = float(caption.split("page computed in ")[1].split(" ms")[0]) / 1000

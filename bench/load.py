@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import bn
-from bench.app_page import CHROMIUM, ROOT, SHOWN_JS, _server
+from bench.app_page import CHROMIUM, ROOT, SETTLED_JS, SHOWN_JS, _server
 
 REPORT = ROOT / "docs" / "reliability.md"
 BEGIN, END = "<!-- load:begin -->", "<!-- load:end -->"
@@ -60,9 +60,10 @@ def session_case(k: int, network) -> dict[str, str]:
     return {"knee_pain": "present", "age_group": ages[k % len(ages)], "sex": sexes[(k // len(ages)) % len(sexes)]}
 
 
-async def _settled(page) -> None:
-    await page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]') && "
-                                 "!document.querySelector('[data-stale=true]')", timeout=TIMEOUT)
+async def _settled(page) -> float:
+    """The page's clock (s from the navigation's start) once it has settled, checked each frame."""
+    handle = await page.wait_for_function(SETTLED_JS, polling="raf", timeout=TIMEOUT)
+    return await handle.json_value() / 1000
 
 
 async def _session(browser, url: str, k: int, clicks: int, net, out: dict[str, list]) -> None:
@@ -75,12 +76,12 @@ async def _session(browser, url: str, k: int, clicks: int, net, out: dict[str, l
         await page.goto(url + "/?" + "&".join(f"{v}={s}" for v, s in case.items()))
         # Checked every frame, timed by the page's clock from the navigation's start (see bench.app_page).
         await page.wait_for_function(SHOWN_JS, polling="raf")
-        await _settled(page)
-        out["open"].append(await page.evaluate("performance.now()") / 1000)
+        out["open"].append(await _settled(page))
         knee = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(
             "Knee", exact=True)).get_by_test_id("stMetricValue")
         # The findings' groups start closed: open History (not timed), where back pain is entered.
         await page.get_by_test_id("stSidebar").get_by_role("button", name=re.compile(r"^History( \(\d+\))?$")).click()
+        await page.wait_for_timeout(50)  # the click reaches the server before "settled" can be read
         await _settled(page)
         back = page.get_by_test_id("stSidebar").get_by_test_id("stButtonGroup").filter(
             has=page.get_by_test_id("stWidgetLabel").get_by_text(network["back_pain"].display_label, exact=True)).last
@@ -99,9 +100,11 @@ async def _session(browser, url: str, k: int, clicks: int, net, out: dict[str, l
             await _settled(page)
             out["click"].append(time.perf_counter() - started)
         main = page.get_by_test_id("stMain")
-        # What each panel shows once computed, checked every frame (a locator's wait polls every 500 ms).
-        for panel, shows in (("What next", "/— score \\d/.test(m.innerText)"),
-                             ("Sensitivity", "m.querySelector('[data-testid=stVegaLiteChart]')")):
+        # What each panel shows once computed, checked every frame (a locator's wait polls every 500 ms). The chart's
+        # container exists before vega has drawn into it: wait for a drawn canvas or svg with a size.
+        drawn = ("[...m.querySelectorAll('[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg')]"
+                 ".some(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; })")
+        for panel, shows in (("What next", "/— score \\d/.test(m.textContent)"), ("Sensitivity", drawn)):
             started = time.perf_counter()
             await main.get_by_test_id("stButtonGroup").get_by_text(panel, exact=True).click()
             await page.wait_for_function(f"() => {{ const m = document.querySelector('[data-testid=stMain]');"

@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT
 from playwright.sync_api import Page, expect, sync_playwright
 
-from bench.app_page import SERVER_ENV, results_visible
+from bench.app_page import SERVER_ENV, results_visible, settled_at
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -397,33 +397,45 @@ def test_a_ten_finding_case_in_at_most_twenty_clicks(open_page, knee):
 
 
 def test_the_timing_budget_is_recorded(browser, server, knee):
-    """Issue 15's timing budget, recorded in build/test-artifacts/timing.json and not asserted (a shared machine's
-    load moves it; `python -m bench.app_page` measures it properly): results visible, timed each frame by the
-    page's clock, and a click settled. What is asserted is that both were measured on the right answers."""
+    """Issue 15's timing budget, recorded in build/test-artifacts/timing.json beside the machine's load and not
+    asserted (a shared machine's load moves it; `python -m bench.app_page` measures it on a quiet one): results
+    visible and settled, by the page's clock checked each frame, then a click settled and the server's time for
+    it. Asserted: each figure was taken on the right answer."""
+    network = knee.network
+    before = knee.query({"knee_pain": "present"}).knee_pain_source
+    after = knee.query({"knee_pain": "present", "back_pain": "present"}).knee_pain_source
+    assert pct(before["knee"]) != pct(after["knee"])  # so the click's answer cannot be the page before it
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = context.new_page()
         page.goto(server + "/?knee_pain=present")
-        visible = results_visible(page)
-        expected = knee.query({"knee_pain": "present"}).knee_pain_source
-        expect(metric(page, "Knee")).to_have_text(pct(expected["knee"]), timeout=TIMEOUT)
+        visible, shown = results_visible(page, timeout=TIMEOUT)
+        assert shown == pct(next(iter(before.values())))  # the first source's number, as bn gives it
+        settled = settled_at(page, timeout=TIMEOUT)
+        expect(metric(page, "Knee")).to_have_text(pct(before["knee"]))
         open_group(page, "History")
+        settled_at(page, timeout=TIMEOUT)
         started = time.perf_counter()
-        control(page, "Low back pain").get_by_text("Present", exact=True).click()
-        expected = knee.query({"knee_pain": "present", "back_pain": "present"}).knee_pain_source
+        control(page, network["back_pain"].display_label).get_by_text(
+            network["back_pain"].state_label("present"), exact=True).click()
         page.wait_for_function("([el, want]) => el && el.textContent === want && "
-                               "!document.querySelector('[data-testid=stStatusWidget]')",
-                               arg=[metric(page, "Knee").element_handle(), pct(expected["knee"])], polling="raf",
+                               "!document.querySelector('[data-testid=stStatusWidget]') && "
+                               "!document.querySelector('[data-stale=true]')",
+                               arg=[metric(page, "Knee").element_handle(), pct(after["knee"])], polling="raf",
                                timeout=TIMEOUT)
         click = time.perf_counter() - started
+        caption = page.get_by_text("page computed in").last.inner_text()
+        server_s = float(caption.split("page computed in ")[1].split(" ms")[0]) / 1000
     finally:
         context.close()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    record = {"results_visible_s": round(visible, 3), "click_settled_s": round(click, 3),
-              "budget": {"results_visible_s": 2.0, "click_server_s": 0.3},
+    record = {"results_visible_s": round(visible, 3), "settled_s": round(settled, 3),
+              "click_settled_s": round(click, 3), "click_server_s": round(server_s, 3),
+              "budget": {"results_visible_s": 2.0, "settled_s": 3.0, "click_server_s": 0.3},
+              "load_average_1min": round(os.getloadavg()[0], 2),
               "network": f"{knee.info.id} {knee.info.version} {knee.info.sha256[:16]}"}
     (ARTIFACTS / "timing.json").write_text(json.dumps(record, indent=2) + "\n")
-    assert 0 < visible < TIMEOUT / 1000 and 0 < click < TIMEOUT / 1000
+    assert 0 < visible <= settled and 0 < server_s < click
 
 
 def focused(page: Page) -> list[str]:

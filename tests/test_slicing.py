@@ -127,7 +127,7 @@ def test_a_second_e_step_plans_no_tree(shipped, monkeypatch):
     monkeypatch.setattr(slicing, "ConditionedTree", lambda *a: planned.append(a) or real(*a))
     first = expected_counts(engine, codes, update)
     trees = len(planned)
-    assert trees > 32  # more than the cache once held
+    assert trees > 32  # more trees than the cache held before it was sized to the groups
     second = expected_counts(engine, codes, update)
     assert len(planned) == trees
     for v in update:

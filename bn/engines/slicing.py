@@ -50,6 +50,7 @@ CHUNK_STATES = 1 << 22
 # Conditioned layouts, per (families, cards, known variables); they hold no tables. An E-step visits up to
 # MAX_GROUPS trees in turn and each EM iteration visits them again in the same order: a cache smaller than that
 # evicts every tree just before its next use (a cyclic scan defeats an LRU), so each iteration planned them all.
+# Twice that: a Dask worker runs two partitions of the records (bn.em's PER_WORKER), each with its own groups.
 _TREES: LRU = LRU(2 * MAX_GROUPS)
 
 
