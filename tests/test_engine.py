@@ -523,6 +523,66 @@ def test_a_joint_in_no_one_clique_runs_on_the_relevant_parts_own_tree(shipped):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
+def test_one_case_on_its_relevant_part_conditioned_on_what_it_observes(monkeypatch):
+    """A case whose relevant part leaves few variables unobserved is answered on that part's tree with its observed
+    variables conditioned away (issue 17): against enumeration on asia (hard findings of any weight, soft ones,
+    tiny and impossible evidence), and against the full tree on pathfinder, where it is what a query uses."""
+    from bn.engines import slicing
+
+    asia = bench_network("asia")
+    eng = CompiledEngine(asia)
+    # asia's tree is too small for this in use; forced, to compare with enumeration
+    eng.PRUNE_MIN_STATES, eng.CONDITION_MAX_SHARE = 0, math.inf
+    tiny = {"smoke": [1.0, 0.0], "bronc": [1e-160, 2e-160], "asia": [3e-160, 1e-160], "xray": [1.0, 0.0]}
+    cases = [  # (the case, the same case scaled for enumeration, log of the scale)
+        ({"smoke": [0.0, 1.0], "xray": [0.3, 0.0]}, None, 0.0),  # hard findings, one of weight 0.3
+        ({"asia": [1.0, 0.0], "dysp": [0.2, 0.7], "xray": [0.0, 1.0]}, None, 0.0),  # soft evidence beside hard
+        # P(e) about 1e-320, below the smallest normal float: only the rescaled rerun keeps its digits
+        (tiny, {**tiny, "bronc": [1.0, 2.0], "asia": [3.0, 1.0]}, 2 * math.log(1e-160)),
+        ({"tub": [1.0, 0.0], "lung": [1.0, 0.0], "either": [0.0, 1.0]}, None, 0.0),  # impossible: "either" = OR
+    ]
+    for case, scaled, log_scale in cases:
+        lik = {v: np.asarray(x) for v, x in case.items()}
+        targets = [v for v in ("bronc", "lung", "tub", "dysp") if v not in case or np.count_nonzero(case[v]) > 1]
+        got = eng._conditioned_case(lik, targets)
+        assert got is not None  # the path under test was taken
+        marginals, log_z = got
+        p_e, want = brute_force_marginals(asia, {v: np.asarray(x) for v, x in (scaled or case).items()})
+        if p_e == 0.0:
+            assert log_z[0] == -math.inf and all(np.isnan(m).all() for m in marginals.values())
+            continue
+        assert log_z[0] == pytest.approx(math.log(p_e) + log_scale, abs=1e-9)
+        for v in targets:
+            np.testing.assert_allclose(marginals[v][0], want[v], rtol=0, atol=1e-12)
+    assert eng._conditioned_case({"xray": np.array([0.0, 1.0])}, ["xray"]) is None  # an observed output
+
+    # pathfinder: one posterior per fresh pattern, taken by this path for most, the same numbers as the full tree;
+    # the same pattern with other values plans no tree again
+    net = bench_network("pathfinder")
+    ours, full = CompiledEngine(net), CompiledEngine(net, prune=False)
+    planned = []
+    real = slicing.ConditionedTree
+    monkeypatch.setattr(slicing, "ConditionedTree", lambda *a: planned.append(a) or real(*a))
+    rng = np.random.default_rng(7)
+    order = list(net.variables)
+    used = 0
+    for _ in range(6):
+        observed = rng.choice(order[1:], size=10, replace=False)
+        for repeat in range(2):
+            lik = {v: np.eye(net[v].card)[int(rng.integers(net[v].card))] for v in observed}
+            want, log_want = full.posterior([order[0]], lik)
+            if not np.isfinite(log_want[0]):
+                continue
+            before = len(planned)
+            got, log_got = ours.posterior([order[0]], lik)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+            assert log_got[0] == pytest.approx(log_want[0], abs=1e-9)
+            if repeat:
+                assert len(planned) == before
+        used += any(v is not None for v in list(ours._conditioned.values())[-1:])
+    assert used >= 3
+
+
 def test_duplicate_cases_are_answered_once_with_the_same_numbers():
     """A batch with repeated cases (hard findings on a few patterns, and soft ones) merged to its distinct cases,
     against the same engine answering every case: the same marginals and log P(e), in the original order."""
