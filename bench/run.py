@@ -350,6 +350,10 @@ def table(results: list[dict[str, Any]], batch_sizes: list[int]) -> str:
         top = r[f"batch{max(batch_sizes)}_ours"]
         lines.append(f"| {r['network']} | {cells} | {r['batch_pyagrum']:,.0f} | {r['batch_pgmpy']:,.1f} | "
                      f"{top / r['batch_pyagrum']:.0f}x | {r['peak_mb_ours']:.1f} / {r['peak_mb_pgmpy']:.1f} |")
+    # The one-posterior target is the first diagnosis, or the first root in pyAgrum's topological order: name it,
+    # since whether the findings bear on it decides what the baselines compute (andes's is d-separated from them).
+    lines += ["", "One-posterior targets: " + "; ".join(f"{r['network']} {r['target']} ({r['evidence_sets']} sets of "
+                                                     f"{r['findings_per_set']} findings)" for r in results) + "."]
     for r in results:
         if "dxsrc_ours" in r:
             lines += ["", f"{r['network']}, all diagnoses + knee-pain sources ({r['evidence_sets']} evidence sets): "
