@@ -583,6 +583,43 @@ def test_one_case_on_its_relevant_part_conditioned_on_what_it_observes(monkeypat
     assert used >= 3
 
 
+def test_the_lru_tolerates_another_thread_evicting_between_its_steps():
+    """App sessions share an engine's caches from their own threads (the review reproduced KeyErrors with 8
+    threads on one engine): a key evicted after it was found, or an eviction that finds the cache emptied, is
+    not an error. Each interleaving is forced here, so the test does not depend on thread timing."""
+    from bn.engines.junction_tree import LRU
+
+    class EvictedMeanwhile(LRU):
+        def move_to_end(self, key, last=True):
+            self.pop(key, None)  # another thread evicted it after this one read it
+            super().move_to_end(key, last)
+
+    cache = EvictedMeanwhile(2)
+    cache.get_or("a", lambda: 1)
+    assert cache.get_or("a", lambda: 2) == 1
+
+    class EmptiedMeanwhile(LRU):
+        def popitem(self, last=True):
+            self.clear()  # another thread evicted everything first
+            return super().popitem(last)
+
+    cache = EmptiedMeanwhile(1)
+    cache.get_or("a", lambda: 1)
+    assert cache.get_or("b", lambda: 2) == 2 and len(cache) <= 1
+
+
+def test_malformed_likelihoods_keep_the_full_trees_behaviour():
+    """The conditioned path takes only one case's well-formed vectors: anything else goes the way it always did."""
+    asia = bench_network("asia")
+    eng = CompiledEngine(asia)
+    eng.PRUNE_MIN_STATES, eng.CONDITION_MAX_SHARE = 0, math.inf
+    good = {"xray": np.array([0.0, 1.0])}
+    assert eng._conditioned_case({**good, "smoke": np.array([1.0, 0.0])}, ["lung"]) is not None
+    for bad in ([1.0], [0.0, 1.0, 0.0], [-1.0, 0.0], [np.nan, 0.0], [np.inf, 0.0], 1.0, [[1.0, 0.0], [0.0, 1.0]]):
+        assert eng._conditioned_case({**good, "smoke": np.array(bad)}, ["lung"]) is None, bad
+    assert eng._conditioned_case(good, []) is None
+
+
 def test_duplicate_cases_are_answered_once_with_the_same_numbers():
     """A batch with repeated cases (hard findings on a few patterns, and soft ones) merged to its distinct cases,
     against the same engine answering every case: the same marginals and log P(e), in the original order."""

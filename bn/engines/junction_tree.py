@@ -35,6 +35,7 @@ array([0.0526, 0.6667, 0.2   ])
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections import OrderedDict
@@ -297,13 +298,21 @@ class LRU(OrderedDict):
         self.maxsize = maxsize
 
     def get_or(self, key: Any, make: Callable[[], Any]) -> Any:
-        if key in self:
+        # App sessions share an engine from their own threads: another thread may evict a key between any two of
+        # these steps, so each step tolerates it (at worst an entry is made twice), and none takes a lock.
+        try:
+            value = self[key]
+        except KeyError:
+            value = make()
+            self[key] = value
+            while len(self) > self.maxsize:
+                try:
+                    self.popitem(last=False)
+                except KeyError:
+                    break
+            return value
+        with contextlib.suppress(KeyError):
             self.move_to_end(key)
-            return self[key]
-        value = make()
-        self[key] = value
-        if len(self) > self.maxsize:
-            self.popitem(last=False)
         return value
 
 
@@ -905,10 +914,12 @@ class CompiledEngine:
                           ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
         """One case's marginals of ``outputs`` and ``log P(evidence)`` on the tree of its relevant part conditioned
         on its observed variables (:class:`bn.engines.slicing.ConditionedTree`: they leave the triangulation and
-        every table is read at their values), or None when the case is not one for it: several cases, an observed
-        output, OR chains, or more than :attr:`CONDITION_MAX_FREE` variables left to sum over. Exact, P(evidence)
-        included: only barren variables are dropped. Layouts are kept per (relevant set, observed set), so a
-        pattern asked again with other values plans nothing."""
+        every table is read at their values), or None when the case is not one for it: a tree under
+        :attr:`PRUNE_MIN_STATES`, OR chains, several cases or a malformed likelihood, no hard finding, no output or
+        an observed one, more than :attr:`CONDITION_MAX_FREE` variables left to sum over, or a conditioned tree
+        over :attr:`CONDITION_MAX_SHARE` of the full one. Exact, P(evidence) included: only barren variables are
+        dropped. Layouts are kept per (relevant set, observed set), so a pattern asked again with other values
+        plans nothing."""
         if not self.prune or self._cost < self.PRUNE_MIN_STATES or self._inner is not self.network:
             return None
         # The relevant set depends only on which variables have evidence: kept per pattern, so that a case that
@@ -921,7 +932,9 @@ class CompiledEngine:
         free: dict[int, np.ndarray] = {}
         for var, vec in likelihoods.items():
             arr = np.asarray(vec, dtype=float)
-            if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] != 1):
+            # Anything but one case's well-formed vector takes the full tree's path, which reports it as it always has.
+            if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[0] != 1) or \
+                    arr.shape[-1] != self.cards[self.position[var]] or not np.isfinite(arr).all() or (arr < 0).any():
                 return None
             arr = arr.reshape(-1)
             nonzero = np.flatnonzero(arr)
@@ -930,7 +943,8 @@ class CompiledEngine:
             else:
                 free[self.position[var]] = arr
         targets = [self.position[v] for v in outputs]
-        if not observed or any(t in observed for t in targets) or len(keep) - len(observed) > self.CONDITION_MAX_FREE:
+        if not targets or not observed or any(t in observed for t in targets) or \
+                len(keep) - len(observed) > self.CONDITION_MAX_FREE:
             return None
 
         def layout():
@@ -943,7 +957,10 @@ class CompiledEngine:
             sub = replace(self.network, variables={self.order[u]: self.network[self.order[u]] for u in members})
             families = [[at[self.position[p]] for p in sub[v].parents] + [at[self.position[v]]] for v in sub.variables]
             known = sorted(observed)
-            tree = ConditionedTree(sub, families, [self.cards[u] for u in members], [at[u] for u in known])
+            try:
+                tree = ConditionedTree(sub, families, [self.cards[u] for u in members], [at[u] for u in known])
+            except NetworkTooLargeError:  # the full tree's path says so, or copes
+                return None
             if tree.tree.total > self.CONDITION_MAX_SHARE * self._cost:
                 return None
             return tree, at, known, [np.asarray(sub[v].cpt, dtype=float) for v in sub.variables]
