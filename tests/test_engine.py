@@ -608,6 +608,28 @@ def test_the_lru_tolerates_another_thread_evicting_between_its_steps():
     assert cache.get_or("b", lambda: 2) == 2 and len(cache) <= 1
 
 
+def test_tiny_likelihoods_in_one_clique_are_not_taken_for_impossible():
+    """Two likelihoods of about 1e-170 entered into one clique multiply to 1e-340 before any message is rescaled:
+    the rescaled rerun divides each likelihood by its largest entry first, so P(e) (about 1e-340) is reported, not
+    impossible, on every path: the full tree (one case, a batch), the pruned and the conditioned ones."""
+    asia = bench_network("asia")
+    lik = {"smoke": np.array([1.0, 0.0]), "bronc": np.array([1e-170, 2e-170]), "dysp": np.array([3e-170, 1e-170])}
+    p_e, want = brute_force_marginals(asia, {**lik, "bronc": np.array([1.0, 2.0]), "dysp": np.array([3.0, 1.0])})
+    log_p_e = math.log(p_e) + 2 * math.log(1e-170)
+    for prune in (False, True):
+        eng = CompiledEngine(asia, prune=prune)
+        eng.PRUNE_MIN_STATES, eng.CONDITION_MAX_SHARE = 0, math.inf
+        batch = {v: np.stack([a, a]) for v, a in lik.items()}
+        for case in (lik, batch):
+            marginals, log_z = eng.marginals(case, ["lung", "tub"])
+            np.testing.assert_allclose(log_z, log_p_e, rtol=0, atol=1e-9)
+            np.testing.assert_allclose(marginals["lung"][0], want["lung"], rtol=0, atol=1e-12)
+        assert eng.log_probability_of_evidence(lik)[0] == pytest.approx(log_p_e, abs=1e-9)
+        table, log_z = eng.posterior(["tub"], lik)
+        assert log_z[0] == pytest.approx(log_p_e, abs=1e-9)
+        np.testing.assert_allclose(table[0], want["tub"], rtol=0, atol=1e-12)
+
+
 def test_malformed_likelihoods_keep_the_full_trees_behaviour():
     """The conditioned path takes only one case's well-formed vectors: anything else goes the way it always did."""
     asia = bench_network("asia")

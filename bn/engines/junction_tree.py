@@ -536,10 +536,15 @@ class _Tree:
 
     def _calibrate_one(self, lik: Mapping[int, np.ndarray], scaled: bool, wanted) -> tuple[np.ndarray, np.ndarray]:
         stacked = np.ones(self.lik_offset[-1] + 1)
+        log_scale, messages = 0.0, []
         for v, a in lik.items():
+            if scaled:  # see _calibrate_views
+                top = float(a.max())
+                top = top if top > 0 else 1.0
+                a = a / top
+                log_scale += math.log(top)
             stacked[self.lik_offset[v]:self.lik_offset[v + 1]] = a
         pot = self.base * np.multiply.reduceat(stacked[self.evidence_gather], self.evidence_starts)
-        log_scale, messages = 0.0, []
         for level in reversed(self.levels):
             m = np.bincount(level.key, pot[level.rows], minlength=level.entries + 1)
             m[-1] = 1.0
@@ -621,13 +626,19 @@ class _Tree:
         views = [pot[o:o + s].reshape((*shape, size)) for o, s, shape in zip(self.offset, self.sizes, self.shapes)]
         # Tables of the cases' own make every message depend on the case: none is a prior to reuse.
         touched = set() if base is None else set(range(len(self.cliques)))
+        log_scale, messages = np.zeros(size), {}
         for v, a in lik.items():
+            if scaled:
+                # Likelihoods are defined up to a factor, and several tiny ones entered into one clique would
+                # underflow before any message is rescaled: each enters divided by its largest entry.
+                a, top = _rescaled(a.T)
+                a = a.T
+                log_scale += np.log(top)
             h = self.plan.home[v]
             views[h] *= a.T.reshape((*self.evidence_shape[v], a.shape[0]))
             while h >= 0 and h not in touched:
                 touched.add(h)
                 h = towards.get(h, -1)
-        log_scale, messages = np.zeros(size), {}
         for c, p in edges:
             over = self._link(c, p)[1]
             if c in touched:
