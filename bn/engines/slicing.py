@@ -256,8 +256,8 @@ def expected_counts(engine: CompiledEngine, codes: Mapping[str, np.ndarray], var
             members = tree.cliques[c]
             kept = [u for u in family if u not in at_column]
             cut = [u for u in family if u in at_column]
-            layout.append((v, c, tuple(k for k, u in enumerate(members) if u not in kept),
-                           [sorted(kept).index(u) for u in kept], cut))
+            layout.append((v, c, tuple(k + 1 for k, u in enumerate(members) if u not in kept),
+                           [0] + [sorted(kept).index(u) + 1 for u in kept], cut))
         ends = np.cumsum(copies)  # each record's cases: one per combination of its unknown expanded values
         chunk = max(1, min(8192, CHUNK_STATES // max(tree.total, 1)))
         a = 0
@@ -303,24 +303,18 @@ def expected_counts(engine: CompiledEngine, codes: Mapping[str, np.ndarray], var
                 record_log_z, share = log_z, 1.0
             log_z_all[part] = record_log_z
             w = np.where(np.isfinite(record_log_z), weights[part], 0.0)[rep] * share
-            n = len(rep)
-            # Each case's weight over its P(e) as the clique shows it (a rescaled case's cliques carry their own
-            # scale), once per clique: every family read from a clique sums to the clique's total.
-            scales: dict[int, np.ndarray] = {}
             for v, c, axes, perm, cut in layout:
-                block = pot[tree.offset[c]:tree.offset[c] + tree.sizes[c]]
-                if c not in scales:
-                    total = block.sum(axis=0)
-                    scales[c] = np.divide(w, total, out=np.zeros_like(total), where=total > 0)
-                scale = scales[c]
-                family = block.reshape((*tree.shapes[c], n))
-                family = np.add.reduce(family, axis=axes) if axes else family  # the cases stay the last axis
+                table = pot[tree.offset[c]:tree.offset[c] + tree.sizes[c]].reshape((*tree.shapes[c], len(rep)))
+                table = np.moveaxis(table, -1, 0)
+                table = np.add.reduce(table, axis=axes) if axes else table
+                table = np.transpose(table, perm).reshape(len(rep), -1)
+                total = table.sum(axis=1, keepdims=True)
+                # Divided first: a rescaled case's total may be tiny, and w / total would overflow.
+                table = np.divide(table, total, out=np.zeros_like(table), where=total > 0) * w[:, None]
                 into = acc[v]
-                if not cut:  # summed over the cases by one matrix-vector product
-                    summed = (family.reshape(-1, n) @ scale).reshape(family.shape[:-1])
-                    into[()] = into.get((), 0.0) + np.transpose(summed, perm).ravel()
+                if not cut:
+                    into[()] = into.get((), 0.0) + table.sum(axis=0)
                     continue
-                table = np.transpose(family, [*perm, len(perm)]).reshape(-1, n).T * scale[:, None]
                 width = table.shape[1]
                 key = np.ravel_multi_index([values[:, at_column[u]] for u in cut], [cards[u] for u in cut])
                 summed = np.bincount((key[:, None] * width + np.arange(width)).ravel(), table.ravel(),
