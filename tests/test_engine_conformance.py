@@ -108,6 +108,10 @@ def test_batched_marginals_equal_enumeration_case_by_case(name, network):
             np.testing.assert_allclose(post[v][k], expected[v], atol=1e-12)
     some = list(network.variables)[:1]
     assert set(engine.marginals(batch, some)[0]) == set(some)
+    # No variable asked: no marginal, and still log P(e), for one case as for several
+    for case in (batch, {v: a[:1] for v, a in batch.items()}):
+        none, log_none = engine.marginals(case, [])
+        assert none == {} and log_none == pytest.approx(log_z[:len(log_none)], abs=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)

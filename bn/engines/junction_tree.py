@@ -672,6 +672,8 @@ class _Tree:
 
     def marginals(self, pot: np.ndarray, variables: tuple[int, ...]) -> list[np.ndarray]:
         """Normalised ``(card, N)`` marginals of ``variables`` from their home cliques (NaN where P(e) = 0)."""
+        if not variables:  # a query for log P(e) alone
+            return []
         size = pot.shape[1]
         if size == 1 and self.fused:
             gather, keys, per, bounds = self._readers.get_or(variables, lambda: self._reader(variables))
