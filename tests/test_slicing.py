@@ -27,6 +27,13 @@ def _records(network, n: int, rng: np.random.Generator, missing: dict[str, float
     return codes
 
 
+def _registry_missing(network, diagnoses: float) -> dict[str, float]:
+    """Missing rates as a registry has them: risk factors always known, each diagnosis unknown at ``diagnoses``,
+    the mechanisms never known."""
+    return {**{v: 0.0 for v in network.by_role("risk_factor")}, **{v: diagnoses for v in network.by_role("diagnosis")},
+            **{v: 1.0 for v in network.by_role("mechanism")}}
+
+
 def _likelihoods(network, codes):
     return {v: np.where((c >= 0)[:, None], np.eye(network[v].card)[np.maximum(c, 0)], 1.0) for v, c in codes.items()}
 
@@ -96,8 +103,7 @@ def test_registry_records_split_into_groups_and_match_the_full_tree(shipped, mon
     engine, update = _em_engine(network)
     start = engine.network
     rng = np.random.default_rng(11)
-    always = {v: 0.0 for v in network.by_role("diagnosis", "risk_factor")}
-    codes = _records(start, 150, rng, missing={**always, **{v: 1.0 for v in network.by_role("mechanism")}})
+    codes = _records(start, 150, rng, missing=_registry_missing(network, 0.0))
     monkeypatch.setattr(slicing, "SETUP_COST", 1_000)
     positions = [engine.position[v] for v in codes]
     matrix = np.stack(list(codes.values()), axis=1)
@@ -117,9 +123,7 @@ def test_a_second_e_step_plans_no_tree(shipped, monkeypatch):
     network = shipped.network
     engine, update = _em_engine(network)
     rng = np.random.default_rng(5)
-    always = {v: 0.0 for v in network.by_role("risk_factor")}
-    codes = _records(engine.network, 400, rng, missing={**always, **{v: 0.5 for v in network.by_role("diagnosis")},
-                                                        **{v: 1.0 for v in network.by_role("mechanism")}})
+    codes = _records(engine.network, 400, rng, missing=_registry_missing(network, 0.5))
     monkeypatch.setattr(slicing, "SETUP_COST", 1)  # every split pays: as many groups as MAX_GROUPS allows
     monkeypatch.setattr(slicing, "_TREES", slicing.LRU(slicing._TREES.maxsize))  # empty, of the module's size
     planned = []
@@ -151,9 +155,7 @@ def test_records_missing_a_diagnosis_are_expanded_over_its_values(shipped):
     engine, update = _em_engine(network)
     start = engine.network
     rng = np.random.default_rng(4)
-    missing = {**{v: 0.1 for v in network.by_role("diagnosis")}, **{v: 0.0 for v in network.by_role("risk_factor")},
-               **{v: 1.0 for v in network.by_role("mechanism")}}
-    codes = _records(start, 120, rng, missing=missing)
+    codes = _records(start, 120, rng, missing=_registry_missing(network, 0.1))
     names = list(codes)
     matrix = np.stack(list(codes.values()), axis=1)
     positions = [engine.position[v] for v in names]
@@ -215,9 +217,7 @@ def test_chunk_boundaries_keep_each_records_cases_together(shipped, monkeypatch)
     engine, update = _em_engine(network)
     start = engine.network
     rng = np.random.default_rng(8)
-    missing = {**{v: 0.15 for v in network.by_role("diagnosis")}, **{v: 0.0 for v in network.by_role("risk_factor")},
-               **{v: 1.0 for v in network.by_role("mechanism")}}
-    codes = _records(start, 40, rng, missing=missing)
+    codes = _records(start, 40, rng, missing=_registry_missing(network, 0.15))
     expected, expected_log_z = expected_counts(engine, codes, update)
     for states in (1, 5_000):
         monkeypatch.setattr(slicing, "CHUNK_STATES", states)

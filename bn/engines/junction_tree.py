@@ -904,7 +904,7 @@ class CompiledEngine:
         self._pruned: OrderedDict[frozenset[int], CompiledEngine | None] = OrderedDict()
         self._seen: OrderedDict[frozenset[int], int] = OrderedDict()  # times each relevant set was queried
         self._conditioned: LRU = LRU(self.PRUNED_CACHE)  # per (relevant set, observed set): see _conditioned_case
-        self._relevant_sets: LRU = LRU(4 * self.PRUNED_CACHE)  # per (evidence variables, outputs)
+        self._relevant_sets: LRU = LRU(4 * self.PRUNED_CACHE)  # per (evidence variables, outputs): _relevant_to
 
     # -- relevance pruning ------------------------------------------------------------------------------------
     PRUNED_CACHE = 64  # pruned engines kept per network, least recently used dropped first
@@ -935,10 +935,7 @@ class CompiledEngine:
         plans nothing."""
         if not self.prune or self._cost < self.PRUNE_MIN_STATES or self._inner is not self.network:
             return None
-        # The relevant set depends only on which variables have evidence: kept per pattern, so that a case that
-        # leaves too much to sum over (most of l4l5_knee's) costs a lookup, not a walk of its ancestors.
-        keep = self._relevant_sets.get_or((frozenset(likelihoods), tuple(outputs)),
-                                          lambda: self._relevant_to(likelihoods, outputs))
+        keep = self._relevant_to(likelihoods, outputs)
         if len(keep) - len(likelihoods) > self.CONDITION_MAX_FREE:
             return None
         observed: dict[int, tuple[int, float]] = {}
@@ -987,13 +984,14 @@ class CompiledEngine:
         lik = {at[u]: a[None] for u, a in free.items()}
         idx = tuple(at[t] for t in targets)
         needed = {tree.tree.plan.home[i] for i in idx}
-        for scaled in (False, True):  # rescaled only when P(evidence) is tiny or 0, as _solve does
+
+        def run(lik, scaled):
             base, log_scale = tree.tables(cpts, values, scaled=scaled)
             pot, log_z = tree.tree.calibrate(lik, scaled, needed, base)
-            if log_z[0] > _LOG_SAFE:
-                break
-        log_z = log_z + log_scale + weight
-        out = {v: m.T for v, m in zip(outputs, tree.tree.marginals(pot, idx))}
+            return {v: m.T for v, m in zip(outputs, tree.tree.marginals(pot, idx))}, log_z + log_scale
+
+        out, log_z = self._solve(lik, 1, run)
+        log_z = log_z + weight
         if log_z[0] == -math.inf:
             # Conditioning splits the tree into a forest: an impossible factor elsewhere leaves these marginals
             # normalised, where the full tree gives NaN for a case of probability zero.
@@ -1013,8 +1011,12 @@ class CompiledEngine:
         return frozenset(seen)
 
     def _relevant_to(self, likelihoods: Likelihoods, outputs: Iterable[str]) -> frozenset[int]:
-        """What a query over ``outputs`` given evidence on ``likelihoods``'s variables depends on."""
-        return self._relevant([*(self.position[v] for v in likelihoods), *(self.position[v] for v in outputs)])
+        """What a query over ``outputs`` given evidence on ``likelihoods``'s variables depends on. It depends only
+        on which variables have evidence, so it is kept per pattern: a case that leaves too much to sum over on a
+        conditioned part (most of l4l5_knee's) then costs a lookup, not a walk of its ancestors."""
+        outputs = frozenset(outputs)
+        return self._relevant_sets.get_or((frozenset(likelihoods), outputs), lambda: self._relevant(
+            [*(self.position[v] for v in likelihoods), *(self.position[v] for v in outputs)]))
 
     def _pruned_engine(self, likelihoods: Likelihoods, outputs: Iterable[str], *, batch: bool | None = None
                        ) -> CompiledEngine | None:
