@@ -253,10 +253,10 @@ class BayesNet:
             if log_p == -math.inf:
                 self._raise_impossible(ev)
             return np.asarray(math.exp(log_p))
-        table, log_z = self.engine.posterior(outputs, lik)
-        if log_z[0] == -math.inf:
+        table = np.asarray(self.engine.conditional(outputs, lik)[0])
+        if not np.isfinite(table).all():  # NaN: findings of probability zero
             self._raise_impossible(ev)
-        return np.asarray(table[0])
+        return table
 
     def posterior(self, variable: str, *, findings: Findings = None, soft=None) -> dict[str, float]:
         """P(variable | findings) as ``{state: probability}``."""

@@ -88,6 +88,9 @@ def test_joint_posterior_and_evidence_equal_enumeration(name, network):
         table, log_z = engine.posterior(pair, lik)
         assert table.shape == (1, *expected.shape) and log_z.shape == (1,)
         np.testing.assert_allclose(table[0], expected / expected.sum(), atol=1e-12)
+        for outputs in (pair, pair[:1]):
+            expected = _joint_of(network, lik, outputs)
+            np.testing.assert_allclose(engine.conditional(outputs, lik)[0], expected / expected.sum(), atol=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -127,6 +130,9 @@ def test_impossible_evidence_is_minus_infinity_and_nan_never_an_error(name):
     assert log_z[0] == -math.inf and math.isfinite(log_z[1])
     assert np.isnan(post["lung"][0]).all() and np.isfinite(post["lung"][1]).all()
     assert engine.log_probability_of_evidence(bad)[0] == -math.inf
+    # P(target | e) alone is NaN, even for a target in another part of the network than the impossible findings
+    for target in ("lung", "smoke", "dysp"):
+        assert np.isnan(engine.conditional([target], bad)).all()
     assert float(engine.joint((), bad)) == 0.0
     tables, z = engine.family_posteriors(bad)
     assert z == -math.inf and all(not t.any() for t in tables.values())

@@ -64,6 +64,9 @@ class Engine(Protocol):
     def posterior(self, outputs: Sequence[str], likelihoods: Likelihoods) -> tuple[np.ndarray, np.ndarray]:
         """Normalised ``P(outputs | evidence)`` with shape ``(N, *cards)``, and ``log P(evidence)`` ``(N,)``."""
 
+    def conditional(self, outputs: Sequence[str], likelihoods: Likelihoods) -> np.ndarray:
+        """:meth:`posterior`'s table alone, NaN for impossible evidence: an engine may skip P(evidence)."""
+
     def log_probability_of_evidence(self, likelihoods: Likelihoods) -> np.ndarray:
         """``log P(evidence)`` per case, shape ``(N,)``."""
 
@@ -130,6 +133,11 @@ class QueryEngine:
             if total > 0.0:
                 tables[k], log_z[k] = table / total, math.log(total)
         return tables, log_z
+
+    def conditional(self, outputs: Sequence[str], likelihoods: Likelihoods) -> np.ndarray:
+        table, log_z = self.posterior(outputs, likelihoods)
+        table[log_z == -math.inf] = np.nan
+        return table
 
     def marginals(self, likelihoods: Likelihoods, variables: Sequence[str] | None = None
                   ) -> tuple[dict[str, np.ndarray], np.ndarray]:

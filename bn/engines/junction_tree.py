@@ -905,6 +905,7 @@ class CompiledEngine:
         self._seen: OrderedDict[frozenset[int], int] = OrderedDict()  # times each relevant set was queried
         self._conditioned: LRU = LRU(self.PRUNED_CACHE)  # per (relevant set, observed set): see _conditioned_case
         self._relevant_sets: LRU = LRU(4 * self.PRUNED_CACHE)  # per (evidence variables, outputs): _relevant_to
+        self._requisite = None  # bn.engines.requisite.Requisite, made on the first conditional query
 
     # -- relevance pruning ------------------------------------------------------------------------------------
     PRUNED_CACHE = 64  # pruned engines kept per network, least recently used dropped first
@@ -1288,6 +1289,53 @@ class CompiledEngine:
 
         out, log_z = self._solve(lik, size, run)
         return _batched(out["table"], size), _batched(log_z, size)
+
+    def conditional(self, outputs: Sequence[str], likelihoods: Likelihoods) -> np.ndarray:
+        """Normalised ``P(outputs | evidence)`` with shape ``(N, *cards)``, NaN for impossible evidence: what
+        :meth:`posterior` gives without ``log P(evidence)``.
+
+        Without P(evidence) to compute, one case needs only the tables that are not d-separated from the
+        outputs by the evidence (:class:`bn.engines.requisite.Requisite`, Bayes-ball), summed out by variable
+        elimination when that part is small and every finding is proven possible; otherwise this is
+        :meth:`posterior`'s table.
+
+        >>> import bn
+        >>> eng = CompiledEngine(bn.load("l4l5_knee").network)
+        >>> lik = {"knee_pain": np.array([0.0, 1.0])}
+        >>> bool(np.allclose(eng.conditional(["disc_herniation"], lik), eng.posterior(["disc_herniation"], lik)[0]))
+        True
+        """
+        if self.prune and self._cost >= self.PRUNE_MIN_STATES:
+            case = self._requisite_case(likelihoods, outputs)
+            if case is not None:
+                return case[None]
+        table, log_z = self.posterior(outputs, likelihoods)
+        # A target in another part of the tree than the impossible findings gets a normalised table: P(e) decides.
+        table[log_z == -math.inf] = np.nan
+        return table
+
+    def _requisite_case(self, likelihoods: Likelihoods, outputs: Sequence[str]) -> np.ndarray | None:
+        """One case's ``P(outputs | evidence)`` on its requisite tables, or None (see :meth:`conditional`)."""
+        hard: dict[int, int] = {}
+        soft: dict[int, np.ndarray] = {}
+        for var, vec in likelihoods.items():
+            at = self.position[var]
+            arr = np.asarray(vec, dtype=float)
+            if arr.shape != (self.cards[at],) and arr.shape != (1, self.cards[at]):
+                return None
+            values = arr.ravel().tolist()  # a few states: cheaper checked in Python than by numpy calls
+            if not all(0.0 <= x < math.inf for x in values):
+                return None
+            nonzero = [k for k, x in enumerate(values) if x]
+            if len(nonzero) == 1:
+                hard[at] = nonzero[0]
+            else:
+                soft[at] = arr.reshape(-1)
+        if self._requisite is None:
+            from bn.engines.requisite import Requisite
+
+            self._requisite = Requisite(self.network)
+        return self._requisite.conditional([self.position[v] for v in outputs], hard, soft)
 
     def log_probability_of_evidence(self, likelihoods: Likelihoods) -> np.ndarray:
         """``log P(evidence)`` per case, shape ``(N,)``; ``-inf`` for impossible evidence, never NaN."""

@@ -1,0 +1,259 @@
+"""What one posterior needs, and variable elimination over just that.
+
+``P(targets | evidence)`` depends only on the *requisite* tables (Shachter 1998, "Bayes-Ball: The Rational
+Pastime", UAI, the algorithm of its figure 3): those of variables not d-separated from the targets by the
+evidence, and not barren. A query whose evidence is d-separated from its target (andes's bench target GRAV78
+against 14 of its 15 evidence sets) needs the target's own table and nothing else; pathfinder's sets need
+16-22 tables of 109. Such a part is small enough that eliminating its few unobserved variables one at a time
+(numpy's ``einsum``) costs less than planning a junction tree for it.
+
+What is lost is P(evidence): the dropped findings are never multiplied in. The answer must still say when the
+findings are impossible, so the fast path is taken only with a proof that they are not: each finding's
+observed state (or its soft likelihood) has positive probability under every configuration of its parents. Then
+P(evidence) > 0 whatever the network (summing the variables out from the leaves up, every message stays
+positive). A finding without that proof sends the query to the full engine, which computes P(evidence).
+
+Soft evidence is a virtual observed child of its variable (Pearl 1988, section 2.2.2), and Bayes-ball treats
+it as one.
+
+>>> import bn
+>>> network = bn.load("l4l5_knee").network
+>>> req = Requisite(network)
+>>> names = list(network.variables)
+>>> tables = req.requisite([names.index("disc_herniation")], hard=(), soft=())
+>>> [names[i] for i in tables]            # no evidence: its own table and its ancestors'
+['age_group', 'disc_herniation']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from bn.engines.junction_tree import LRU
+from bn.model import Network
+
+# The elimination is abandoned (the caller uses its junction tree) past this many unobserved variables, or when
+# the largest table it would build is bigger than MAX_TABLE entries: beyond that a compiled tree is faster
+# than building tables per query.
+MAX_FREE = 24
+MAX_TABLE = 1 << 16
+
+
+class Requisite:
+    """Bayes-ball and variable elimination on one network (indices in the network's variable order).
+
+    >>> import bn, numpy as np
+    >>> network = bn.load("l4l5_knee").network
+    >>> req = Requisite(network)
+    >>> at = {v: i for i, v in enumerate(network.variables)}
+    >>> p = req.conditional([at["disc_herniation"]], {at["age_group"]: 2})   # reads one table
+    >>> p.shape, bool(abs(p.sum() - 1) < 1e-12)
+    ((2,), True)
+    >>> print(req.conditional([at["disc_herniation"]], {at["knee_pain"]: 1}))  # too much to sum out: the tree's
+    None
+    """
+
+    def __init__(self, network: Network):
+        order = list(network.variables)
+        at = {v: i for i, v in enumerate(order)}
+        self.cards = [network[v].card for v in order]
+        self.parents = [tuple(at[p] for p in network[v].parents) for v in order]
+        children: list[list[int]] = [[] for _ in order]
+        for i, ps in enumerate(self.parents):
+            for p in ps:
+                children[p].append(i)
+        self.children = [tuple(c) for c in children]
+        self.cpts = [np.asarray(network[v].cpt, dtype=float) for v in order]
+        # Per variable and state: positive under every configuration of the parents (the proof above).
+        self._safe = [(t.reshape(-1, t.shape[-1]) > 0).all(axis=0) for t in self.cpts]
+        self._positive = [bool(safe.all()) for safe in self._safe]
+        self._balls: LRU = LRU(256)
+
+    def requisite(self, targets: Iterable[int], *, hard: Iterable[int], soft: Iterable[int]) -> tuple[int, ...]:
+        """The variables whose tables ``P(targets | evidence)`` needs (Bayes-ball's top-marked variables).
+
+        ``hard``: variables observed at one state; ``soft``: variables with a likelihood. Kept per pattern.
+        """
+        key = (frozenset(targets), frozenset(hard), frozenset(soft))
+        return self._balls.get_or(key, lambda: self._bayes_ball(*key))
+
+    def _bayes_ball(self, targets: frozenset[int], hard: frozenset[int], soft: frozenset[int]) -> tuple[int, ...]:
+        parents, children = self.parents, self.children
+        top: set[int] = set()
+        bottom: set[int] = set()
+        up = list(targets)  # visited from a child
+        down: list[int] = []  # visited from a parent
+        while up or down:
+            from_child = bool(up)
+            j = up.pop() if from_child else down.pop()
+            if j in hard:
+                # An observed variable passes a ball from a parent back up, and blocks one from a child.
+                if not from_child and j not in top:
+                    top.add(j)
+                    up.extend(parents[j])
+                continue
+            if from_child and j not in top:
+                top.add(j)
+                up.extend(parents[j])
+            if j not in bottom:
+                bottom.add(j)
+                down.extend(children[j])
+                if j in soft:  # its virtual observed child bounces the ball back up to it
+                    up.append(j)
+        return tuple(sorted(top))
+
+    def possible(self, hard: Mapping[int, int], soft: Mapping[int, np.ndarray]) -> bool:
+        """Whether P(evidence) > 0 is proven (False: not proven; the caller's junction tree decides).
+
+        P(evidence) > 0 exactly when some assignment of every variable gives each table (read at the hard
+        findings, times the soft ones' likelihoods) a positive entry. A variable is *free-standing* when its
+        entry is positive under every configuration of its parents, for each state it may take: a hard
+        finding's observed state, a soft finding's states of positive likelihood, any state of an unobserved
+        variable. A finding whose entries, summed against its likelihood, can be zero is *unsafe*. Starting
+        from the unsafe findings, walk up through the parents, stopping at free-standing variables (kept, but
+        not their tables). If the tables walked have a positive assignment, it extends to the whole network:
+        every other variable, taken in topological order, has a state with a positive entry whatever its
+        parents' values. So P(evidence) > 0 exactly when the product of the walked tables has a positive sum,
+        computed on them alone.
+        """
+        walk = self._walk(hard, soft)
+        if walk is None:
+            return True
+        z = self._eliminate(*walk, (), hard, soft)
+        return z is not None and z > 0
+
+    def _walk(self, hard: Mapping[int, int], soft: Mapping[int, np.ndarray]
+              ) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+        """:meth:`possible`'s tables, and the free-standing soft findings among their variables (their
+        likelihoods count); None when no finding is unsafe."""
+        unsafe = [v for v, s in hard.items() if not self._safe[v][s]]
+        standing = set()
+        for v, lik in soft.items():
+            table = self.cpts[v].reshape(-1, self.cpts[v].shape[-1])
+            if not (table @ lik > 0).all():
+                unsafe.append(v)
+            elif (table[:, lik > 0] > 0).all():
+                standing.add(v)
+        if not unsafe:
+            return None
+        tables: set[int] = set()
+        cut: set[int] = set()
+        stack = list(unsafe)
+        while stack:
+            v = stack.pop()
+            if v in tables:
+                continue
+            tables.add(v)
+            for p in self.parents[v]:
+                if p in hard:
+                    if not self._safe[p][hard[p]]:
+                        stack.append(p)
+                elif p in soft:
+                    if p in standing:
+                        cut.add(p)
+                    else:
+                        stack.append(p)
+                elif not self._positive[p]:
+                    stack.append(p)
+        return tuple(sorted(tables)), tuple(sorted(cut - tables))
+
+    def conditional(self, targets: Sequence[int], hard: Mapping[int, int],
+                    soft: Mapping[int, np.ndarray] | None = None) -> np.ndarray | None:
+        """``P(targets | evidence)``, one axis per target, by variable elimination over the requisite tables;
+        None when it cannot be answered this way: a target observed, evidence not proven possible
+        (:meth:`possible`), more than :data:`MAX_FREE` variables to sum out or a table over :data:`MAX_TABLE`
+        entries, or an answer that underflowed. The caller then asks its junction tree.
+
+        When :meth:`possible`'s tables and likelihoods are among the requisite ones, a positive answer here
+        already proves P(evidence) > 0 (an assignment positive on every requisite table is positive on those),
+        so no second elimination is run: on pathfinder they always are.
+        """
+        soft = soft or {}
+        targets = tuple(targets)
+        if len(set(targets)) != len(targets) or any(t in hard or t in soft for t in targets):
+            return None
+        tables = self.requisite(targets, hard=hard, soft=soft)
+        result = self._eliminate(tables, (), targets, hard, soft)
+        if result is None:
+            return None
+        total = result.sum()
+        if not total > 0 or not math.isfinite(total):
+            return None
+        walk = self._walk(hard, soft)
+        if walk is not None:
+            walked, cut = walk
+            kept = set(tables)
+            if not (kept.issuperset(walked) and kept.issuperset(cut)):
+                z = self._eliminate(walked, cut, (), hard, soft)
+                if z is None or not z > 0:
+                    return None
+        return result / total
+
+    def _eliminate(self, tables: Sequence[int], extra: Sequence[int], keep: tuple[int, ...],
+                   hard: Mapping[int, int], soft: Mapping[int, np.ndarray]) -> np.ndarray | None:
+        """The product of ``tables`` (read at the hard findings, times the likelihoods of the soft findings
+        among them and in ``extra``) summed down to ``keep``, up to a positive constant; None past
+        :data:`MAX_FREE` or :data:`MAX_TABLE`, or when a step underflows to zero."""
+        free = {u for v in tables for u in (*self.parents[v], v) if u not in hard}.union(extra).difference(keep)
+        if len(free) > MAX_FREE:  # before any table is read: on l4l5_knee most queries stop here
+            return None
+        factors: list[tuple[np.ndarray, tuple[int, ...]]] = []
+        for v in tables:
+            scope = (*self.parents[v], v)
+            index = tuple(hard[u] if u in hard else slice(None) for u in scope)
+            factors.append((self.cpts[v][index], tuple(u for u in scope if u not in hard)))
+        factors += [(soft[v], (v,)) for v in {*tables, *extra} if v in soft]
+        order = self._order([f[1] for f in factors], free)
+        if order is None:
+            return None
+        for v in order:
+            with_v = [f for f in factors if v in f[1]]
+            factors = [f for f in factors if v not in f[1]]
+            scope = tuple(sorted({u for _, s in with_v for u in s} - {v}))
+            table = _contract(with_v, scope)
+            peak = table.max(initial=0.0)
+            if not peak > 0 or not math.isfinite(peak):
+                return None
+            factors.append((table / peak, scope))
+        return _contract(factors, keep)
+
+    def _order(self, scopes: list[tuple[int, ...]], eliminate: Iterable[int]) -> list[int] | None:
+        """A greedy elimination order (smallest table first), or None when a table would exceed
+        :data:`MAX_TABLE` entries."""
+        cards = self.cards
+        neighbours: dict[int, set[int]] = {}
+        for scope in scopes:
+            for u in scope:
+                neighbours.setdefault(u, set()).update(scope)
+        left = set(eliminate)
+        size = {u: math.prod([cards[w] for w in neighbours[u]]) for u in left}
+        order = []
+        while left:
+            v = min(left, key=size.__getitem__)
+            if size[v] > MAX_TABLE * cards[v]:
+                return None
+            near = neighbours.pop(v)
+            near.discard(v)
+            for u in near:
+                linked = neighbours[u]
+                linked.discard(v)
+                linked |= near
+                if u in left:
+                    size[u] = math.prod([cards[w] for w in linked])
+            left.discard(v)
+            order.append(v)
+        return order
+
+
+def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[int, ...]) -> np.ndarray:
+    """The product of ``factors`` summed down to ``scope`` (in that order)."""
+    if not factors:
+        return np.ones(())
+    labels: dict[int, int] = {}
+    operands: list = []
+    for table, s in factors:
+        operands += [table, [labels.setdefault(u, len(labels)) for u in s]]
+    return np.einsum(*operands, [labels[u] for u in scope])

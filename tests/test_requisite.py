@@ -1,0 +1,206 @@
+"""One posterior on its requisite tables (``bn.engines.requisite``), against independent oracles.
+
+- Bayes-ball's requisite tables against networkx's d-separation test on the network with a parameter parent
+  added to each variable (Shachter 1998: a table is needed exactly when its parameter node is d-connected to the
+  targets given the evidence), soft findings as observed virtual children;
+- the posterior against brute-force enumeration, on random networks with zeros in their tables;
+- the possibility proof never claims findings of probability zero possible;
+- on andes and pathfinder (where the engine takes this path), the same numbers as the full tree.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+from conftest import bench_network, brute_force_joint, brute_force_marginals
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bn
+from bn.engines import CompiledEngine
+from bn.engines.requisite import Requisite
+from bn.model import Network, NetworkInfo, State, Variable
+from bn.sampling import sample
+
+
+def random_network(rng: np.random.Generator, n: int, zeros: float) -> Network:
+    """A random DAG of ``n`` variables (2-3 states, up to 3 parents), a share ``zeros`` of table entries set to
+    zero (each row keeps one positive entry)."""
+    variables: dict[str, Variable] = {}
+    names = [f"v{i}" for i in range(n)]
+    for i, name in enumerate(names):
+        card = int(rng.integers(2, 4))
+        k = int(rng.integers(0, min(3, i) + 1))
+        parents = tuple(names[j] for j in sorted(rng.choice(i, size=k, replace=False))) if k else ()
+        shape = (*(variables[p].card for p in parents), card)
+        table = rng.dirichlet(np.ones(card), size=int(np.prod(shape[:-1]))).reshape(shape)
+        mask = rng.uniform(size=shape) < zeros
+        keep = rng.integers(card, size=shape[:-1])
+        np.put_along_axis(mask, keep[..., None], False, axis=-1)
+        table = np.where(mask, 0.0, table)
+        table /= table.sum(axis=-1, keepdims=True)
+        variables[name] = Variable(name, tuple(State(f"s{j}", f"s{j}") for j in range(card)), parents, table)
+    return Network(NetworkInfo("random", "random", "0"), variables)
+
+
+def random_query(network: Network, rng: np.random.Generator):
+    """Targets, hard findings {index: state} and soft ones {index: likelihood}."""
+    order = list(network.variables)
+    picks = rng.permutation(len(order))
+    n_targets = int(rng.integers(1, 3))
+    targets = [int(i) for i in picks[:n_targets]]
+    hard, soft = {}, {}
+    for i in picks[n_targets:]:
+        r = rng.uniform()
+        card = network[order[i]].card
+        if r < 0.4:
+            hard[int(i)] = int(rng.integers(card))
+        elif r < 0.55:
+            lik = rng.uniform(0, 1, card)
+            lik[rng.integers(card)] = 0.0 if rng.uniform() < 0.5 else lik[0]
+            soft[int(i)] = lik
+    return targets, hard, soft
+
+
+def likelihoods_of(network: Network, hard: dict[int, int], soft: dict[int, np.ndarray]) -> dict[str, np.ndarray]:
+    order = list(network.variables)
+    out = {order[i]: np.eye(network[order[i]].card)[s] for i, s in hard.items()}
+    out.update({order[i]: np.asarray(lik, dtype=float) for i, lik in soft.items()})
+    return out
+
+
+def requisite_by_d_separation(network: Network, targets, hard, soft) -> set[int]:
+    """Shachter's characterisation, decided by networkx: variable X's table is needed for P(targets | evidence)
+    exactly when a new parent of X (its parameter) is d-connected to the targets given the evidence."""
+    order = list(network.variables)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(order)
+    graph.add_edges_from((p, v) for v in order for p in network[v].parents)
+    observed = {order[i] for i in hard}
+    for i in soft:
+        graph.add_edge(order[i], f"virtual:{order[i]}")
+        observed.add(f"virtual:{order[i]}")
+    for v in order:
+        graph.add_edge(f"theta:{v}", v)
+    wanted = {order[t] for t in targets}
+    return {i for i, v in enumerate(order) if not nx.is_d_separator(graph, {f"theta:{v}"}, wanted, observed)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_bayes_ball_finds_exactly_the_tables_d_separation_says_are_needed(seed):
+    rng = np.random.default_rng(seed)
+    network = random_network(rng, int(rng.integers(3, 11)), zeros=0.0)
+    targets, hard, soft = random_query(network, rng)
+    got = set(Requisite(network).requisite(targets, hard=hard, soft=soft))
+    assert got == requisite_by_d_separation(network, targets, hard, soft)
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), zeros=st.sampled_from([0.0, 0.15, 0.4]))
+def test_the_posterior_on_requisite_tables_is_the_enumerated_one(seed, zeros):
+    """Exact where it answers; possible only where P(evidence) > 0; and it answers every query whose tables
+    have no zero (the proof then needs nothing)."""
+    rng = np.random.default_rng(seed)
+    network = random_network(rng, int(rng.integers(3, 9)), zeros=zeros)
+    targets, hard, soft = random_query(network, rng)
+    req = Requisite(network)
+    lik = likelihoods_of(network, hard, soft)
+    p_e = brute_force_marginals(network, lik)[0]
+    if req.possible(hard, soft):
+        assert p_e > 0
+    got = req.conditional(targets, hard, soft)
+    if zeros == 0.0 and all(np.all(x > 0) for x in soft.values()):
+        assert got is not None
+    if got is None:
+        return
+    assert p_e > 0
+    order = list(network.variables)
+    joint = brute_force_joint(network, lik)
+    want = np.zeros([network[order[t]].card for t in targets])
+    for config, p in joint.items():
+        want[tuple(config[t] for t in targets)] += p
+    np.testing.assert_allclose(got, want / want.sum(), rtol=0, atol=1e-12)
+
+
+def test_the_possibility_proof_is_complete_where_zeros_do_not_meet():
+    """A finding of zero probability under some parent configuration does not send the query to the full tree
+    when the findings can occur together; when they cannot, the proof fails and the engine says impossible."""
+    states = (State("no", "no"), State("yes", "yes"))
+    variables = {
+        "cause": Variable("cause", states, (), np.array([0.7, 0.3])),
+        # "sign" never appears without the cause; "test" is never positive with it
+        "sign": Variable("sign", states, ("cause",), np.array([[1.0, 0.0], [0.4, 0.6]])),
+        "test": Variable("test", states, ("cause",), np.array([[0.5, 0.5], [1.0, 0.0]])),
+        "other": Variable("other", states, (), np.array([0.5, 0.5])),
+        # the proof must walk through an unobserved variable with zeros: "step" copies "cause", and "late" is
+        # never positive unless "step" is
+        "step": Variable("step", states, ("cause",), np.eye(2)),
+        "late": Variable("late", states, ("step",), np.array([[1.0, 0.0], [0.2, 0.8]])),
+    }
+    network = Network(NetworkInfo("toy", "toy", "0"), variables)
+    req = Requisite(network)
+    sign, test, other, late = 1, 2, 3, 5
+    assert req.possible({sign: 1}, {})
+    assert req.possible({sign: 1, test: 0}, {})
+    assert not req.possible({sign: 1, test: 1}, {})  # impossible: not proven, never claimed
+    assert req.possible({late: 1, sign: 1}, {})
+    assert not req.possible({late: 1, test: 1}, {})  # late needs the cause, which the test rules out
+    assert not req.possible({test: 1}, {late: np.array([0.0, 1.0])})  # the same as soft evidence
+    assert req.possible({test: 1}, {late: np.array([0.5, 1.0])})
+    # d-separated from the target, and still checked: "other" needs its own table only, yet the answer is None
+    assert req.requisite([other], hard={sign: 1, test: 1}, soft={}) == (other,)
+    assert req.conditional([other], {sign: 1, test: 1}) is None
+    assert req.conditional([other], {sign: 1}) == pytest.approx(np.array([0.5, 0.5]))
+
+    eng = CompiledEngine(network)
+    eng.PRUNE_MIN_STATES = 0  # a toy: forced onto the path
+    impossible = likelihoods_of(network, {sign: 1, test: 1}, {})
+    assert np.isnan(eng.conditional(["other"], impossible)).all()
+    with pytest.raises(bn.ImpossibleEvidenceError):
+        bn.load(network).posterior("other", findings={"sign": "yes", "test": "yes"})
+
+
+@pytest.mark.parametrize(("name", "least"), [("andes", 2), ("pathfinder", 7)])
+def test_large_networks_answer_as_the_full_tree(name, least):
+    """Where the engine takes this path (a root given a tenth of the variables, as in bench.run's one-posterior
+    query), the numbers are the full tree's. On andes most roots given 22 findings need 110-160 tables, too many
+    to sum out one at a time: those queries are answered on the junction tree."""
+    network = bench_network(name)
+    order = list(network.variables)
+    ours, full = CompiledEngine(network), CompiledEngine(network, prune=False)
+    req = Requisite(network)
+    roots = [v for v in order if not network[v].parents]
+    rng = np.random.default_rng(11)
+    taken = 0
+    for _ in range(8):
+        target = roots[int(rng.integers(len(roots)))]
+        # findings drawn from the network, so that they are possible
+        draw = sample(network, 1, rng)[0][0]
+        observed = [v for v in rng.choice(order, size=len(order) // 10, replace=False) if v != target]
+        lik = {v: np.eye(network[v].card)[draw[order.index(v)]] for v in observed}
+        want = full.posterior([target], lik)[0]
+        hard = {ours.position[v]: int(np.argmax(x)) for v, x in lik.items()}
+        taken += req.conditional([ours.position[target]], hard) is not None
+        np.testing.assert_allclose(ours.conditional([target], lik), want, rtol=0, atol=1e-12)
+    assert taken >= least  # the path under test answered these
+
+
+def test_net_posterior_on_a_large_network_takes_this_path_and_agrees(monkeypatch):
+    """``net.posterior`` asks the engine's ``conditional``: on andes, a finding that is d-separated from the
+    target leaves its prior, through the requisite path, and the full tree agrees."""
+    network = bench_network("andes")
+    net = bn.load(network)
+    order = list(network.variables)
+    target = order[0]
+    calls = []
+    real = Requisite.conditional
+    monkeypatch.setattr(Requisite, "conditional", lambda self, *a: calls.append(a) or real(self, *a))
+    draw = sample(network, 1, np.random.default_rng(3))[0][0]
+    findings = {v: network[v].state_ids[draw[i]] for i, v in enumerate(order) if i % 9 == 4}
+    got = net.posterior(target, findings=findings)
+    assert calls and calls[-1][0] == [order.index(target)]
+    full = CompiledEngine(network, prune=False)
+    lik = {v: np.eye(network[v].card)[network[v].state_ids.index(s)] for v, s in findings.items()}
+    assert list(got.values()) == pytest.approx(full.posterior([target], lik)[0][0].tolist(), abs=1e-12)
