@@ -56,6 +56,24 @@ def median_time(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
+def _identifiers(network, path: Path) -> Path:
+    """``network`` written as BIF with every state renamed to an identifier, for pyAgrum's reader."""
+    import re
+
+    from bn.interop import export
+    from bn.model import Network, State, Variable
+
+    def clean(s: str) -> str:
+        s = re.sub(r"[^A-Za-z0-9_]", "_", s)
+        return f"s{s}" if s[0].isdigit() else s
+
+    variables = {vid: Variable(**{**v.__dict__, "states": tuple(State(clean(s.id), s.label) for s in v.states),
+                                  "on_state": clean(v.on_state)})
+                 for vid, v in network.variables.items()}
+    path.write_text(export(Network(**{**network.__dict__, "variables": variables}), "bif"))
+    return path
+
+
 def load(name: str):
     """(our Network, pyAgrum BayesNet) with identical float64 tables."""
     import pyagrum as gum
@@ -76,7 +94,11 @@ def load(name: str):
         path = tmp / f"{name}.bif"
         path.write_bytes(gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes())
         # pyAgrum's C++ reader: pgmpy's takes 5-15 s on the larger files and parsing is not what is measured.
-        model = gum.loadBN(str(path))
+        try:
+            model = gum.loadBN(str(path))
+        except gum.FatalError:
+            # child's state names ("<5", "Asy/Patch") are not identifiers to pyAgrum: read by bn, renamed
+            model = gum.loadBN(str(_identifiers(bn.read_network(src), tmp / f"{name}_ids.bif")))
         variables = {}
         for node in model.topologicalOrder():
             var, cpt = model.variable(node), model.cpt(node)

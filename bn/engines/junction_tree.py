@@ -865,6 +865,10 @@ class CompiledEngine:
     clique states are never pruned: their full-tree query is cheaper than planning. ``prune=False`` turns this off (the
     property tests compare the two to 1e-12).
 
+    One posterior without P(evidence) (:meth:`conditional`, what ``net.posterior`` asks) needs only the tables
+    not d-separated from it by the evidence: when those leave few variables to sum out and the findings are
+    proven possible, one case is answered on them by variable elimination (:mod:`bn.engines.requisite`).
+
     Repeated cases: a batch of marginals answers each distinct case once and copies its answer to the cases
     identical to it (records with a few discrete findings repeat often: 10,000 cases in 25 patterns of 8 findings
     hold about 1,800 distinct ones). ``merge_duplicates=False`` turns this off; the answers are the same numbers.
@@ -923,6 +927,9 @@ class CompiledEngine:
     # ... and when that tree has at most this share of the full tree's clique states (its tables are built for
     # each case, the full tree's once).
     CONDITION_MAX_SHARE = 0.25
+    # conditional's variable elimination is abandoned past this share of the full tree's clique states, counted
+    # as requisite.STEP_COST says (its per-query cost against the tree's, which its fallback pays).
+    REQUISITE_SHARE = 0.5
 
     def _conditioned_case(self, likelihoods: Likelihoods, outputs: Sequence[str]
                           ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
@@ -1335,7 +1342,8 @@ class CompiledEngine:
             from bn.engines.requisite import Requisite
 
             self._requisite = Requisite(self.network)
-        return self._requisite.conditional([self.position[v] for v in outputs], hard, soft)
+        return self._requisite.conditional([self.position[v] for v in outputs], hard, soft,
+                                           budget=self.REQUISITE_SHARE * self._cost)
 
     def log_probability_of_evidence(self, likelihoods: Likelihoods) -> np.ndarray:
         """``log P(evidence)`` per case, shape ``(N,)``; ``-inf`` for impossible evidence, never NaN."""

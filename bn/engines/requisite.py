@@ -35,10 +35,12 @@ import numpy as np
 from bn.engines.junction_tree import LRU
 from bn.model import Network
 
-# The elimination is abandoned (the caller uses its junction tree) past this many unobserved variables, or when
-# the largest table it would build is bigger than MAX_TABLE entries: beyond that a compiled tree is faster
-# than building tables per query.
-MAX_FREE = 24
+# What an elimination costs, counted as the entries of the tables it builds plus STEP_COST per variable summed
+# out (numpy's per-call overhead, about 12 µs a step, is what a junction tree spends on some 1,000 clique
+# states: 5-16 ns a state on pathfinder, andes, pigs and l4l5_knee). A caller passes its own tree's cost as
+# the budget; an elimination that would exceed it is abandoned before any table is read.
+STEP_COST = 1_000
+# No table of more entries is built, whatever the budget (memory: 0.5 MB).
 MAX_TABLE = 1 << 16
 
 
@@ -52,7 +54,10 @@ class Requisite:
     >>> p = req.conditional([at["disc_herniation"]], {at["age_group"]: 2})   # reads one table
     >>> p.shape, bool(abs(p.sum() - 1) < 1e-12)
     ((2,), True)
-    >>> print(req.conditional([at["disc_herniation"]], {at["knee_pain"]: 1}))  # too much to sum out: the tree's
+    >>> knee_pain = {at["knee_pain"]: 1}
+    >>> req.conditional([at["disc_herniation"]], knee_pain, budget=100_000).round(3)
+    array([0.956, 0.044])
+    >>> print(req.conditional([at["disc_herniation"]], knee_pain, budget=10_000))   # over budget: the tree's job
     None
     """
 
@@ -122,8 +127,8 @@ class Requisite:
         walk = self._walk(hard, soft)
         if walk is None:
             return True
-        z = self._eliminate(*walk, (), hard, soft)
-        return z is not None and z > 0
+        proof = self._eliminate(*walk, (), hard, soft)
+        return proof is not None and proof[0] > 0
 
     def _walk(self, hard: Mapping[int, int], soft: Mapping[int, np.ndarray]
               ) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
@@ -161,11 +166,12 @@ class Requisite:
         return tuple(sorted(tables)), tuple(sorted(cut - tables))
 
     def conditional(self, targets: Sequence[int], hard: Mapping[int, int],
-                    soft: Mapping[int, np.ndarray] | None = None) -> np.ndarray | None:
+                    soft: Mapping[int, np.ndarray] | None = None, *, budget: float = math.inf
+                    ) -> np.ndarray | None:
         """``P(targets | evidence)``, one axis per target, by variable elimination over the requisite tables;
         None when it cannot be answered this way: a target observed, evidence not proven possible
-        (:meth:`possible`), more than :data:`MAX_FREE` variables to sum out or a table over :data:`MAX_TABLE`
-        entries, or an answer that underflowed. The caller then asks its junction tree.
+        (:meth:`possible`), eliminations costing more than ``budget`` (see :data:`STEP_COST`) or a table over
+        :data:`MAX_TABLE` entries, or an answer that underflowed. The caller then asks its junction tree.
 
         When :meth:`possible`'s tables and likelihoods are among the requisite ones, a positive answer here
         already proves P(evidence) > 0 (an assignment positive on every requisite table is positive on those),
@@ -176,9 +182,10 @@ class Requisite:
         if len(set(targets)) != len(targets) or any(t in hard or t in soft for t in targets):
             return None
         tables = self.requisite(targets, hard=hard, soft=soft)
-        result = self._eliminate(tables, (), targets, hard, soft)
-        if result is None:
+        answer = self._eliminate(tables, (), targets, hard, soft, budget)
+        if answer is None:
             return None
+        result, spent = answer
         total = result.sum()
         if not total > 0 or not math.isfinite(total):
             return None
@@ -187,28 +194,31 @@ class Requisite:
             walked, cut = walk
             kept = set(tables)
             if not (kept.issuperset(walked) and kept.issuperset(cut)):
-                z = self._eliminate(walked, cut, (), hard, soft)
-                if z is None or not z > 0:
+                proof = self._eliminate(walked, cut, (), hard, soft, budget - spent)
+                if proof is None or not proof[0] > 0:
                     return None
         return result / total
 
     def _eliminate(self, tables: Sequence[int], extra: Sequence[int], keep: tuple[int, ...],
-                   hard: Mapping[int, int], soft: Mapping[int, np.ndarray]) -> np.ndarray | None:
+                   hard: Mapping[int, int], soft: Mapping[int, np.ndarray], budget: float = math.inf
+                   ) -> tuple[np.ndarray, float] | None:
         """The product of ``tables`` (read at the hard findings, times the likelihoods of the soft findings
-        among them and in ``extra``) summed down to ``keep``, up to a positive constant; None past
-        :data:`MAX_FREE` or :data:`MAX_TABLE`, or when a step underflows to zero."""
+        among them and in ``extra``) summed down to ``keep``, up to a positive constant, and its cost; None
+        past ``budget`` or :data:`MAX_TABLE`, or when a step underflows to zero."""
         free = {u for v in tables for u in (*self.parents[v], v) if u not in hard}.union(extra).difference(keep)
-        if len(free) > MAX_FREE:  # before any table is read: on l4l5_knee most queries stop here
+        if STEP_COST * len(free) > budget:  # before any table is read
             return None
+        scopes = [tuple(u for u in (*self.parents[v], v) if u not in hard) for v in tables]
+        scopes += [(v,) for v in {*tables, *extra} if v in soft]
+        planned = self._order(scopes, free, budget)
+        if planned is None:
+            return None
+        order, spent = planned
         factors: list[tuple[np.ndarray, tuple[int, ...]]] = []
-        for v in tables:
-            scope = (*self.parents[v], v)
-            index = tuple(hard[u] if u in hard else slice(None) for u in scope)
-            factors.append((self.cpts[v][index], tuple(u for u in scope if u not in hard)))
-        factors += [(soft[v], (v,)) for v in {*tables, *extra} if v in soft]
-        order = self._order([f[1] for f in factors], free)
-        if order is None:
-            return None
+        for v, scope in zip(tables, scopes):
+            index = tuple(hard[u] if u in hard else slice(None) for u in (*self.parents[v], v))
+            factors.append((self.cpts[v][index], scope))
+        factors += [(soft[v], scope) for scope in scopes[len(tables):] for v in scope]
         for v in order:
             with_v = [f for f in factors if v in f[1]]
             factors = [f for f in factors if v not in f[1]]
@@ -218,22 +228,25 @@ class Requisite:
             if not peak > 0 or not math.isfinite(peak):
                 return None
             factors.append((table / peak, scope))
-        return _contract(factors, keep)
+        return _contract(factors, keep), spent
 
-    def _order(self, scopes: list[tuple[int, ...]], eliminate: Iterable[int]) -> list[int] | None:
-        """A greedy elimination order (smallest table first), or None when a table would exceed
-        :data:`MAX_TABLE` entries."""
+    def _order(self, scopes: list[tuple[int, ...]], eliminate: Iterable[int], budget: float
+               ) -> tuple[list[int], float] | None:
+        """A greedy elimination order (smallest table first) and its cost, or None when the cost would exceed
+        ``budget`` or a table :data:`MAX_TABLE` entries."""
         cards = self.cards
         neighbours: dict[int, set[int]] = {}
         for scope in scopes:
             for u in scope:
                 neighbours.setdefault(u, set()).update(scope)
         left = set(eliminate)
+        spent = float(STEP_COST * len(left))
         size = {u: math.prod([cards[w] for w in neighbours[u]]) for u in left}
         order = []
         while left:
             v = min(left, key=size.__getitem__)
-            if size[v] > MAX_TABLE * cards[v]:
+            spent += size[v]
+            if size[v] > MAX_TABLE * cards[v] or spent > budget:
                 return None
             near = neighbours.pop(v)
             near.discard(v)
@@ -245,7 +258,7 @@ class Requisite:
                     size[u] = math.prod([cards[w] for w in linked])
             left.discard(v)
             order.append(v)
-        return order
+        return order, spent
 
 
 def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[int, ...]) -> np.ndarray:
