@@ -204,3 +204,53 @@ def test_net_posterior_on_a_large_network_takes_this_path_and_agrees(monkeypatch
     full = CompiledEngine(network, prune=False)
     lik = {v: np.eye(network[v].card)[network[v].state_ids.index(s)] for v, s in findings.items()}
     assert list(got.values()) == pytest.approx(full.posterior([target], lik)[0][0].tolist(), abs=1e-12)
+
+
+def test_a_root_with_more_observed_children_than_einsum_takes_operands():
+    """pathfinder's Fault has 106 children: with 70 observed, one elimination step has 70 factors (numpy's
+    einsum takes 64). Found by review: ``net.posterior`` raised 'too many operands'."""
+    network = bench_network("pathfinder")
+    order = list(network.variables)
+    draw = sample(network, 1, np.random.default_rng(0))[0][0]  # a possible case
+    children = [v for v in order if "Fault" in network[v].parents]
+    findings = {v: network[v].state_ids[draw[order.index(v)]] for v in children[:70]}
+    lik = {v: np.eye(network[v].card)[network[v].state_ids.index(s)] for v, s in findings.items()}
+    full = CompiledEngine(network, prune=False)
+    net = bn.load(network)
+    for target in ("Fault", children[70]):
+        want = full.posterior([target], lik)[0][0]
+        assert list(net.posterior(target, findings=findings).values()) == pytest.approx(want.tolist(), abs=1e-12)
+
+
+def test_findings_whose_product_underflows_keep_their_digits():
+    """Four findings of probability about 1e-81 each: P(target, e) is about 1e-322, a subnormal float with few
+    digits left. Found by review: the answer was 0.0304 where the exact one is 0.0315."""
+    from fractions import Fraction
+
+    states = (State("a", "a"), State("b", "b"))
+    x, y = 3.1e-81, 7.3e-81
+    variables = {"T": Variable("T", states, (), np.array([0.5, 0.5]))}
+    for i in range(4):
+        variables[f"E{i}"] = Variable(f"E{i}", states, ("T",), np.array([[1.0 - x, x], [1.0 - y, y]]))
+    # an unrelated part with a big clique, so that the engine's tree is large enough for this path
+    rng = np.random.default_rng(0)
+    roots = [f"r{i}" for i in range(14)]
+    for r in roots:
+        variables[r] = Variable(r, states, (), np.array([0.5, 0.5]))
+    variables["big"] = Variable("big", states, tuple(roots), rng.dirichlet([1, 1], size=2 ** 14).reshape((2,) * 15))
+    network = Network(NetworkInfo("tiny", "tiny", "0"), variables)
+    weights = [Fraction(x) ** 4, Fraction(y) ** 4]
+    exact = [float(w / sum(weights)) for w in weights]
+    got = bn.load(network).posterior("T", findings={f"E{i}": "b" for i in range(4)})
+    assert list(got.values()) == pytest.approx(exact, rel=1e-12)
+
+
+def test_a_table_row_of_zeros_proves_nothing():
+    """The proof assumes every row of every table has a positive entry (a file's rows sum to 1); a network
+    built in code with a row of zeros gets no proof, whatever its findings."""
+    states = (State("a", "a"), State("b", "b"))
+    variables = {"R": Variable("R", states, (), np.array([0.5, 0.5])),
+                 "X": Variable("X", states, ("R",), np.array([[0.5, 0.5], [0.0, 0.0]]))}
+    req = Requisite(Network(NetworkInfo("zero", "zero", "0"), variables))
+    assert not req.possible({1: 0}, {})
+    assert req.conditional([0], {1: 0}) is None

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -51,6 +51,9 @@ from bn import limits
 from bn.engines.base import Likelihoods
 from bn.errors import BNError
 from bn.model import Network
+
+if TYPE_CHECKING:
+    from bn.engines.requisite import Requisite
 
 # A clique table of 2**26 float64 entries is 512 MB for a single case; beyond that a network is out of reach
 # for exact inference on the machines this tool targets.
@@ -909,7 +912,7 @@ class CompiledEngine:
         self._seen: OrderedDict[frozenset[int], int] = OrderedDict()  # times each relevant set was queried
         self._conditioned: LRU = LRU(self.PRUNED_CACHE)  # per (relevant set, observed set): see _conditioned_case
         self._relevant_sets: LRU = LRU(4 * self.PRUNED_CACHE)  # per (evidence variables, outputs): _relevant_to
-        self._requisite = None  # bn.engines.requisite.Requisite, made on the first conditional query
+        self._requisite: Requisite | None = None  # made on the first conditional query
 
     # -- relevance pruning ------------------------------------------------------------------------------------
     PRUNED_CACHE = 64  # pruned engines kept per network, least recently used dropped first

@@ -8,10 +8,11 @@ against 14 of its 15 evidence sets) needs the target's own table and nothing els
 (numpy's ``einsum``) costs less than planning a junction tree for it.
 
 What is lost is P(evidence): the dropped findings are never multiplied in. The answer must still say when the
-findings are impossible, so the fast path is taken only with a proof that they are not: each finding's
-observed state (or its soft likelihood) has positive probability under every configuration of its parents. Then
-P(evidence) > 0 whatever the network (summing the variables out from the leaves up, every message stays
-positive). A finding without that proof sends the query to the full engine, which computes P(evidence).
+findings are impossible, so the fast path is taken only with a proof that they are not (:meth:`Requisite.possible`):
+a finding whose observed state (or soft likelihood) has positive probability under every configuration of its
+parents cannot make P(evidence) zero, and the others are checked on their own tables and their ancestors' up to
+the first variables that cannot either. Without a proof the query goes to the junction tree, which computes
+P(evidence).
 
 Soft evidence is a virtual observed child of its variable (Pearl 1988, section 2.2.2), and Bayes-ball treats
 it as one.
@@ -42,6 +43,12 @@ from bn.model import Network
 STEP_COST = 1_000
 # No table of more entries is built, whatever the budget (memory: 0.5 MB).
 MAX_TABLE = 1 << 16
+# numpy's einsum takes at most 64 operands; a step with more factors than this (after those over the same
+# variables are multiplied together) is left to the tree.
+MAX_OPERANDS = 60
+# A table whose largest entry falls below this has lost digits to underflow (factors are at most 1, so every
+# partial product is at least the final one): the tree, which rescales, answers instead.
+SMALLEST = 1e-280
 
 
 class Requisite:
@@ -74,6 +81,9 @@ class Requisite:
         self.cpts = [np.asarray(network[v].cpt, dtype=float) for v in order]
         # Per variable and state: positive under every configuration of the parents (the proof above).
         self._safe = [(t.reshape(-1, t.shape[-1]) > 0).all(axis=0) for t in self.cpts]
+        # The proof needs every row to have a positive entry (a file's rows sum to 1; a network built in code
+        # is not checked): without it nothing is proven.
+        self._rows_positive = all(bool((t.reshape(-1, t.shape[-1]).sum(axis=1) > 0).all()) for t in self.cpts)
         self._positive = [bool(safe.all()) for safe in self._safe]
         self._balls: LRU = LRU(256)
 
@@ -83,6 +93,8 @@ class Requisite:
         ``hard``: variables observed at one state; ``soft``: variables with a likelihood. Kept per pattern.
         """
         key = (frozenset(targets), frozenset(hard), frozenset(soft))
+        if key[0] & (key[1] | key[2]):
+            raise ValueError("a target has evidence: its posterior is the evidence itself")
         return self._balls.get_or(key, lambda: self._bayes_ball(*key))
 
     def _bayes_ball(self, targets: frozenset[int], hard: frozenset[int], soft: frozenset[int]) -> tuple[int, ...]:
@@ -124,18 +136,31 @@ class Requisite:
         parents' values. So P(evidence) > 0 exactly when the product of the walked tables has a positive sum,
         computed on them alone.
         """
+        return self._proven(hard, soft, (), math.inf)
+
+    def _proven(self, hard: Mapping[int, int], soft: Mapping[int, np.ndarray], covered: Iterable[int],
+                budget: float) -> bool:
+        """:meth:`possible`, given that the tables ``covered`` were shown to have a positive assignment (by a
+        positive answer on them): when the walked tables are among them, so is a positive assignment of those."""
+        if not self._rows_positive:
+            return False
         walk = self._walk(hard, soft)
         if walk is None:
             return True
-        proof = self._eliminate(*walk, (), hard, soft)
-        return proof is not None and proof[0] > 0
+        walked, cut = walk
+        # A cut soft finding is a parent of a walked table, so it is requisite whenever that table is: covered
+        # walked tables cover the likelihoods too.
+        if set(covered).issuperset(walked):
+            return True
+        proof = self._eliminate(walked, cut, (), hard, soft, budget)
+        return proof is not None and proof[0].item() > 0
 
     def _walk(self, hard: Mapping[int, int], soft: Mapping[int, np.ndarray]
               ) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
         """:meth:`possible`'s tables, and the free-standing soft findings among their variables (their
         likelihoods count); None when no finding is unsafe."""
         unsafe = [v for v, s in hard.items() if not self._safe[v][s]]
-        standing = set()
+        standing: set[int] = set()
         for v, lik in soft.items():
             table = self.cpts[v].reshape(-1, self.cpts[v].shape[-1])
             if not (table @ lik > 0).all():
@@ -154,9 +179,8 @@ class Requisite:
             tables.add(v)
             for p in self.parents[v]:
                 if p in hard:
-                    if not self._safe[p][hard[p]]:
-                        stack.append(p)
-                elif p in soft:
+                    continue  # safe, or unsafe and walked from already
+                if p in soft:
                     if p in standing:
                         cut.add(p)
                     else:
@@ -186,17 +210,11 @@ class Requisite:
         if answer is None:
             return None
         result, spent = answer
-        total = result.sum()
-        if not total > 0 or not math.isfinite(total):
+        total = float(result.sum())
+        if not total >= SMALLEST or not math.isfinite(total):
             return None
-        walk = self._walk(hard, soft)
-        if walk is not None:
-            walked, cut = walk
-            kept = set(tables)
-            if not (kept.issuperset(walked) and kept.issuperset(cut)):
-                proof = self._eliminate(walked, cut, (), hard, soft, budget - spent)
-                if proof is None or not proof[0] > 0:
-                    return None
+        if not self._proven(hard, soft, tables, budget - spent):
+            return None
         return result / total
 
     def _eliminate(self, tables: Sequence[int], extra: Sequence[int], keep: tuple[int, ...],
@@ -224,11 +242,14 @@ class Requisite:
             factors = [f for f in factors if v not in f[1]]
             scope = tuple(sorted({u for _, s in with_v for u in s} - {v}))
             table = _contract(with_v, scope)
-            peak = table.max(initial=0.0)
-            if not peak > 0 or not math.isfinite(peak):
+            if table is None:
+                return None
+            peak = float(table.max(initial=0.0))
+            if not peak >= SMALLEST or not math.isfinite(peak):
                 return None
             factors.append((table / peak, scope))
-        return _contract(factors, keep), spent
+        result = _contract(factors, keep)
+        return None if result is None else (result, spent)
 
     def _order(self, scopes: list[tuple[int, ...]], eliminate: Iterable[int], budget: float
                ) -> tuple[list[int], float] | None:
@@ -242,7 +263,7 @@ class Requisite:
         left = set(eliminate)
         spent = float(STEP_COST * len(left))
         size = {u: math.prod([cards[w] for w in neighbours[u]]) for u in left}
-        order = []
+        order: list[int] = []
         while left:
             v = min(left, key=size.__getitem__)
             spent += size[v]
@@ -261,12 +282,24 @@ class Requisite:
         return order, spent
 
 
-def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[int, ...]) -> np.ndarray:
-    """The product of ``factors`` summed down to ``scope`` (in that order)."""
+def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[int, ...]) -> np.ndarray | None:
+    """The product of ``factors`` summed down to ``scope`` (in that order); None past :data:`MAX_OPERANDS`."""
     if not factors:
         return np.ones(())
-    labels: dict[int, int] = {}
-    operands: list = []
+    # Factors over the same variables (a root's observed children) are multiplied first, each product rescaled
+    # to a largest entry of 1: one einsum operand each, and no underflow from many small ones.
+    merged: dict[tuple[int, ...], np.ndarray] = {}
     for table, s in factors:
+        if s in merged:
+            product = merged[s] * table
+            peak = product.max(initial=0.0)
+            merged[s] = product / peak if peak > 0 else product
+        else:
+            merged[s] = table
+    if len(merged) > MAX_OPERANDS:
+        return None
+    labels: dict[int, int] = {}
+    operands: list[np.ndarray | list[int]] = []
+    for s, table in merged.items():
         operands += [table, [labels.setdefault(u, len(labels)) for u in s]]
     return np.einsum(*operands, [labels[u] for u in scope])
