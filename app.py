@@ -41,9 +41,9 @@ from bn.app.state import (
 from bn.evidence import Case, Evidence, from_query_params, to_query_params
 from bn.headline import source_headline
 from bn.pictures import PICTURES
+from bn.present import CHIPS_CSS, differential_html, finding_effect
 from bn.present import DISCLAIMER_APP as DISCLAIMER
 from bn.present import differential as bn_differential
-from bn.present import differential_html, finding_effect
 from bn.present import percent as pct
 from bn.target import SOURCE_SHORT
 
@@ -200,6 +200,7 @@ flash = st.session_state.pop("flash", None)
 if flash:
     (st.success if flash[0] == "success" else st.error)(flash[1])
 if evidence:
+    st.html(CHIPS_CSS)  # a style alone takes no space on the page
     with st.container(horizontal=True, key="chips"):
         st.markdown("**Findings:**")
         for vid in [*evidence.findings, *evidence.soft_findings]:

@@ -124,6 +124,15 @@ table.bn .lowers { display: inline-block; height: 100%; background: #d62728; }
 </style>"""
 
 
+# The row of findings chips above the answer: tertiary buttons keep a button's height (about 40 px) and the row
+# a 1 rem gap, so eight findings wrapped into five rows 56 px apart; as text-height chips they take half that.
+CHIPS_CSS = """<style>
+.st-key-chips { row-gap: 0.15rem; column-gap: 0.75rem; align-items: center; }
+.st-key-chips button { min-height: 1.5rem; padding: 0.1rem 0.25rem; line-height: 1.4; }
+.st-key-chips [data-testid="stElementContainer"] { width: auto; }
+</style>"""
+
+
 def differential_html(rows: Sequence[dict], *, show_state: bool = False) -> str:
     """:func:`differential`'s rows as the app's table: condition, (state), prior and posterior with a bar.
 

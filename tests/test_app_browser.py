@@ -394,6 +394,10 @@ def test_a_ten_finding_case_in_at_most_twenty_clicks(open_page, knee):
     expect(metric(page, "L4-L5 spine")).to_have_text(pct(expected["l4l5_spine"]), timeout=TIMEOUT)
     (ARTIFACTS / "clicks.txt").write_text(f"{len(case)} findings entered in {clicks} clicks\n")
     assert clicks <= 20
+    # ten chips wrap into rows of text height, not a button's height and a gap (56 px apart before)
+    boxes = [b.bounding_box() for b in page.locator(".st-key-chips button").all()]
+    tops = sorted({round(box["y"]) for box in boxes if box})
+    assert len(tops) >= 3 and max(b - a for a, b in zip(tops, tops[1:])) < 36, tops
 
 
 def test_the_timing_budget_is_recorded(browser, server, knee):
