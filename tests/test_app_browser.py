@@ -7,6 +7,7 @@ A full-page screenshot is saved to build/test-artifacts/.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -397,7 +398,7 @@ def test_a_ten_finding_case_in_at_most_twenty_clicks(open_page, knee):
     # ten chips wrap into rows of text height, not a button's height and a gap (56 px apart before)
     boxes = [b.bounding_box() for b in page.locator(".st-key-chips button").all()]
     tops = sorted({round(box["y"]) for box in boxes if box})
-    assert len(tops) >= 3 and max(b - a for a, b in zip(tops, tops[1:])) < 36, tops
+    assert len(tops) >= 3 and max(b - a for a, b in itertools.pairwise(tops)) < 36, tops
 
 
 def test_the_timing_budget_is_recorded(browser, server, knee):

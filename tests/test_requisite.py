@@ -254,3 +254,64 @@ def test_a_table_row_of_zeros_proves_nothing():
     req = Requisite(Network(NetworkInfo("zero", "zero", "0"), variables))
     assert not req.possible({1: 0}, {})
     assert req.conditional([0], {1: 0}) is None
+
+
+def _two_findings_network(small: np.ndarray, *, prior_a: float = 0.5, turned: bool = False) -> Network:
+    """T and U roots; E0 and E1 observed children of both (E1's parents listed (U, T) when ``turned``), with
+    P(E = b | T, U) = ``small``."""
+    states = (State("a", "a"), State("b", "b"))
+
+    def table(p):
+        return np.stack([1 - p, p], axis=-1)
+
+    variables = {"T": Variable("T", states, (), np.array([prior_a, 1 - prior_a])),
+                 "U": Variable("U", states, (), np.array([0.5, 0.5])),
+                 "E0": Variable("E0", states, ("T", "U"), table(small)),
+                 "E1": (Variable("E1", states, ("U", "T"), table(small.T)) if turned
+                        else Variable("E1", states, ("T", "U"), table(small.copy())))}
+    return Network(NetworkInfo("small", "small", "0"), variables)
+
+
+@pytest.mark.parametrize(("small", "prior_a", "turned"), [
+    # both factors over (T, U): their merged product is subnormal, then rescaled (0.632886 for 0.632797)
+    (np.array([[3.1e-161, 7.3e-161], [5.3e-161, 2.9e-161]]), 0.5, False),
+    # scopes in two axis orders, T = a at 1e-100: the rescaled peak passed a check on it, the answer flipped
+    (np.array([[1e-125, 1e-125], [1e-165, 1e-165]]), 1e-100, True),
+])
+def test_a_product_lost_to_underflow_is_never_rescaled_into_an_answer(small, prior_a, turned):
+    """Found by the second review: the 1e-280 guard looked at tables already divided by their peaks. The unscaled
+    total is now what is checked, and such a case goes to the junction tree, which rescales as it goes."""
+    from fractions import Fraction
+
+    network = _two_findings_network(small, prior_a=prior_a, turned=turned)
+    prior = [Fraction(prior_a), 1 - Fraction(prior_a)]
+    weights = [prior[t] * sum(Fraction(small[t, u]) ** 2 for u in range(2)) for t in range(2)]
+    exact = np.array([float(w / sum(weights)) for w in weights])
+    got = Requisite(network).conditional([0], {2: 1, 3: 1})
+    assert got is None or np.allclose(got, exact, rtol=1e-9, atol=0)
+    lik = {"E0": np.array([0.0, 1.0]), "E1": np.array([0.0, 1.0])}
+    np.testing.assert_allclose(CompiledEngine(network, prune=False).posterior(["T"], lik)[0][0], exact, rtol=1e-9)
+
+
+def test_soft_likelihoods_above_one_are_scaled_before_the_underflow_guard():
+    """The engine takes likelihoods as given: [1e300, 1e300] on U must not lift a lost product past the guard
+    (found by the second review: it gave a wrong answer where [1, 1] went to the tree)."""
+    from fractions import Fraction
+
+    states = (State("a", "a"), State("b", "b"))
+    small = np.array([[3.1e-161, 7.3e-161], [5.3e-161, 2.9e-161]])
+
+    def table(p):
+        return np.stack([1 - p, p], axis=-1)
+
+    network = Network(NetworkInfo("soft", "soft", "0"), {
+        "R": Variable("R", states, (), np.array([0.5, 0.5])),
+        "T": Variable("T", states, (), np.array([0.5, 0.5])),
+        "U": Variable("U", states, ("R",), np.array([[0.5, 0.5], [0.5, 0.5]])),
+        "E0": Variable("E0", states, ("T", "U"), table(small)),
+        "E1": Variable("E1", states, ("U", "T"), table(small.T))})
+    weights = [sum(Fraction(small[t, u]) ** 2 for u in range(2)) for t in range(2)]
+    exact = np.array([float(w / sum(weights)) for w in weights])
+    for lik in ([1.0, 1.0], [1e300, 1e300]):
+        got = Requisite(network).conditional([0, 1], {3: 1, 4: 1}, {2: np.array(lik)})
+        assert got is None or np.allclose(got.sum(axis=0), exact, rtol=1e-9, atol=0), (lik, got)

@@ -43,11 +43,12 @@ from bn.model import Network
 STEP_COST = 1_000
 # No table of more entries is built, whatever the budget (memory: 0.5 MB).
 MAX_TABLE = 1 << 16
-# numpy's einsum takes at most 64 operands; a step with more factors than this (after those over the same
-# variables are multiplied together) is left to the tree.
-MAX_OPERANDS = 60
-# A table whose largest entry falls below this has lost digits to underflow (factors are at most 1, so every
-# partial product is at least the final one): the tree, which rescales, answers instead.
+# numpy's einsum takes fewer than 64 operands (numpy 2) or 32 (numpy 1.x); a step with more factors than this
+# (after those over the same variables are multiplied together) is left to the tree.
+MAX_OPERANDS = 60 if int(np.__version__.split(".")[0]) >= 2 else 30
+# An answer whose unscaled total (P of the requisite evidence) falls below this may have lost digits to
+# underflow: every factor is at most 1, so each partial product of a term is at least the term, and with the
+# total above this bound any term lost was negligible. The tree, which rescales, answers instead.
 SMALLEST = 1e-280
 
 
@@ -209,9 +210,9 @@ class Requisite:
         answer = self._eliminate(tables, (), targets, hard, soft, budget)
         if answer is None:
             return None
-        result, spent = answer
+        result, spent, log_scale = answer
         total = float(result.sum())
-        if not total >= SMALLEST or not math.isfinite(total):
+        if not total > 0 or not math.isfinite(total) or math.log(total) + log_scale < math.log(SMALLEST):
             return None
         if not self._proven(hard, soft, tables, budget - spent):
             return None
@@ -219,10 +220,11 @@ class Requisite:
 
     def _eliminate(self, tables: Sequence[int], extra: Sequence[int], keep: tuple[int, ...],
                    hard: Mapping[int, int], soft: Mapping[int, np.ndarray], budget: float = math.inf
-                   ) -> tuple[np.ndarray, float] | None:
+                   ) -> tuple[np.ndarray, float, float] | None:
         """The product of ``tables`` (read at the hard findings, times the likelihoods of the soft findings
-        among them and in ``extra``) summed down to ``keep``, up to a positive constant, and its cost; None
-        past ``budget`` or :data:`MAX_TABLE`, or when a step underflows to zero."""
+        among them and in ``extra``) summed down to ``keep``, divided by a positive constant, with its cost and
+        the log of that constant; None past ``budget`` or :data:`MAX_TABLE`, or when a step underflows to
+        zero."""
         free = {u for v in tables for u in (*self.parents[v], v) if u not in hard}.union(extra).difference(keep)
         if STEP_COST * len(free) > budget:  # before any table is read
             return None
@@ -236,20 +238,27 @@ class Requisite:
         for v, scope in zip(tables, scopes):
             index = tuple(hard[u] if u in hard else slice(None) for u in (*self.parents[v], v))
             factors.append((self.cpts[v][index], scope))
-        factors += [(soft[v], scope) for scope in scopes[len(tables):] for v in scope]
+        # likelihoods above 1 (the engine takes them as given) scaled down: every factor at most 1, as SMALLEST needs
+        factors += [(soft[v] / max(float(soft[v].max()), 1.0), scope) for scope in scopes[len(tables):] for v in scope]
+        log_scale = 0.0  # log of what the rescaling divided out: the unscaled product is result * exp(log_scale)
         for v in order:
             with_v = [f for f in factors if v in f[1]]
             factors = [f for f in factors if v not in f[1]]
             scope = tuple(sorted({u for _, s in with_v for u in s} - {v}))
-            table = _contract(with_v, scope)
-            if table is None:
+            contracted = _contract(with_v, scope)
+            if contracted is None:
                 return None
+            table, log_merged = contracted
             peak = float(table.max(initial=0.0))
-            if not peak >= SMALLEST or not math.isfinite(peak):
+            if not peak > 0 or not math.isfinite(peak):
                 return None
+            log_scale += log_merged + math.log(peak)
             factors.append((table / peak, scope))
-        result = _contract(factors, keep)
-        return None if result is None else (result, spent)
+        contracted = _contract(factors, keep)
+        if contracted is None:
+            return None
+        result, log_merged = contracted
+        return result, spent, log_scale + log_merged
 
     def _order(self, scopes: list[tuple[int, ...]], eliminate: Iterable[int], budget: float
                ) -> tuple[list[int], float] | None:
@@ -282,10 +291,12 @@ class Requisite:
         return order, spent
 
 
-def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[int, ...]) -> np.ndarray | None:
+def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[int, ...]
+              ) -> tuple[np.ndarray, float] | None:
     """The product of ``factors`` summed down to ``scope`` (in that order); None past :data:`MAX_OPERANDS`."""
     if not factors:
-        return np.ones(())
+        return np.ones(()), 0.0
+    log_scale = 0.0
     # Factors over the same variables (a root's observed children) are multiplied first, each product rescaled
     # to a largest entry of 1: one einsum operand each, and no underflow from many small ones.
     merged: dict[tuple[int, ...], np.ndarray] = {}
@@ -293,7 +304,11 @@ def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[in
         if s in merged:
             product = merged[s] * table
             peak = product.max(initial=0.0)
-            merged[s] = product / peak if peak > 0 else product
+            if peak > 0:
+                merged[s] = product / peak
+                log_scale += math.log(peak)
+            else:
+                merged[s] = product
         else:
             merged[s] = table
     if len(merged) > MAX_OPERANDS:
@@ -302,4 +317,4 @@ def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[in
     operands: list[np.ndarray | list[int]] = []
     for s, table in merged.items():
         operands += [table, [labels.setdefault(u, len(labels)) for u in s]]
-    return np.einsum(*operands, [labels[u] for u in scope])
+    return np.einsum(*operands, [labels[u] for u in scope]), log_scale
