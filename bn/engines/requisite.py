@@ -241,20 +241,39 @@ class Requisite:
         # likelihoods above 1 (the engine takes them as given) scaled down: every factor at most 1, as SMALLEST needs
         factors += [(soft[v] / max(float(soft[v].max()), 1.0), scope) for scope in scopes[len(tables):] for v in scope]
         log_scale = 0.0  # log of what the rescaling divided out: the unscaled product is result * exp(log_scale)
+        # The factors by id, and the ids of those over each variable: a step finds its factors without a scan
+        # (a possibility proof on munin sums out about 90 variables from as many tables).
+        alive = dict(enumerate(factors))
+        holding: dict[int, set[int]] = {}
+        for k, (_, scope) in alive.items():
+            for u in scope:
+                holding.setdefault(u, set()).add(k)
         for v in order:
-            with_v = [f for f in factors if v in f[1]]
-            factors = [f for f in factors if v not in f[1]]
-            scope = tuple(sorted({u for _, s in with_v for u in s} - {v}))
-            contracted = _contract(with_v, scope)
-            if contracted is None:
-                return None
-            table, log_merged = contracted
+            ids = holding.pop(v)
+            with_v = [alive.pop(k) for k in ids]
+            for k, (_, s) in zip(ids, with_v, strict=True):
+                for u in s:
+                    if u != v:
+                        holding[u].discard(k)
+            if len(with_v) == 1:  # a sum over one axis: no einsum to set up
+                table, s = with_v[0]
+                table, scope, log_merged = np.add.reduce(table, axis=s.index(v)), tuple(u for u in s if u != v), 0.0
+            else:
+                scope = tuple(sorted({u for _, s in with_v for u in s} - {v}))
+                contracted = _contract(with_v, scope)
+                if contracted is None:
+                    return None
+                table, log_merged = contracted
             peak = float(table.max(initial=0.0))
             if not peak > 0 or not math.isfinite(peak):
                 return None
             log_scale += log_merged + math.log(peak)
+            k = len(factors)
             factors.append((table / peak, scope))
-        contracted = _contract(factors, keep)
+            alive[k] = factors[k]
+            for u in scope:
+                holding.setdefault(u, set()).add(k)
+        contracted = _contract(list(alive.values()), keep)
         if contracted is None:
             return None
         result, log_merged = contracted
