@@ -414,7 +414,7 @@ def test_the_timing_budget_is_recorded(browser, server, knee):
     try:
         page = context.new_page()
         page.goto(server + "/?knee_pain=present")
-        visible, shown = results_visible(page, timeout=TIMEOUT)
+        visible, shown = results_visible(page, expect=pct(next(iter(before.values()))), timeout=TIMEOUT)
         assert shown == pct(next(iter(before.values())))  # the first source's number, as bn gives it
         settled = settled_at(page, timeout=TIMEOUT)
         expect(metric(page, "Knee")).to_have_text(pct(before["knee"]))
