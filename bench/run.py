@@ -60,9 +60,9 @@ def median_time(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def _identifiers(network: Network, path: Path) -> Path:
-    """``network`` written as BIF with every state renamed to an identifier, for pyAgrum's reader."""
-    from bn.interop import export
+def pyagrum_identifiers(network: Network) -> Network:
+    """``network`` with every state renamed to an identifier: pyAgrum's BIF reader rejects child's "<5" and
+    "Asy/Patch"."""
     from bn.model import Network, State, Variable
 
     def clean(s: str) -> str:
@@ -75,8 +75,7 @@ def _identifiers(network: Network, path: Path) -> Path:
     for vid, v in variables.items():
         if len(set(v.state_ids)) < v.card:
             raise ValueError(f"{vid}: its states {network[vid].state_ids} collide once renamed for pyAgrum")
-    path.write_text(export(Network(**{**network.__dict__, "variables": variables}), "bif"))
-    return path
+    return Network(**{**network.__dict__, "variables": variables})
 
 
 def load(name: str):
@@ -103,7 +102,9 @@ def load(name: str):
             model = gum.loadBN(str(path))
         except gum.FatalError:
             # child's state names ("<5", "Asy/Patch") are not identifiers to pyAgrum: read by bn, renamed
-            model = gum.loadBN(str(_identifiers(bn.read_network(src), tmp / f"{name}_ids.bif")))
+            renamed = tmp / f"{name}_ids.bif"
+            renamed.write_text(export(pyagrum_identifiers(bn.read_network(src)), "bif"))
+            model = gum.loadBN(str(renamed))
         variables = {}
         for node in model.topologicalOrder():
             var, cpt = model.variable(node), model.cpt(node)

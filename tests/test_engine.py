@@ -24,10 +24,11 @@ import pytest
 from conftest import bench_network, bench_path, brute_force_joint, brute_force_marginals
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_inference_oracles import _sanitised, random_evidence, to_pyagrum
+from test_inference_oracles import random_evidence, to_pyagrum
 
 import bn
 import bn.engines.junction_tree as engine_module
+from bench.run import pyagrum_identifiers
 from bn.engines import CompiledEngine, NetworkTooLargeError, PgmpyEngine, network_plan, plan_junction_tree
 from bn.limits import current as current_limits
 from bn.model import Network, NetworkInfo, State, Variable
@@ -122,7 +123,7 @@ def random_cases(network: Network, seed: int, n: int) -> list[bn.Evidence]:
 
 @pytest.mark.parametrize("name", ["asia", "child", "insurance", "alarm", "hepar2", "win95pts"])
 def test_batch_marginals_match_pyagrum(name, tmp_path):
-    network = _sanitised(bench_network(name))
+    network = pyagrum_identifiers(bench_network(name))
     model = to_pyagrum(network, tmp_path)
     cases = random_cases(network, zlib.crc32(name.encode()), 6)
     assert check_batch_against_pyagrum(network, model, cases) >= 3

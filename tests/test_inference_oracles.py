@@ -16,6 +16,7 @@ import pytest
 from conftest import bench_network, brute_force_marginals
 
 import bn
+from bench.run import pyagrum_identifiers
 from bn.interop import export
 from bn.model import Network
 
@@ -122,27 +123,11 @@ def test_joint_matches_brute_force():
 BENCH_NAMES = ["asia", "alarm", "child", "insurance", "hepar2", "win95pts"]
 
 
-def _sanitised(network: Network) -> Network:
-    """child.bif has state names such as 'Asy/Patch' that pyAgrum's BIF parser rejects: rename states."""
-    import re
-
-    from bn.model import State, Variable
-
-    def clean(s: str) -> str:
-        s = re.sub(r"[^A-Za-z0-9_]", "_", s)
-        return f"s{s}" if s[0].isdigit() else s
-
-    variables = {vid: Variable(**{**v.__dict__, "states": tuple(State(clean(s.id), s.label) for s in v.states),
-                                  "on_state": clean(v.on_state)})
-                 for vid, v in network.variables.items()}
-    return Network(**{**network.__dict__, "variables": variables})
-
-
 @pytest.mark.parametrize("name", BENCH_NAMES)
 def test_einsum_engine_matches_pyagrum_on_standard_networks(name, tmp_path):
     network = bench_network(name)
     if name == "child":
-        network = _sanitised(network)
+        network = pyagrum_identifiers(network)
     net = bn.load(network)
     model = to_pyagrum(network, tmp_path)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
@@ -161,7 +146,7 @@ def test_einsum_engine_matches_pyagrum_on_standard_networks(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["asia", "child"])
 def test_pgmpy_reference_engine_matches_pyagrum(name, tmp_path):
-    network = _sanitised(bench_network(name))
+    network = pyagrum_identifiers(bench_network(name))
     net = bn.load(network, engine="pgmpy")
     model = to_pyagrum(network, tmp_path)
     rng = np.random.default_rng(3)

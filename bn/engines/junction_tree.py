@@ -949,20 +949,10 @@ class CompiledEngine:
         keep = self._relevant_to(likelihoods, outputs)
         if len(keep) - len(likelihoods) > self.CONDITION_MAX_FREE:
             return None
-        observed: dict[int, tuple[int, float]] = {}
-        free: dict[int, np.ndarray] = {}
-        for var, vec in likelihoods.items():
-            arr = np.asarray(vec, dtype=float)
-            # Anything but one case's well-formed vector takes the full tree's path, which reports it as it always has.
-            if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[0] != 1) or \
-                    arr.shape[-1] != self.cards[self.position[var]] or not np.isfinite(arr).all() or (arr < 0).any():
-                return None
-            arr = arr.reshape(-1)
-            nonzero = np.flatnonzero(arr)
-            if len(nonzero) == 1:
-                observed[self.position[var]] = (int(nonzero[0]), float(arr[nonzero[0]]))
-            else:
-                free[self.position[var]] = arr
+        split = self._one_case(likelihoods)
+        if split is None:
+            return None
+        observed, free = split
         targets = [self.position[v] for v in outputs]
         if not targets or not observed or any(t in observed for t in targets) or \
                 len(keep) - len(observed) > self.CONDITION_MAX_FREE:
@@ -1324,9 +1314,12 @@ class CompiledEngine:
         table[log_z == -math.inf] = np.nan
         return table
 
-    def _requisite_case(self, likelihoods: Likelihoods, outputs: Sequence[str]) -> np.ndarray | None:
-        """One case's ``P(outputs | evidence)`` on its requisite tables, or None (see :meth:`conditional`)."""
-        hard: dict[int, int] = {}
+    def _one_case(self, likelihoods: Likelihoods
+                  ) -> tuple[dict[int, tuple[int, float]], dict[int, np.ndarray]] | None:
+        """One case's findings by position: hard ones as (state, weight), the others as likelihood vectors; None
+        for anything but one case's well-formed vectors, which takes the full tree's path and is reported there
+        as it always has been."""
+        hard: dict[int, tuple[int, float]] = {}
         soft: dict[int, np.ndarray] = {}
         for var, vec in likelihoods.items():
             at = self.position[var]
@@ -1338,9 +1331,18 @@ class CompiledEngine:
                 return None
             nonzero = [k for k, x in enumerate(values) if x]
             if len(nonzero) == 1:
-                hard[at] = nonzero[0]
+                hard[at] = (nonzero[0], values[nonzero[0]])
             else:
                 soft[at] = arr.reshape(-1)
+        return hard, soft
+
+    def _requisite_case(self, likelihoods: Likelihoods, outputs: Sequence[str]) -> np.ndarray | None:
+        """One case's ``P(outputs | evidence)`` on its requisite tables, or None (see :meth:`conditional`)."""
+        split = self._one_case(likelihoods)
+        if split is None:
+            return None
+        hard = {at: state for at, (state, _) in split[0].items()}
+        soft = split[1]
         if self._requisite is None:
             from bn.engines.requisite import Requisite
 
