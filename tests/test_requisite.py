@@ -162,6 +162,85 @@ def test_the_possibility_proof_is_complete_where_zeros_do_not_meet():
         bn.load(network).posterior("other", findings={"sign": "yes", "test": "yes"})
 
 
+def _gated_network() -> Network:
+    """A root "gate" that is never on; "copy" follows it, so it is never on either; "sign" is zero only when
+    the gate is on (a configuration that never occurs); "flag" is on only when the copy is (so never)."""
+    states = (State("off", "off"), State("on", "on"))
+    variables = {
+        "gate": Variable("gate", states, (), np.array([1.0, 0.0])),
+        "copy": Variable("copy", states, ("gate",), np.eye(2)),
+        "sign": Variable("sign", states, ("gate",), np.array([[0.3, 0.7], [1.0, 0.0]])),
+        "flag": Variable("flag", states, ("copy",), np.array([[1.0, 0.0], [0.0, 1.0]])),
+        "other": Variable("other", states, ("sign",), np.array([[0.6, 0.4], [0.1, 0.9]])),
+    }
+    return Network(NetworkInfo("gated", "gated", "0"), variables)
+
+
+def test_zeros_under_parent_states_that_never_occur_need_no_proof():
+    """A table's zeros under a configuration of its parents that cannot occur (munin's deterministic nodes) do
+    not make a finding unsafe, so nothing is walked; a variable held to the states it can take is held there
+    in the proof: the same finding under a state that never occurs is not proven possible."""
+    network = _gated_network()
+    req = Requisite(network)
+    gate, copy, sign, flag = 0, 1, 2, 3
+    assert [s.tolist() for s in req._support] == [[True, False], [True, False], [True, True], [True, False],
+                                                  [True, True]]
+    assert req._walk({sign: 1}, {}) is None  # "sign" on is zero only under a gate that is never on
+    assert req.possible({sign: 1}, {})
+    # "flag" on needs the copy on: its table is walked, the copy (standing: its one possible state is positive
+    # under the gate's one possible state) is held to "off", and nothing is positive
+    assert req._walk({flag: 1}, {}) == ((flag,), (), (copy,))
+    assert not req.possible({flag: 1}, {})
+    assert req.possible({flag: 0, sign: 1}, {})
+    assert req.conditional([4], {flag: 1}) is None
+    assert req.conditional([gate], {sign: 1}) == pytest.approx(np.array([1.0, 0.0]))
+
+
+def random_deterministic_network(rng: np.random.Generator, n: int) -> Network:
+    """A random DAG whose tables are mostly functions of their parents (one state per row, sometimes two), and
+    whose roots often rule a state out: many zeros under configurations that can and cannot occur."""
+    variables: dict[str, Variable] = {}
+    names = [f"v{i}" for i in range(n)]
+    for i, name in enumerate(names):
+        card = int(rng.integers(2, 4))
+        k = int(rng.integers(0, min(3, i) + 1))
+        parents = tuple(names[j] for j in sorted(rng.choice(i, size=k, replace=False))) if k else ()
+        shape = (*(variables[p].card for p in parents), card)
+        table = rng.dirichlet(np.ones(card), size=int(np.prod(shape[:-1]))).reshape(shape)
+        mask = rng.uniform(size=shape) < rng.choice([0.5, 0.8])
+        keep = rng.integers(card, size=shape[:-1])
+        np.put_along_axis(mask, keep[..., None], False, axis=-1)
+        table = np.where(mask, 0.0, table)
+        table /= table.sum(axis=-1, keepdims=True)
+        states = tuple(State(f"s{j}", f"s{j}") for j in range(card))
+        variables[name] = Variable(name, states, parents, table)
+    return Network(NetworkInfo("det", "det", "0"), variables)
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_proof_never_claims_impossible_findings_possible_on_nearly_deterministic_networks(seed):
+    """Soundness where it is most at risk: states that can never occur, zeros under them and under possible
+    configurations, hard and soft findings; and every answer still the enumerated one."""
+    rng = np.random.default_rng(seed)
+    network = random_deterministic_network(rng, int(rng.integers(3, 9)))
+    targets, hard, soft = random_query(network, rng)
+    req = Requisite(network)
+    lik = likelihoods_of(network, hard, soft)
+    p_e = brute_force_marginals(network, lik)[0]
+    if req.possible(hard, soft):
+        assert p_e > 0
+    got = req.conditional(targets, hard, soft)
+    if got is None:
+        return
+    order = list(network.variables)
+    joint = brute_force_joint(network, lik)
+    want = np.zeros([network[order[t]].card for t in targets])
+    for config, p in joint.items():
+        want[tuple(config[t] for t in targets)] += p
+    np.testing.assert_allclose(got, want / want.sum(), rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize(("name", "least"), [("andes", 2), ("pathfinder", 7), ("pigs", 7), ("l4l5_knee", 7)])
 def test_large_networks_answer_as_the_full_tree(name, least):
     """Where the engine takes this path (a root given a tenth of the variables, as in bench.run's one-posterior

@@ -10,9 +10,9 @@ against 14 of its 15 evidence sets) needs the target's own table and nothing els
 What is lost is P(evidence): the dropped findings are never multiplied in. The answer must still say when the
 findings are impossible, so the fast path is taken only with a proof that they are not (:meth:`Requisite.possible`):
 a finding whose observed state (or soft likelihood) has positive probability under every configuration of its
-parents cannot make P(evidence) zero, and the others are checked on their own tables and their ancestors' up to
-the first variables that cannot either. Without a proof the query goes to the junction tree, which computes
-P(evidence).
+parents that can occur cannot make P(evidence) zero, and the others are checked on their own tables and their
+ancestors' up to the first variables that cannot either, with boolean tables (where a product is positive, not
+its value). Without a proof the query goes to the junction tree, which computes P(evidence).
 
 Soft evidence is a virtual observed child of its variable (Pearl 1988, section 2.2.2), and Bayes-ball treats
 it as one.
@@ -28,8 +28,10 @@ it as one.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from graphlib import TopologicalSorter
 
 import numpy as np
 
@@ -80,12 +82,28 @@ class Requisite:
                 children[p].append(i)
         self.children = [tuple(c) for c in children]
         self.cpts = [np.asarray(network[v].cpt, dtype=float) for v in order]
-        # Per variable and state: positive under every configuration of the parents (the proof above).
-        self._safe = [(t.reshape(-1, t.shape[-1]) > 0).all(axis=0) for t in self.cpts]
+        self._nonzero = [t > 0 for t in self.cpts]  # the tables a possibility proof reads
         # The proof needs every row to have a positive entry (a file's rows sum to 1; a network built in code
         # is not checked): without it nothing is proven.
         self._rows_positive = all(bool((t.reshape(-1, t.shape[-1]).sum(axis=1) > 0).all()) for t in self.cpts)
-        self._positive = [bool(safe.all()) for safe in self._safe]
+        # What :meth:`possible` reads, per variable: the states it can take (a superset of its prior support:
+        # those positive under some configuration of its parents' such states, taken parents first); per state,
+        # whether it is positive under every such configuration (safe); and whether every such state is
+        # (standing). Only configurations that can occur count: a table's zeros under impossible ones (munin's
+        # deterministic nodes) prove nothing wrong.
+        self._support: list[np.ndarray] = [np.ones(c, dtype=bool) for c in self.cards]
+        self._safe: list[np.ndarray] = [np.zeros(c, dtype=bool) for c in self.cards]
+        self._standing = [False] * len(order)
+        if self._rows_positive:
+            for v in TopologicalSorter(dict(enumerate(self.parents))).static_order():
+                table = self.cpts[v]
+                if self.parents[v]:
+                    table = table[np.ix_(*[np.flatnonzero(self._support[p]) for p in self.parents[v]],
+                                         np.arange(self.cards[v]))]
+                rows = table.reshape(-1, self.cards[v]) > 0
+                self._support[v] = rows.any(axis=0)
+                self._safe[v] = rows.all(axis=0)
+                self._standing[v] = bool(rows[:, self._support[v]].all())
         self._balls: LRU = LRU(256)
 
     def requisite(self, targets: Iterable[int], *, hard: Iterable[int], soft: Iterable[int]) -> tuple[int, ...]:
@@ -127,15 +145,19 @@ class Requisite:
         """Whether P(evidence) > 0 is proven (False: not proven; the caller's junction tree decides).
 
         P(evidence) > 0 exactly when some assignment of every variable gives each table (read at the hard
-        findings, times the soft ones' likelihoods) a positive entry. A variable is *free-standing* when its
-        entry is positive under every configuration of its parents, for each state it may take: a hard
-        finding's observed state, a soft finding's states of positive likelihood, any state of an unobserved
-        variable. A finding whose entries, summed against its likelihood, can be zero is *unsafe*. Starting
-        from the unsafe findings, walk up through the parents, stopping at free-standing variables (kept, but
-        not their tables). If the tables walked have a positive assignment, it extends to the whole network:
-        every other variable, taken in topological order, has a state with a positive entry whatever its
-        parents' values. So P(evidence) > 0 exactly when the product of the walked tables has a positive sum,
-        computed on them alone.
+        findings, times the soft ones' likelihoods) a positive entry. Call S(v) the states of v that are positive
+        under some configuration of its parents' S states (parents first from the roots): every state of positive
+        prior probability is in S. A hard finding is *safe* when its state is positive under every configuration
+        of its parents' S states; an unobserved variable is *standing* when each of its S states is; a soft
+        finding when each state of positive likelihood is positive under every configuration (a safe soft finding
+        sums to a positive number against its likelihood under every configuration). Starting from the findings
+        that are not safe, walk up through the parents, stopping at standing variables (kept, but not their
+        tables, and held to their S states). If the tables walked have a positive assignment with every stopped
+        variable in S, it extends to the whole network: every other variable, taken in topological order, gets a
+        state positive under its parents' values; by induction every variable's state is then in S, so the
+        tables not walked, whose variables are safe or standing, are positive too. So P(evidence) > 0 exactly
+        when the product of the walked tables and the stopped variables' S has a positive sum, computed on them
+        alone.
         """
         return self._proven(hard, soft, (), math.inf)
 
@@ -148,18 +170,21 @@ class Requisite:
         walk = self._walk(hard, soft)
         if walk is None:
             return True
-        walked, cut = walk
+        walked, cut, held = walk
         # A cut soft finding is a parent of a walked table, so it is requisite whenever that table is: covered
-        # walked tables cover the likelihoods too.
-        if set(covered).issuperset(walked):
+        # walked tables cover the likelihoods too. A positive assignment of them need not hold a stopped variable
+        # to its S states, though: with one of those, the proof is computed.
+        if not held and set(covered).issuperset(walked):
             return True
-        proof = self._eliminate(walked, cut, (), hard, soft, budget)
+        # Holding a stopped variable to its S states is a likelihood of 0 or 1 on it.
+        within = {**soft, **{v: self._support[v] for v in held}}
+        proof = self._eliminate(walked, (*cut, *held), (), hard, within, budget, support=True)
         return proof is not None and proof[0].item() > 0
 
     def _walk(self, hard: Mapping[int, int], soft: Mapping[int, np.ndarray]
-              ) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-        """:meth:`possible`'s tables, and the free-standing soft findings among their variables (their
-        likelihoods count); None when no finding is unsafe."""
+              ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None:
+        """:meth:`possible`'s tables, the standing soft findings among their variables (their likelihoods
+        count) and the stopped variables with states outside S (held to S); None when every finding is safe."""
         unsafe = [v for v, s in hard.items() if not self._safe[v][s]]
         standing: set[int] = set()
         for v, lik in soft.items():
@@ -172,6 +197,7 @@ class Requisite:
             return None
         tables: set[int] = set()
         cut: set[int] = set()
+        held: set[int] = set()
         stack = list(unsafe)
         while stack:
             v = stack.pop()
@@ -186,9 +212,11 @@ class Requisite:
                         cut.add(p)
                     else:
                         stack.append(p)
-                elif not self._positive[p]:
+                elif not self._standing[p]:
                     stack.append(p)
-        return tuple(sorted(tables)), tuple(sorted(cut - tables))
+                elif not self._support[p].all():
+                    held.add(p)
+        return tuple(sorted(tables)), tuple(sorted(cut - tables)), tuple(sorted(held))
 
     def conditional(self, targets: Sequence[int], hard: Mapping[int, int],
                     soft: Mapping[int, np.ndarray] | None = None, *, budget: float = math.inf
@@ -219,100 +247,130 @@ class Requisite:
         return result / total
 
     def _eliminate(self, tables: Sequence[int], extra: Sequence[int], keep: tuple[int, ...],
-                   hard: Mapping[int, int], soft: Mapping[int, np.ndarray], budget: float = math.inf
-                   ) -> tuple[np.ndarray, float, float] | None:
+                   hard: Mapping[int, int], soft: Mapping[int, np.ndarray], budget: float = math.inf, *,
+                   support: bool = False) -> tuple[np.ndarray, float, float] | None:
         """The product of ``tables`` (read at the hard findings, times the likelihoods of the soft findings
         among them and in ``extra``) summed down to ``keep``, divided by a positive constant, with its cost and
         the log of that constant; None past ``budget`` or :data:`MAX_TABLE`, or when a step underflows to
-        zero."""
+        zero.
+
+        With ``support``, only where that sum is positive (boolean tables: a product is an "and", a sum an
+        "or"), all a possibility proof needs: nothing to rescale and nothing to underflow, and a cheaper step.
+        """
         free = {u for v in tables for u in (*self.parents[v], v) if u not in hard}.union(extra).difference(keep)
         if STEP_COST * len(free) > budget:  # before any table is read
             return None
         scopes = [tuple(u for u in (*self.parents[v], v) if u not in hard) for v in tables]
-        scopes += [(v,) for v in {*tables, *extra} if v in soft]
-        planned = self._order(scopes, free, budget)
+        softened = [v for v in {*tables, *extra} if v in soft]
+        scopes += [(v,) for v in softened]
+        planned = self._plan(scopes, free, budget)
         if planned is None:
             return None
-        order, spent = planned
-        factors: list[tuple[np.ndarray, tuple[int, ...]]] = []
+        steps, left, spent = planned
+        factors: list[np.ndarray] = []
+        source = self._nonzero if support else self.cpts
         for v, scope in zip(tables, scopes):
-            index = tuple(hard[u] if u in hard else slice(None) for u in (*self.parents[v], v))
-            factors.append((self.cpts[v][index], scope))
-        # likelihoods above 1 (the engine takes them as given) scaled down: every factor at most 1, as SMALLEST needs
-        factors += [(soft[v] / max(float(soft[v].max()), 1.0), scope) for scope in scopes[len(tables):] for v in scope]
+            table = source[v]
+            if len(scope) <= len(self.parents[v]):  # some of its family observed: read at their states
+                table = table[tuple(hard[u] if u in hard else slice(None) for u in (*self.parents[v], v))]
+            factors.append(table)
+        if support:
+            factors += [soft[v] > 0 for v in softened]
+        else:
+            # likelihoods above 1 (the engine takes them as given) scaled down: every factor at most 1, as
+            # SMALLEST needs
+            factors += [soft[v] / max(float(soft[v].max()), 1.0) for v in softened]
+        total = np.logical_or if support else np.add
         log_scale = 0.0  # log of what the rescaling divided out: the unscaled product is result * exp(log_scale)
-        # The factors by id, and the ids of those over each variable: a step finds its factors without a scan
-        # (a possibility proof on munin sums out about 90 variables from as many tables).
-        alive = dict(enumerate(factors))
-        holding: dict[int, set[int]] = {}
-        for k, (_, scope) in alive.items():
-            for u in scope:
-                holding.setdefault(u, set()).add(k)
-        for v in order:
-            ids = holding.pop(v)
-            with_v = [alive.pop(k) for k in ids]
-            for k, (_, s) in zip(ids, with_v, strict=True):
-                for u in s:
-                    if u != v:
-                        holding[u].discard(k)
-            if len(with_v) == 1:  # a sum over one axis: no einsum to set up
-                table, s = with_v[0]
-                table, scope, log_merged = np.add.reduce(table, axis=s.index(v)), tuple(u for u in s if u != v), 0.0
+        for ids, axis, scope in steps:
+            if axis >= 0:  # a sum over one axis of one factor: no einsum to set up
+                table, log_merged = total.reduce(factors[ids[0]], axis=axis), 0.0
             else:
-                scope = tuple(sorted({u for _, s in with_v for u in s} - {v}))
-                contracted = _contract(with_v, scope)
+                contracted = _contract([(factors[k], scopes[k]) for k in ids], scope, rescale=not support)
                 if contracted is None:
                     return None
                 table, log_merged = contracted
-            peak = float(table.max(initial=0.0))
-            if not peak > 0 or not math.isfinite(peak):
-                return None
-            log_scale += log_merged + math.log(peak)
-            k = len(factors)
-            factors.append((table / peak, scope))
-            alive[k] = factors[k]
-            for u in scope:
-                holding.setdefault(u, set()).add(k)
-        contracted = _contract(list(alive.values()), keep)
+            if not support:
+                peak = float(table.max(initial=0.0))
+                if not peak > 0 or not math.isfinite(peak):
+                    return None
+                log_scale += log_merged + math.log(peak)
+                table = table / peak
+            factors.append(table)
+        contracted = _contract([(factors[k], scopes[k]) for k in left], keep, rescale=not support)
         if contracted is None:
             return None
         result, log_merged = contracted
         return result, spent, log_scale + log_merged
 
-    def _order(self, scopes: list[tuple[int, ...]], eliminate: Iterable[int], budget: float
-               ) -> tuple[list[int], float] | None:
-        """A greedy elimination order (smallest table first) and its cost, or None when the cost would exceed
-        ``budget`` or a table :data:`MAX_TABLE` entries."""
+    def _plan(self, scopes: list[tuple[int, ...]], eliminate: Iterable[int], budget: float
+              ) -> tuple[list[tuple[list[int], int, tuple[int, ...]]], list[int], float] | None:
+        """A greedy elimination (smallest table first) of ``eliminate`` from factors over ``scopes``, as steps
+        (the factors it takes, by index; the axis summed when it takes one, else -1; the scope of the factor it
+        makes, appended to ``scopes``), the factors left at the end and the cost; None when the cost would
+        exceed ``budget`` or a table :data:`MAX_TABLE` entries. Planned whole before any table is read, so that
+        an elimination over budget costs no arithmetic, and the arithmetic no bookkeeping.
+        """
         cards = self.cards
         neighbours: dict[int, set[int]] = {}
-        for scope in scopes:
+        holding: dict[int, set[int]] = {}
+        for k, scope in enumerate(scopes):
             for u in scope:
                 neighbours.setdefault(u, set()).update(scope)
+                holding.setdefault(u, set()).add(k)
         left = set(eliminate)
         spent = float(STEP_COST * len(left))
         size = {u: math.prod([cards[w] for w in neighbours[u]]) for u in left}
-        order: list[int] = []
-        while left:
-            v = min(left, key=size.__getitem__)
-            spent += size[v]
-            if size[v] > MAX_TABLE * cards[v] or spent > budget:
+        # A heap with stale entries skipped (a variable's size only changes when a neighbour is eliminated):
+        # a scan of what is left at every step made planning munin's possibility proofs quadratic.
+        heap = [(n, u) for u, n in size.items()]
+        heapq.heapify(heap)
+        alive = set(range(len(scopes)))
+        steps: list[tuple[list[int], int, tuple[int, ...]]] = []
+        pop, push, prod = heapq.heappop, heapq.heappush, math.prod
+        while heap:
+            n, v = pop(heap)
+            if v not in left or size[v] != n:
+                continue
+            spent += n
+            if n > MAX_TABLE * cards[v] or spent > budget:
                 return None
             near = neighbours.pop(v)
             near.discard(v)
+            left.discard(v)
+            ids = sorted(holding.pop(v))
+            if len(ids) == 1:  # summed along its axis: the others keep their order
+                old = scopes[ids[0]]
+                scope, axis = tuple(u for u in old if u != v), old.index(v)
+            else:
+                scope, axis = tuple(sorted(near)), -1
+            made = len(scopes)
+            scopes.append(scope)
+            alive.difference_update(ids)
+            alive.add(made)
+            steps.append((ids, axis, scope))
+            card = cards[v]
             for u in near:
+                held = holding[u]
+                held.difference_update(ids)
+                held.add(made)
                 linked = neighbours[u]
+                before = len(linked)
                 linked.discard(v)
                 linked |= near
                 if u in left:
-                    size[u] = math.prod([cards[w] for w in linked])
-            left.discard(v)
-            order.append(v)
-        return order, spent
+                    # v gone and nothing new (a chain's step): the table shrinks by v's states, no product to take
+                    grown = size[u] // card if len(linked) == before - 1 else prod([cards[w] for w in linked])
+                    if grown != size[u]:
+                        size[u] = grown
+                        push(heap, (grown, u))
+        return steps, sorted(alive), spent
 
 
-def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[int, ...]
+def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[int, ...], *, rescale: bool = True
               ) -> tuple[np.ndarray, float] | None:
-    """The product of ``factors`` summed down to ``scope`` (in that order); None past :data:`MAX_OPERANDS`."""
+    """The product of ``factors`` summed down to ``scope`` (in that order); None past :data:`MAX_OPERANDS`.
+    Boolean factors (``rescale=False``) give where it is positive: numpy's einsum on booleans is an or of ands."""
     if not factors:
         return np.ones(()), 0.0
     log_scale = 0.0
@@ -322,7 +380,7 @@ def _contract(factors: list[tuple[np.ndarray, tuple[int, ...]]], scope: tuple[in
     for table, s in factors:
         if s in merged:
             product = merged[s] * table
-            peak = product.max(initial=0.0)
+            peak = product.max(initial=0.0) if rescale else 0.0
             if peak > 0:
                 merged[s] = product / peak
                 log_scale += math.log(peak)
