@@ -729,3 +729,35 @@ def test_engine_caches_are_bounded_and_evict_the_least_recently_used(knee):
     assert list(engine._extra_trees) == asked[-5:]  # the oldest three went, one at a time
     engine._tree_for(list(asked[3]))  # used again: now the most recent
     assert list(engine._extra_trees)[-1] == asked[3]
+
+
+@pytest.mark.parametrize("name", ["l4l5_knee", "pathfinder"])
+def test_queries_from_the_collected_prior_equal_those_from_the_tables(name, monkeypatch):
+    """A query towards the tree's first centre starts from the collected prior and multiplies in ratios to the
+    prior messages; with that turned off it collects from the clique tables. One case and a batch, hard and soft
+    findings (likelihoods above 1 included), tiny likelihoods (the rescaled path): the same numbers to 1e-12."""
+    jt = engine_module
+    network = bn.load("l4l5_knee").network if name == "l4l5_knee" else bench_network(name)
+    rng = np.random.default_rng(5)
+    names = list(network.variables)
+    cases = []
+    for _ in range(6):
+        picked = rng.choice(len(names), size=6, replace=False)
+        lik = {}
+        for k, i in enumerate(picked):
+            card = network[names[i]].card
+            lik[names[i]] = np.eye(card)[rng.integers(card)] if k % 3 else rng.uniform(0.0, 3.0, card)
+        cases.append(lik)
+    batch = {v: np.stack([c.get(v, np.ones(network[v].card)) for c in cases]) for v in {v for c in cases for v in c}}
+    tiny = {v: a * 1e-200 for v, a in cases[0].items()}
+    answers = []
+    for limit in (jt._COLLECTED_LIMIT, 0):
+        monkeypatch.setattr(jt, "_COLLECTED_LIMIT", limit)
+        engine = CompiledEngine(network, prune=False)
+        assert engine._tree.fused is False  # the per-clique path, where the collected prior is used
+        answers.append([engine.marginals(c) for c in (*cases, batch, tiny)])
+        assert (engine._tree._collected is not None) == (limit > 0)
+    for (got, got_z), (want, want_z) in zip(*answers, strict=True):
+        np.testing.assert_allclose(got_z, want_z, rtol=1e-12)
+        for v in want:
+            np.testing.assert_allclose(got[v], want[v], rtol=0, atol=1e-12)
