@@ -637,10 +637,20 @@ class _Tree:
         wanted = () if single or needed == () else self._wanted(needed)
         edges, roots = self._schedule(root)
         towards = dict(edges)
-        # Towards the first centre, a query starts from the collected prior: a subtree without evidence then
-        # costs nothing, and one with evidence replaces its prior message by a ratio (on l4l5_knee 2.0.0 a case
-        # touches 30-40 of 212 cliques, and the largest ones took five to eight messages each).
-        collected = base is None and root == self.roots[0] and self.total <= _COLLECTED_LIMIT
+        # Tables of the cases' own make every message depend on the case: none is a prior to reuse.
+        touched = set() if base is None else set(range(len(self.cliques)))
+        for v in lik:  # the cliques with evidence below them, towards the root
+            h = self.plan.home[v]
+            while h >= 0 and h not in touched:
+                touched.add(h)
+                h = towards.get(h, -1)
+        # Towards the first centre, a query whose evidence leaves most of the tree untouched starts from the
+        # collected prior: a subtree without evidence then costs nothing, and one with evidence replaces its
+        # prior message by a ratio (on l4l5_knee 2.0.0 a case touches 30-40 of 212 cliques, and the largest ones
+        # took five to eight messages each). A batch whose cases touch most of it (andes's) would only pay the
+        # ratios.
+        collected = (base is None and root == self.roots[0] and self.total <= _COLLECTED_LIMIT
+                     and 2 * len(touched) <= len(self.cliques))
         if collected:
             pot = np.empty((self.total, size))
             pot[...] = self._collected_prior()[:, None]
@@ -650,8 +660,6 @@ class _Tree:
         else:
             pot = base
         views = [pot[o:o + s].reshape((*shape, size)) for o, s, shape in zip(self.offset, self.sizes, self.shapes)]
-        # Tables of the cases' own make every message depend on the case: none is a prior to reuse.
-        touched = set() if base is None else set(range(len(self.cliques)))
         log_scale, messages = np.zeros(size), {}
         for v, a in lik.items():
             if scaled:
@@ -660,11 +668,7 @@ class _Tree:
                 a, top = _rescaled(a.T)
                 a = a.T
                 log_scale += np.log(top)
-            h = self.plan.home[v]
-            views[h] *= a.T.reshape((*self.evidence_shape[v], a.shape[0]))
-            while h >= 0 and h not in touched:
-                touched.add(h)
-                h = towards.get(h, -1)
+            views[self.plan.home[v]] *= a.T.reshape((*self.evidence_shape[v], a.shape[0]))
         for c, p in edges:
             over = self._link(c, p)[1]
             if collected and c not in touched:
