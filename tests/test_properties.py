@@ -159,7 +159,7 @@ def test_random_bytes_never_crash_the_loader(data, position):
 
 # -- relevance pruning: the pruned answers equal the full tree's -------------------------------------------------
 
-PRUNE_NETWORKS = ("asia", "child", "insurance", "alarm")
+PRUNE_NETWORKS = ("asia", "child", "insurance", "alarm", "hepar2", "win95pts")
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
