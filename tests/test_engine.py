@@ -761,3 +761,26 @@ def test_queries_from_the_collected_prior_equal_those_from_the_tables(name, monk
         np.testing.assert_allclose(got_z, want_z, rtol=1e-12)
         for v in want:
             np.testing.assert_allclose(got[v], want[v], rtol=0, atol=1e-12)
+
+
+def test_the_collected_prior_is_not_used_where_prior_messages_underflow(monkeypatch):
+    """A prior message entry below 1e-300 is lost (or floored) in the collected prior, so the rescaled run, which
+    is for P(e) under 1e-280, collects from the clique tables: here P(e) = 1e-400, and a batch (the views path)
+    must give its log and the posterior exactly (the review's case; NaN and -inf before the fix)."""
+    states = (State("no", "no"), State("yes", "yes"))
+
+    def var(name, parents, cpt):
+        return Variable(name, states, tuple(parents), np.array(cpt, dtype=float))
+
+    variables = {"A": var("A", [], [1 - 1e-200, 1e-200]), "B": var("B", ["A"], [[1, 0], [0, 1]]),
+                 "C": var("C", ["B"], [[1, 0], [1 - 1e-200, 1e-200]]), "D": var("D", ["C"], [[0.3, 0.7], [0.6, 0.4]])}
+    variables |= {f"F{i}": var(f"F{i}", ["D"], [[0.2, 0.8], [0.9, 0.1]]) for i in range(8)}
+    network = Network(NetworkInfo("tiny", "tiny", "0"), variables)
+    monkeypatch.setattr(engine_module, "_FUSED_LIMIT", 0)  # one case on the per-clique path too
+    engine = CompiledEngine(network, prune=False)
+    for size in (1, 2):
+        lik = {"B": np.tile([0.0, 1.0], (size, 1)), "C": np.tile([0.0, 1.0], (size, 1))}
+        marginals, log_z = engine.marginals(lik)
+        np.testing.assert_allclose(log_z, 400 * math.log(10) * -1, rtol=1e-12)
+        np.testing.assert_allclose(marginals["A"], np.tile([0.0, 1.0], (size, 1)), atol=1e-12)
+        np.testing.assert_allclose(marginals["D"], np.tile([0.6, 0.4], (size, 1)), atol=1e-12)

@@ -401,3 +401,23 @@ def test_soft_likelihoods_above_one_are_scaled_before_the_underflow_guard():
     for lik in ([1.0, 1.0], [1e300, 1e300]):
         got = Requisite(network).conditional([0, 1], {3: 1, 4: 1}, {2: np.array(lik)})
         assert got is None or np.allclose(got.sum(axis=0), exact, rtol=1e-9, atol=0), (lik, got)
+
+
+def test_tables_whose_rows_do_not_sum_to_one_go_to_the_tree():
+    """Dropping barren and d-separated tables assumes each row sums to 1; a network built in code need not
+    (the review's case: a barren child whose rows sum to 2 doubles what its parent weighs). Such a network
+    gets no answer here, and the engine's conditional is its tree's."""
+    states = (State("a", "a"), State("b", "b"))
+    variables = {"R": Variable("R", states, (), np.array([0.5, 0.5])),
+                 "X": Variable("X", states, ("R",), np.array([[0.5, 0.5], [1.0, 1.0]])),
+                 "Y": Variable("Y", states, ("R",), np.array([[0.9, 0.1], [0.2, 0.8]]))}
+    network = Network(NetworkInfo("unnormalised", "unnormalised", "0"), variables)
+    req = Requisite(network)
+    assert req.conditional([0], {2: 1}) is None
+    eng = CompiledEngine(network)
+    eng.PRUNE_MIN_STATES = 0  # a toy: on the fast path but for its tables
+    lik = {"Y": np.array([0.0, 1.0])}
+    np.testing.assert_allclose(eng.conditional(["R"], lik), eng.posterior(["R"], lik)[0], rtol=0, atol=1e-12)
+    normalised = Network(NetworkInfo("n", "n", "0"), {**variables, "X": Variable("X", states, ("R",),
+                                                                              np.array([[0.5, 0.5], [0.3, 0.7]]))})
+    assert Requisite(normalised).conditional([0], {2: 1}) is not None

@@ -648,8 +648,9 @@ class _Tree:
         # collected prior: a subtree without evidence then costs nothing, and one with evidence replaces its
         # prior message by a ratio (on l4l5_knee 2.0.0 a case touches 30-40 of 212 cliques, and the largest ones
         # took five to eight messages each). A batch whose cases touch most of it (andes's) would only pay the
-        # ratios.
-        collected = (base is None and root == self.roots[0] and self.total <= _COLLECTED_LIMIT
+        # ratios. Not when rescaling: the prior's messages are not rescaled, so an entry under 1e-300 there would
+        # be lost (or floored) where the evidence makes it count (the rescaled run is for P(e) under 1e-280).
+        collected = (base is None and not scaled and root == self.roots[0] and self.total <= _COLLECTED_LIMIT
                      and 2 * len(touched) <= len(self.cliques))
         if collected:
             pot = np.empty((self.total, size))

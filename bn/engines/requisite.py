@@ -86,6 +86,10 @@ class Requisite:
         # The proof needs every row to have a positive entry (a file's rows sum to 1; a network built in code
         # is not checked): without it nothing is proven.
         self._rows_positive = all(bool((t.reshape(-1, t.shape[-1]).sum(axis=1) > 0).all()) for t in self.cpts)
+        # Dropping barren and d-separated tables assumes each row sums to 1 (a file's do; a network built in code
+        # is not checked): otherwise every answer goes to the tree.
+        self._normalised = all(bool(np.allclose(t.reshape(-1, t.shape[-1]).sum(axis=1), 1.0, rtol=0, atol=1e-9))
+                               for t in self.cpts)
         # What :meth:`possible` reads, per variable: the states it can take (a superset of its prior support:
         # those positive under some configuration of its parents' such states, taken parents first); per state,
         # whether it is positive under every such configuration (safe); and whether every such state is
@@ -147,17 +151,21 @@ class Requisite:
         P(evidence) > 0 exactly when some assignment of every variable gives each table (read at the hard
         findings, times the soft ones' likelihoods) a positive entry. Call S(v) the states of v that are positive
         under some configuration of its parents' S states (parents first from the roots): every state of positive
-        prior probability is in S. A hard finding is *safe* when its state is positive under every configuration
-        of its parents' S states; an unobserved variable is *standing* when each of its S states is; a soft
-        finding when each state of positive likelihood is positive under every configuration (a safe soft finding
-        sums to a positive number against its likelihood under every configuration). Starting from the findings
-        that are not safe, walk up through the parents, stopping at standing variables (kept, but not their
-        tables, and held to their S states). If the tables walked have a positive assignment with every stopped
-        variable in S, it extends to the whole network: every other variable, taken in topological order, gets a
-        state positive under its parents' values; by induction every variable's state is then in S, so the
-        tables not walked, whose variables are safe or standing, are positive too. So P(evidence) > 0 exactly
-        when the product of the walked tables and the stopped variables' S has a positive sum, computed on them
-        alone.
+        prior probability is in S.
+        - A hard finding is *safe* when its state is positive under every configuration of its parents' S states;
+          a soft finding when its table, summed against its likelihood, is positive under every configuration.
+        - An unobserved variable is *standing* when each of its S states is positive under every configuration of
+          its parents' S states; a soft finding when each of its states of positive likelihood is positive under
+          every configuration (those states are then in S whenever its parents' are).
+
+        Starting from the findings that are not safe, walk up through the parents, stopping at standing variables:
+        kept, but not their tables; an unobserved one held to its S states, a soft one kept with its likelihood.
+        If the tables walked have a positive assignment with every stopped variable so held, it extends to the
+        whole network: every other variable, taken in topological order, gets a state positive under its parents'
+        values (and, if soft, of positive likelihood). By induction every variable's state is then in S, so the
+        tables not walked, whose variables are safe or standing, are positive too. So P(evidence) > 0 exactly when
+        the product of the walked tables, the stopped soft findings' likelihoods and the other stopped variables'
+        S has a positive sum, computed on them alone.
         """
         return self._proven(hard, soft, (), math.inf)
 
@@ -222,9 +230,10 @@ class Requisite:
                     soft: Mapping[int, np.ndarray] | None = None, *, budget: float = math.inf
                     ) -> np.ndarray | None:
         """``P(targets | evidence)``, one axis per target, by variable elimination over the requisite tables;
-        None when it cannot be answered this way: a target observed, evidence not proven possible
-        (:meth:`possible`), eliminations costing more than ``budget`` (see :data:`STEP_COST`) or a table over
-        :data:`MAX_TABLE` entries, or an answer that underflowed. The caller then asks its junction tree.
+        None when it cannot be answered this way: a table whose rows do not sum to 1, a target observed, evidence
+        not proven possible (:meth:`possible`), eliminations costing more than ``budget`` (see :data:`STEP_COST`)
+        or a table over :data:`MAX_TABLE` entries, or an answer that underflowed. The caller then asks its
+        junction tree.
 
         When :meth:`possible`'s tables and likelihoods are among the requisite ones, a positive answer here
         already proves P(evidence) > 0 (an assignment positive on every requisite table is positive on those),
@@ -232,7 +241,7 @@ class Requisite:
         """
         soft = soft or {}
         targets = tuple(targets)
-        if len(set(targets)) != len(targets) or any(t in hard or t in soft for t in targets):
+        if not self._normalised or len(set(targets)) != len(targets) or any(t in hard or t in soft for t in targets):
             return None
         tables = self.requisite(targets, hard=hard, soft=soft)
         answer = self._eliminate(tables, (), targets, hard, soft, budget)
