@@ -83,13 +83,12 @@ class Requisite:
         self.children = [tuple(c) for c in children]
         self.cpts = [np.asarray(network[v].cpt, dtype=float) for v in order]
         self._nonzero = [t > 0 for t in self.cpts]  # the tables a possibility proof reads
-        # The proof needs every row to have a positive entry (a file's rows sum to 1; a network built in code
-        # is not checked): without it nothing is proven.
-        self._rows_positive = all(bool((t.reshape(-1, t.shape[-1]).sum(axis=1) > 0).all()) for t in self.cpts)
-        # Dropping barren and d-separated tables assumes each row sums to 1 (a file's do; a network built in code
-        # is not checked): otherwise every answer goes to the tree.
-        self._normalised = all(bool(np.allclose(t.reshape(-1, t.shape[-1]).sum(axis=1), 1.0, rtol=0, atol=1e-9))
-                               for t in self.cpts)
+        # A network built in code is not checked as a file is. The proof needs every row to have a positive entry
+        # (without one nothing is proven), and dropping barren and d-separated tables needs each row to sum to 1
+        # (without that every answer goes to the tree).
+        sums = [t.reshape(-1, t.shape[-1]).sum(axis=1) for t in self.cpts]
+        self._rows_positive = all(bool(row.min() > 0) for row in sums)
+        self._normalised = all(bool(np.abs(row - 1.0).max() <= 1e-9) for row in sums)
         # What :meth:`possible` reads, per variable: the states it can take (a superset of its prior support:
         # those positive under some configuration of its parents' such states, taken parents first); per state,
         # whether it is positive under every such configuration (safe); and whether every such state is
