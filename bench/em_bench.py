@@ -1,6 +1,6 @@
 """EM's E-step on l4l5_knee: a registry's million records, and sparse records per distinct pattern.
 
-    python -m bench.em_bench --registry 1000000 --records 2000 --repeats 3
+    python -m bench.em_bench --registry 1000000 --records 2000 --repeats 3 [--dask local]
 
 **Registry** (issue 16's target: one EM iteration over 1,000,000 records in under 30 s): records drawn by
 ``bench.cohort`` (a clinic's registry: age, sex, diabetes and the diagnoses always recorded, history 95%,
@@ -40,7 +40,8 @@ def _engine(network: Network) -> tuple[CompiledEngine, list[str]]:
     return CompiledEngine(start, network_plan(start)), update
 
 
-def registry(net: bn.BayesNet, n: int, repeats: int, baseline: int, missing: Sequence[float]) -> None:
+def registry(net: bn.BayesNet, n: int, repeats: int, baseline: int, missing: Sequence[float],
+             dask: str | None = None) -> None:
     from bench.cohort import clinic_records, perturbed_truth
 
     network = net.network
@@ -55,11 +56,11 @@ def registry(net: bn.BayesNet, n: int, repeats: int, baseline: int, missing: Seq
             if v in codes and rate:
                 codes[v] = np.where(rng.random(n) < rate, -1, codes[v])
         print(f"\nregistry, each diagnosis unrecorded in {rate:.0%} of the records:")
-        _registry_run(net, codes, n, drawn, repeats, baseline)
+        _registry_run(net, codes, n, drawn, repeats, baseline, dask)
 
 
 def _registry_run(net: bn.BayesNet, codes: dict[str, np.ndarray], n: int, drawn: float, repeats: int,
-                  baseline: int) -> None:
+                  baseline: int, dask: str | None) -> None:
     network = net.network
     t = time.perf_counter()
     names, patterns, weights, _ = _patterns(network, codes)
@@ -80,6 +81,21 @@ def _registry_run(net: bn.BayesNet, codes: dict[str, np.ndarray], n: int, drawn:
         sizes.append(_conditioned(engine, sorted(positions[j] for j in [*cols, *extra])).tree.total)
         cases += int(copies.sum())
     step = median_time(lambda: expected_counts(engine, columns, update, weights=weights), repeats)
+    spread = None
+    if dask:
+        from bn.em import _Partitions
+
+        t = time.perf_counter()
+        cluster = _Partitions(dask, columns, len(patterns))
+        setup = time.perf_counter() - t
+        try:
+            t = time.perf_counter()
+            cluster.expectations(engine.network, engine.plan, update, weights.astype(float))
+            first = time.perf_counter() - t
+            spread = (setup, first, median_time(
+                lambda: cluster.expectations(engine.network, engine.plan, update, weights.astype(float)), repeats))
+        finally:
+            cluster.close()
     t = time.perf_counter()
     fit = em(net, codes, max_iter=1)
     whole = time.perf_counter() - t
@@ -92,6 +108,10 @@ def _registry_run(net: bn.BayesNet, codes: dict[str, np.ndarray], n: int, drawn:
           f"conditioned trees of {min(sizes):,}-{max(sizes):,} clique states (the full tree: {engine._tree.total:,})")
     print("| E-step path | seconds for all the records |\n|---|---:|")
     print(f"| conditioned trees (`bn.engines.slicing`; median of {repeats}) | {step:.1f} |")
+    if spread is not None:
+        print(f"| the same through `--dask {dask}` (`bn.em._Partitions`; median of the {repeats} E-steps after the "
+              f"first, which plans each worker's trees: {spread[1]:.1f} s; cluster and records sent: "
+              f"{spread[0]:.1f} s) | {spread[2]:.1f} |")
     print(f"| the full tree batched (`family_expectations`), {k} records timed | {full * len(patterns):.0f} "
           f"(extrapolated: {1000 * full:.2f} ms a record) |")
     print(f"whole fit, one iteration (`bn.em.em(max_iter=1)`: distinct records, 2 E-steps, 1 M-step): "
@@ -137,12 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=2000, help="sparse records (0: skip)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline-cases", type=int, default=100, help="records timed on the slower paths")
+    parser.add_argument("--dask", metavar="ADDRESS", help="also time the registry's E-step on a Dask cluster "
+                        "('local': two worker processes on this machine), as `bn learn --dask` runs it")
     args = parser.parse_args(argv)
     net = bn.load("l4l5_knee")
     info = net.info
     print(f"{info.id} {info.version} (sha256 {info.sha256[:12]}...)")
     if args.registry:
-        registry(net, args.registry, args.repeats, args.baseline_cases, args.registry_missing)
+        registry(net, args.registry, args.repeats, args.baseline_cases, args.registry_missing, args.dask)
     if args.records:
         sparse(net, args.records, args.repeats, args.baseline_cases)
     return 0
