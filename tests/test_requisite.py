@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -25,9 +27,9 @@ from bn.model import Network, NetworkInfo, State, Variable
 from bn.sampling import sample
 
 
-def random_network(rng: np.random.Generator, n: int, zeros: float) -> Network:
+def random_network(rng: np.random.Generator, n: int, zeros: float | Sequence[float]) -> Network:
     """A random DAG of ``n`` variables (2-3 states, up to 3 parents), a share ``zeros`` of table entries set to
-    zero (each row keeps one positive entry)."""
+    zero (each row keeps one positive entry); given several shares, each table's is drawn among them."""
     variables: dict[str, Variable] = {}
     names = [f"v{i}" for i in range(n)]
     for i, name in enumerate(names):
@@ -36,7 +38,8 @@ def random_network(rng: np.random.Generator, n: int, zeros: float) -> Network:
         parents = tuple(names[j] for j in sorted(rng.choice(i, size=k, replace=False))) if k else ()
         shape = (*(variables[p].card for p in parents), card)
         table = rng.dirichlet(np.ones(card), size=int(np.prod(shape[:-1]))).reshape(shape)
-        mask = rng.uniform(size=shape) < zeros
+        draws = rng.uniform(size=shape)
+        mask = draws < (zeros if isinstance(zeros, float) else rng.choice(zeros))
         keep = rng.integers(card, size=shape[:-1])
         np.put_along_axis(mask, keep[..., None], False, axis=-1)
         table = np.where(mask, 0.0, table)
@@ -200,22 +203,7 @@ def test_zeros_under_parent_states_that_never_occur_need_no_proof():
 def random_deterministic_network(rng: np.random.Generator, n: int) -> Network:
     """A random DAG whose tables are mostly functions of their parents (one state per row, sometimes two), and
     whose roots often rule a state out: many zeros under configurations that can and cannot occur."""
-    variables: dict[str, Variable] = {}
-    names = [f"v{i}" for i in range(n)]
-    for i, name in enumerate(names):
-        card = int(rng.integers(2, 4))
-        k = int(rng.integers(0, min(3, i) + 1))
-        parents = tuple(names[j] for j in sorted(rng.choice(i, size=k, replace=False))) if k else ()
-        shape = (*(variables[p].card for p in parents), card)
-        table = rng.dirichlet(np.ones(card), size=int(np.prod(shape[:-1]))).reshape(shape)
-        mask = rng.uniform(size=shape) < rng.choice([0.5, 0.8])
-        keep = rng.integers(card, size=shape[:-1])
-        np.put_along_axis(mask, keep[..., None], False, axis=-1)
-        table = np.where(mask, 0.0, table)
-        table /= table.sum(axis=-1, keepdims=True)
-        states = tuple(State(f"s{j}", f"s{j}") for j in range(card))
-        variables[name] = Variable(name, states, parents, table)
-    return Network(NetworkInfo("det", "det", "0"), variables)
+    return random_network(rng, n, zeros=(0.5, 0.8))
 
 
 @settings(max_examples=150, deadline=None)

@@ -953,9 +953,7 @@ class CompiledEngine:
         # network that takes that path, not of its first query.
         self._requisite: Requisite | None = None
         if prune and self._cost >= self.PRUNE_MIN_STATES:
-            from bn.engines.requisite import Requisite
-
-            self._requisite = Requisite(self.network)
+            self._requisite_tables()
 
     # -- relevance pruning ------------------------------------------------------------------------------------
     PRUNED_CACHE = 64  # pruned engines kept per network, least recently used dropped first
@@ -1386,12 +1384,16 @@ class CompiledEngine:
             return None
         hard = {at: state for at, (state, _) in split[0].items()}
         soft = split[1]
+        return self._requisite_tables().conditional([self.position[v] for v in outputs], hard, soft,
+                                                    budget=self.REQUISITE_SHARE * self._cost)
+
+    def _requisite_tables(self) -> Requisite:
+        """What conditional's fast path reads (made once: with the engine when it will take that path)."""
         if self._requisite is None:
             from bn.engines.requisite import Requisite
 
             self._requisite = Requisite(self.network)
-        return self._requisite.conditional([self.position[v] for v in outputs], hard, soft,
-                                           budget=self.REQUISITE_SHARE * self._cost)
+        return self._requisite
 
     def log_probability_of_evidence(self, likelihoods: Likelihoods) -> np.ndarray:
         """``log P(evidence)`` per case, shape ``(N,)``; ``-inf`` for impossible evidence, never NaN."""

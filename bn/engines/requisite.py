@@ -193,13 +193,13 @@ class Requisite:
         """:meth:`possible`'s tables, the standing soft findings among their variables (their likelihoods
         count) and the stopped variables with states outside S (held to S); None when every finding is safe."""
         unsafe = [v for v, s in hard.items() if not self._safe[v][s]]
-        standing: set[int] = set()
+        standing_soft: set[int] = set()
         for v, lik in soft.items():
             table = self.cpts[v].reshape(-1, self.cpts[v].shape[-1])
             if not (table @ lik > 0).all():
                 unsafe.append(v)
             elif (table[:, lik > 0] > 0).all():
-                standing.add(v)
+                standing_soft.add(v)
         if not unsafe:
             return None
         tables: set[int] = set()
@@ -215,7 +215,7 @@ class Requisite:
                 if p in hard:
                     continue  # safe, or unsafe and walked from already
                 if p in soft:
-                    if p in standing:
+                    if p in standing_soft:
                         cut.add(p)
                     else:
                         stack.append(p)
