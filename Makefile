@@ -11,6 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m bn.engines.case_tree   # numba compiles one case's tree once per install (bn/engines/case_tree.py)
 	touch $@
 
 setup: $(VENV)/.installed

@@ -53,6 +53,7 @@ from bn.errors import BNError
 from bn.model import Network
 
 if TYPE_CHECKING:
+    from bn.engines.case_tree import CaseTree
     from bn.engines.requisite import Requisite
 
 # A clique table of 2**26 float64 entries is 512 MB for a single case; beyond that a network is out of reach
@@ -927,10 +928,13 @@ class CompiledEngine:
 
     def __init__(self, network: Network, plan: TreePlan | None = None,
                  extra_plans: Mapping[frozenset[str], TreePlan] | None = None, *, prune: bool = True,
-                 merge_duplicates: bool = True):
+                 merge_duplicates: bool = True, case_tree: bool = True):
         self.network = network
         self.prune = prune
         self.merge_duplicates = merge_duplicates
+        self.case_tree = case_tree
+        self._case_tree: CaseTree | None = None
+        self._single_cases = 0  # one-case marginal queries asked so far (see _case_tree_case)
         self.plan = plan if plan is not None else engine_plan(network)
         # What the tree is built on: the network, or its OR chains (hidden steps after its own variables, so
         # positions of the network's variables are the same in both).
@@ -1244,6 +1248,9 @@ class CompiledEngine:
         """
         variables = self.order if variables is None else list(variables)
         if len(variables) < len(self.order) and self.prune and self._cost >= self.PRUNE_MIN_STATES:
+            case = self._case_tree_case(likelihoods, variables)
+            if case is not None:
+                return case
             groups = self._by_pattern(likelihoods)
             if groups:
                 size = sum(rows.size for rows, _ in groups)
@@ -1376,6 +1383,34 @@ class CompiledEngine:
             else:
                 soft[at] = arr.reshape(-1)
         return hard, soft
+
+    # One case's marginals go to its own tree in compiled code (:mod:`bn.engines.case_tree`) from the engine's
+    # third such query on: importing numba (0.2 s, plus its cached loops) is worth a hundred full-tree queries, so
+    # a process that asks one or two questions (``bn query``) does not pay it.
+    CASE_TREE_AFTER = 2
+
+    def _case_tree_case(self, likelihoods: Likelihoods, variables: Sequence[str]
+                        ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+        """One case's marginals of ``variables`` and log P(evidence) on the case's own tree, or None: not one
+        well-formed case, turned off (``case_tree=False``), too early (:attr:`CASE_TREE_AFTER`), numba missing,
+        or a tree for the case no cheaper than the full one."""
+        if not self.case_tree or self._one_case(likelihoods) is None:
+            return None
+        self._single_cases += 1
+        if self._single_cases <= self.CASE_TREE_AFTER:
+            return None
+        if self._case_tree is None:
+            from bn.engines.case_tree import CASE_TREE_LIMIT, CaseTree, available
+
+            if not available():
+                self.case_tree = False
+                return None
+            self._case_tree = CaseTree(self.network, limit=min(CASE_TREE_LIMIT, self._cost))
+        answer = self._case_tree.marginals(likelihoods, variables)
+        if answer is None:
+            return None
+        marginals, log_z = answer
+        return {v: m[None] for v, m in marginals.items()}, np.array([log_z])
 
     def _requisite_case(self, likelihoods: Likelihoods, outputs: Sequence[str]) -> np.ndarray | None:
         """One case's ``P(outputs | evidence)`` on its requisite tables, or None (see :meth:`conditional`)."""
