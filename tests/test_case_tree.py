@@ -99,7 +99,12 @@ def test_the_engine_answers_one_case_on_it_as_the_full_tree_does(name, share, mo
         np.testing.assert_allclose(log_z, want_z, rtol=0, atol=1e-10)
         for v in targets:
             np.testing.assert_allclose(got[v], want[v], rtol=0, atol=1e-12)
-    assert answered.count(True) == 8 - CompiledEngine.CASE_TREE_AFTER  # the first queries stay on the full tree
+        # one posterior with P(evidence), and P(evidence) alone
+        table, table_z = ours.posterior(targets[:1], lik)
+        np.testing.assert_allclose(table, want[targets[0]], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(table_z, want_z, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(ours.log_probability_of_evidence(lik), want_z, rtol=0, atol=1e-10)
+    assert answered.count(True) == 3 * 8 - CompiledEngine.CASE_TREE_AFTER  # the first queries stay on the full tree
 
 
 def test_impossible_findings_give_what_the_full_tree_gives():

@@ -109,7 +109,7 @@ class CaseTree:
         if status == kernel.TOO_LARGE:
             return None
         ends = np.cumsum(self.cards[targets]).tolist()
-        return ({v: out[a:b] for v, a, b in zip(variables, [0, *ends[:-1]], ends, strict=True)},
+        return ({v: out[b - self.cards[t]:b] for v, t, b in zip(variables, targets.tolist(), ends, strict=True)},
                 -math.inf if status == kernel.IMPOSSIBLE else float(log_z))
 
 

@@ -1309,7 +1309,7 @@ class CompiledEngine:
     def posterior(self, outputs: Sequence[str], likelihoods: Likelihoods) -> tuple[np.ndarray, np.ndarray]:
         """Normalised ``P(outputs | evidence)`` with shape ``(N, *cards)`` and ``log P(evidence)`` ``(N,)``."""
         if len(outputs) == 1:
-            case = self._conditioned_case(likelihoods, outputs)
+            case = self._case_tree_case(likelihoods, outputs) or self._conditioned_case(likelihoods, outputs)
             if case is not None:
                 return case[0][outputs[0]], case[1]
         own_tree = len(set(outputs)) > 1 and self._home_clique(outputs) is None
@@ -1384,17 +1384,19 @@ class CompiledEngine:
                 soft[at] = arr.reshape(-1)
         return hard, soft
 
-    # One case's marginals go to its own tree in compiled code (:mod:`bn.engines.case_tree`) from the engine's
-    # third such query on: importing numba (0.2 s, plus its cached loops) is worth a hundred full-tree queries, so
-    # a process that asks one or two questions (``bn query``) does not pay it.
+    # One case's marginals, one posterior with P(evidence), or P(evidence) alone go to the case's own tree in
+    # compiled code (:mod:`bn.engines.case_tree`) from the engine's third such query on: importing numba (0.2 s,
+    # plus its cached loops) costs a hundred full-tree queries, so a process that asks one or two questions
+    # (``bn query``) does not pay it.
     CASE_TREE_AFTER = 2
 
     def _case_tree_case(self, likelihoods: Likelihoods, variables: Sequence[str]
                         ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
-        """One case's marginals of ``variables`` and log P(evidence) on the case's own tree, or None: not one
-        well-formed case, turned off (``case_tree=False``), too early (:attr:`CASE_TREE_AFTER`), numba missing,
-        or a tree for the case no cheaper than the full one."""
-        if not self.case_tree or self._one_case(likelihoods) is None:
+        """One case's marginals of ``variables`` and log P(evidence) on the case's own tree, or None: a tree under
+        :attr:`PRUNE_MIN_STATES` or pruning off, not one well-formed case, turned off (``case_tree=False``), too
+        early (:attr:`CASE_TREE_AFTER`), numba missing, or a tree for the case no cheaper than the full one."""
+        if not self.case_tree or not self.prune or self._cost < self.PRUNE_MIN_STATES or \
+                self._one_case(likelihoods) is None:
             return None
         self._single_cases += 1
         if self._single_cases <= self.CASE_TREE_AFTER:
@@ -1432,6 +1434,9 @@ class CompiledEngine:
 
     def log_probability_of_evidence(self, likelihoods: Likelihoods) -> np.ndarray:
         """``log P(evidence)`` per case, shape ``(N,)``; ``-inf`` for impossible evidence, never NaN."""
+        case = self._case_tree_case(likelihoods, ())
+        if case is not None:
+            return case[1]
         pruned = self._pruned_engine(likelihoods, ())
         if pruned is not None:
             return pruned.log_probability_of_evidence(likelihoods)
