@@ -74,7 +74,8 @@ def from_pgmpy(model: DiscreteBayesianNetwork, info: NetworkInfo | None = None, 
         cpt = np.moveaxis(np.asarray(cpd.values, dtype=float).reshape([card, *cards]), 0, -1)
         names = [str(s) for s in cpd.state_names[vid]]
         variables[str(vid)] = _variable(str(vid), names, tuple(map(str, parents)),
-                                        [[str(s) for s in cpd.state_names[p]] for p in parents], cpt)
+                                        [[str(s) for s in cpd.state_names[p]] for p in parents], cpt,
+                                        info.path or info.id if info is not None else network_id)
     return _named(variables, info, source_format, network_id, "pgmpy")
 
 
@@ -96,7 +97,8 @@ def from_pyagrum(model: Any, info: NetworkInfo | None = None, *, network_id: str
         axes = list(reversed(sequence))
         cpt = np.transpose(table, [axes.index(v) for v in (*parents, name)])
         labels = [[str(s) for s in model.variable(by_name[v]).labels()] for v in (name, *parents)]
-        variables[name] = _variable(name, labels[0], parents, labels[1:], cpt)
+        variables[name] = _variable(name, labels[0], parents, labels[1:], cpt,
+                                    info.path or info.id if info is not None else network_id or "pyagrum_model")
     return _named(variables, info, "pyagrum", network_id or str(model.propertyWithDefault("name", "pyagrum_model")),
                   "pyagrum")
 
@@ -122,8 +124,22 @@ def to_pyagrum(network: Network) -> Any:
     return model
 
 
+# How far a row of an imported table may sum from 1 (pgmpy's own check_model tolerance): published BIF files print
+# rounded digits (pathfinder's rows are off by up to 3e-7). Such rows are renormalised on import, so that every
+# engine path computes the same model: dropping a barren variable is exact only when its rows sum to 1.
+ROW_TOLERANCE = 0.01
+
+
 def _variable(vid: str, names: list[str], parents: tuple[str, ...], parent_names: list[list[str]],
-              cpt: np.ndarray) -> Variable:
+              cpt: np.ndarray, source: str) -> Variable:
+    sums = cpt.sum(axis=-1, keepdims=True)
+    off = np.abs(sums - 1.0)
+    if not (off <= ROW_TOLERANCE).all():
+        idx = np.unravel_index(int(np.argmax(np.where(np.isnan(off), np.inf, off))), sums.shape)[:-1]
+        row = ", ".join(f"{p}={parent_names[k][i]}" for k, (p, i) in enumerate(zip(parents, idx))) or "(no parents)"
+        raise NetworkFileError([Problem(source, vid, f"the row {row} sums to {float(sums[idx][0]):.6g}, not 1 "
+                                                     f"(within {ROW_TOLERANCE})")])
+    cpt = cpt / sums
     card = len(names)
     on = names.index(default_on_state(names))
     params = tuple(

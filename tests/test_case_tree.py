@@ -10,6 +10,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,6 +65,59 @@ def test_a_root_observed_impossible_and_a_leaf_summed_into_its_parent():
     assert log_z == pytest.approx(math.log(p_b), abs=1e-15)
     marginals, log_z = tree.marginals({"b": np.array([0.0, 1.0]), "c": np.array([0.0, 1.0])}, ["a"])
     assert log_z == -math.inf and np.isnan(marginals["a"]).all()
+
+
+def _var(name: str, card: int, parents: list[str], table) -> Variable:
+    return Variable(name, tuple(State(f"s{j}", f"s{j}") for j in range(card)), tuple(parents),
+                    np.asarray(table, dtype=float))
+
+
+def _dense(k: int, rng: np.random.Generator) -> list[Variable]:
+    """A complete DAG: variable i has every earlier one as a parent (a relevant part's search then meets each
+    variable once per child; a stack sized by the variables alone overflowed on it)."""
+    return [_var(f"d{i}", 2, [f"d{j}" for j in range(i)], rng.dirichlet(np.ones(2), size=2 ** i).reshape(
+        *[2] * i, 2)) for i in range(k)]
+
+
+def test_a_complete_dag_and_a_leaf_under_one_state_parents():
+    rng = np.random.default_rng(0)
+    variables = _dense(10, rng)
+    variables.append(_var("c", 2, [v.id for v in variables], rng.dirichlet(np.ones(2), size=2 ** 10).reshape(
+        *[2] * 10, 2)))
+    # an observed leaf whose only parent has one state: a factor over that parent, not a constant (its P(e) was
+    # counted twice when taken for one)
+    variables += [_var("one", 1, [], [1.0]), _var("leaf", 2, ["one"], [[0.3, 0.7]])]
+    network = Network(NetworkInfo("t", "t", "0"), {v.id: v for v in variables})
+    lik = {"c": np.array([0.2, 0.9]), "leaf": np.array([0.0, 1.0]), "d3": np.array([1.0, 0.0])}
+    marginals, log_z = CaseTree(network).marginals(lik, ["d0", "d9", "one"])
+    p_e, want = brute_force_marginals(network, lik)
+    assert log_z == pytest.approx(math.log(p_e), abs=1e-12)
+    for v in ("d0", "d9", "one"):
+        np.testing.assert_allclose(marginals[v], want[v], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_networks_of_more_than_64_relevant_variables_are_the_full_trees(seed):
+    """Adjacency bitsets of several 64-bit words (the sign bit among them), up to five states a variable."""
+    rng = np.random.default_rng(seed)
+    names = [f"v{i}" for i in range(int(rng.integers(70, 160)))]
+    variables: dict[str, Variable] = {}
+    for i, name in enumerate(names):
+        card = int(rng.integers(2, 6))
+        parents = sorted({names[j] for j in rng.integers(max(0, i - 5), i, size=min(i, 2))}) if i else []
+        shape = (*(variables[p].card for p in parents), card)
+        table = rng.dirichlet(np.ones(card), size=int(np.prod(shape[:-1]))).reshape(shape)
+        variables[name] = _var(name, card, parents, table)
+    network = Network(NetworkInfo("t", "t", "0"), variables)
+    leaves = [v for v in names if not any(v in variables[u].parents for u in names)]
+    draw = sample(network, 1, rng)[0][0]
+    lik = {v: np.eye(network[v].card)[draw[names.index(v)]] for v in leaves[-12:]}
+    targets = [names[0], names[len(names) // 2], names[-1] if names[-1] not in lik else names[1]]
+    marginals, log_z = CaseTree(network, limit=10**7).marginals(lik, targets)
+    want, want_z = CompiledEngine(network, prune=False, case_tree=False).marginals(lik, targets)
+    assert log_z == pytest.approx(float(want_z[0]), abs=1e-9)
+    for v in targets:
+        np.testing.assert_allclose(marginals[v], want[v][0], rtol=0, atol=1e-12)
 
 
 def _cases(network: Network, rng: np.random.Generator, count: int, share: float):
@@ -149,3 +206,74 @@ def test_rows_that_do_not_sum_to_one_are_left_to_the_caller():
     b = Variable("b", (State("x", "x"), State("y", "y")), ("a",), np.array([[0.5, 0.5], [0.25, 0.25]]))
     network = Network(NetworkInfo("t", "t", "0"), {"a": a, "b": b})
     assert CaseTree(network).marginals({}, ["a"]) is None
+
+
+def test_an_engine_over_rows_that_do_not_sum_to_one_never_prunes():
+    """Every path then computes the product of the tables as they are: the full tree's model."""
+    a = Variable("a", (State("x", "x"), State("y", "y")), (), np.array([0.5, 0.5]))
+    b = Variable("b", (State("x", "x"), State("y", "y")), ("a",), np.array([[0.5, 0.5], [0.25, 0.25]]))
+    network = Network(NetworkInfo("t", "t", "0"), {"a": a, "b": b})
+    eng = CompiledEngine(network)
+    eng.PRUNE_MIN_STATES = 0
+    assert not eng.prune
+    for _ in range(eng.CASE_TREE_AFTER + 2):
+        marginals, log_z = eng.marginals({}, ["a"])
+        np.testing.assert_allclose(marginals["a"][0], [2 / 3, 1 / 3], rtol=0, atol=1e-15)
+        assert log_z[0] == pytest.approx(math.log(0.75), abs=1e-15)
+        np.testing.assert_allclose(eng.conditional(["a"], {}), [[2 / 3, 1 / 3]], rtol=0, atol=1e-15)
+    assert eng._case_tree is None
+
+
+@pytest.mark.parametrize("kind", ["tiny likelihoods", "200 findings on one parent"])
+def test_probabilities_below_the_smallest_float_keep_their_digits(kind):
+    """P(e) under 1e-308: factors are rescaled as they are made; what still underflows goes to the full tree,
+    which reruns rescaled. Before, both cases were reported impossible."""
+    rng = np.random.default_rng(0)
+    variables = _dense(15, rng)  # only so that the full tree is large enough to take this path
+    n = 2 if kind == "tiny likelihoods" else 200
+    variables += [_var("a", 2, [], [0.5, 0.5])]
+    variables += [_var(f"leaf{i}", 2, ["a"], [[0.99, 0.01], [0.98, 0.02]]) for i in range(n)]
+    network = Network(NetworkInfo("t", "t", "0"), {v.id: v for v in variables})
+    if kind == "tiny likelihoods":
+        lik = {"leaf0": np.array([1e-200, 3e-200]), "leaf1": np.array([2e-200, 1e-200])}
+    else:
+        lik = {f"leaf{i}": np.array([0.0, 1.0]) for i in range(n)}
+    ours, full = CompiledEngine(network), CompiledEngine(network, prune=False, case_tree=False)
+    assert ours._cost >= ours.PRUNE_MIN_STATES
+    want, want_z = full.marginals(lik, ["a"])
+    assert want_z[0] < -700  # P(e) itself is below the smallest float64
+    ours._single_cases = ours.CASE_TREE_AFTER
+    got, log_z = ours.marginals(lik, ["a"])
+    assert ours._case_tree is not None
+    assert log_z[0] == pytest.approx(float(want_z[0]), abs=1e-9)
+    np.testing.assert_allclose(got["a"], want["a"], rtol=1e-9, atol=0)
+    # the kernel's own answer, not the full tree's rerun
+    marginals, kernel_z = CaseTree(network).marginals(lik, ["a"])
+    assert kernel_z == pytest.approx(float(want_z[0]), abs=1e-9)
+    np.testing.assert_allclose(marginals["a"], want["a"][0], rtol=1e-9, atol=0)
+
+
+def test_a_complete_record_scored_against_the_full_tree():
+    """Every variable observed (scoring a full record, as EM's data checks do)."""
+    network = bn.load("l4l5_knee").network
+    ours, full = CompiledEngine(network), CompiledEngine(network, prune=False, case_tree=False)
+    ours._single_cases = ours.CASE_TREE_AFTER
+    rng = np.random.default_rng(4)
+    order = list(network.variables)
+    for draw in sample(network, 3, rng)[0]:
+        lik = {v: np.eye(network[v].card)[draw[k]] for k, v in enumerate(order)}
+        np.testing.assert_allclose(ours.log_probability_of_evidence(lik), full.log_probability_of_evidence(lik),
+                                   rtol=0, atol=1e-9)
+    assert ours._case_tree is not None
+
+
+def test_the_kernel_stays_in_bounds(tmp_path):
+    """numba does not check indices: run the kernel's tests again with its bounds checks compiled in (an
+    overflowing stack once corrupted memory silently, and crashed a process now and then)."""
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    tests = Path(__file__).resolve()
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", str(tests), "-k",
+                          "enumerated or complete_dag or more_than_64 or complete_record or below_the_smallest"],
+                         cwd=tests.parent.parent, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "IndexError" not in run.stdout

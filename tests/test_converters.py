@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pyagrum as gum
 import pytest
-from conftest import bench_network
+from conftest import bench_network, bench_path
 
 import bn
 from bn.converters import from_pgmpy, from_pyagrum, to_pgmpy, to_pyagrum
+from bn.errors import NetworkFileError
 
 CASE = {"knee_pain": "present", "straight_leg_raise": "positive", "age_group": "65_plus"}
 
@@ -77,3 +78,21 @@ def test_an_inconsistent_pgmpy_model_is_a_clear_error(knee):
     model.remove_cpds(model.get_cpds("disc_herniation"))
     with pytest.raises(bn.NetworkFileError, match="not a valid pgmpy model"):
         from_pgmpy(model)
+
+
+def test_imported_rows_are_renormalised_and_rows_far_from_one_are_refused():
+    """Published BIF files print rounded digits (pathfinder's rows sum to 1 +- 3e-7): every engine path must
+    compute the same model, and dropping a barren variable is exact only when its rows sum to 1."""
+    net = bn.read_network(bench_path("pathfinder"))
+    worst = max(float(np.abs(v.cpt.sum(axis=-1) - 1.0).max()) for v in net.variables.values())
+    assert worst <= 1e-12
+    model = gum.BayesNet("bad")
+    model.add(gum.LabelizedVariable("a", "a", 2))
+    model.add(gum.LabelizedVariable("b", "b", 2))
+    model.addArc("a", "b")
+    model.cpt("a").fillWith([0.5, 0.5])
+    model.cpt("b").fillWith([0.9, 0.1, 0.5, 0.3])  # a=1: 0.8
+    with pytest.raises(NetworkFileError) as err:
+        from_pyagrum(model)
+    problem = err.value.problems[0]
+    assert problem.variable == "b" and "a=1" in problem.message and "0.8" in problem.message

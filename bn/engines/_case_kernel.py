@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 OK, TOO_LARGE, IMPOSSIBLE = 0, 1, 2
+_SIGN = np.int64(-(2**63))
 
 
 @njit(cache=True)
@@ -61,7 +62,8 @@ def _members(bits, out):
         x = bits[w]
         while x != 0:
             low = x & -x
-            out[d] = w * 64 + _popcount(low - 1)
+            # low - 1 would overflow (undefined in LLVM's signed arithmetic) when low is the sign bit
+            out[d] = w * 64 + (63 if low == _SIGN else _popcount(low - 1))
             d += 1
             x ^= low
     return d
@@ -84,10 +86,11 @@ def _score(adj, alive, v, logc, nbs):
 
 
 @njit(cache=True)
-def _eliminate(adj0, in_graph, cards, logc, by_fill):
+def _eliminate(adj0, in_graph, cards, logc, by_fill, limit):
     """Greedy elimination over bitset adjacency (``by_fill``: fewest fill-in edges, then lightest clique; else
     lightest, then fewest), ties to the lowest index. Returns the order, the elimination cliques (each variable's
-    remaining neighbours, then the variable itself, as ``c_ptr``/``c_vars``) and their states in all."""
+    remaining neighbours, then the variable itself, as ``c_ptr``/``c_vars``) and their states in all, or stops
+    with an infinite total once that passes ``limit``."""
     n, words = adj0.shape
     adj = adj0.copy()
     alive = np.zeros(words, np.int64)
@@ -135,6 +138,8 @@ def _eliminate(adj0, in_graph, cards, logc, by_fill):
         c_vars[at + d] = best
         c_ptr[step + 1] = at + d + 1
         total += size
+        if total > limit:
+            return order, c_ptr, c_vars[:c_ptr[step + 1]], np.inf
         # The new edges join v's neighbours: their scores change, and so does that of any vertex next to two of
         # them (a missing edge among its neighbours may now be there).
         d_alive = _members(alive, members)
@@ -156,35 +161,32 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
     ``fam_vars[fam_ptr[v]:fam_ptr[v + 1]]`` is variable v's parents then v, ``cpt_vals[cpt_ptr[v]:...]`` its
     table over them; ``ev_vals[ev_ptr[k]:ev_ptr[k + 1]]`` is the likelihood of variable ``ev_vars[k]``. Returns
     (status, log P(evidence)): ``TOO_LARGE`` when the relevant part has over ``max_vars`` variables (planning
-    grows with their square) or its tree would pass ``limit`` clique states, ``IMPOSSIBLE``
-    when the evidence has probability zero (``out`` is then NaN).
+    grows with their square) or its tree would pass ``limit`` clique states, ``IMPOSSIBLE`` when a table or a
+    message came out all zero (``out`` is then NaN): the evidence has probability zero, or so small a one that
+    it underflowed despite the rescaling, which the caller tells apart.
     """
     n_all = cards_g.size
     # The relevant part: the targets, the observed variables and their ancestors (the rest is barren).
     local = np.full(n_all, -1, np.int64)
-    stack = np.empty(n_all, np.int64)
-    rel = np.empty(n_all, np.int64)
-    n = 0
-    top = 0
-    for k in range(targets.size):
-        stack[top] = targets[k]
-        top += 1
-    for k in range(ev_vars.size):
-        stack[top] = ev_vars[k]
-        top += 1
+    rel = np.empty(n_all, np.int64)  # also the stack: a variable enters it once, when first seen
     seen = np.zeros(n_all, np.bool_)
-    while top > 0:
-        top -= 1
-        g = stack[top]
-        if seen[g]:
-            continue
-        seen[g] = True
-        rel[n] = g
-        n += 1
+    n = 0
+    for k in range(targets.size + ev_vars.size):
+        g = targets[k] if k < targets.size else ev_vars[k - targets.size]
+        if not seen[g]:
+            seen[g] = True
+            rel[n] = g
+            n += 1
+    done = 0
+    while done < n:
+        g = rel[done]
+        done += 1
         for j in range(fam_ptr[g], fam_ptr[g + 1] - 1):
-            if not seen[fam_vars[j]]:
-                stack[top] = fam_vars[j]
-                top += 1
+            p = fam_vars[j]
+            if not seen[p]:
+                seen[p] = True
+                rel[n] = p
+                n += 1
     if n > max_vars:
         return TOO_LARGE, 0.0
     rel = np.sort(rel[:n])
@@ -244,11 +246,6 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
                 for s in range(c):
                     acc += cpt_vals[base + r * c + s] * ev_vals[e + s]
                 f_vals[f_vptr[i] + r] = acc
-            if rows == 1:  # a root: a constant factor
-                if f_vals[f_vptr[i]] <= 0.0:
-                    out[:] = np.nan
-                    return IMPOSSIBLE, -np.inf
-                log_const += np.log(f_vals[f_vptr[i]])
         else:
             for r in range(rows * c):
                 f_vals[f_vptr[i] + r] = cpt_vals[base + r]
@@ -257,6 +254,18 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
                 for r in range(rows):
                     for s in range(c):
                         f_vals[f_vptr[i] + r * c + s] *= ev_vals[e + s]
+        # Every factor scaled to a largest entry of 1 (its log kept), so that tiny likelihoods or many findings
+        # on one parent cannot underflow a clique's table; an observed root is a constant factor, all scale.
+        top = 0.0
+        for r in range(f_vptr[i], f_vptr[i + 1]):
+            if f_vals[r] > top:
+                top = f_vals[r]
+        if top <= 0.0:
+            out[:] = np.nan
+            return IMPOSSIBLE, -np.inf
+        for r in range(f_vptr[i], f_vptr[i + 1]):
+            f_vals[r] /= top
+        log_const += np.log(top)
 
     in_graph = ~absorbed
     words = (n + 63) >> 6
@@ -267,8 +276,8 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
                 u = f_vars[b]
                 if a != b:
                     adj[f_vars[a], u >> 6] |= np.int64(1) << (u & 63)
-    order, c_ptr, c_vars, total = _eliminate(adj, in_graph, cards, logc, True)
-    other = _eliminate(adj, in_graph, cards, logc, False)
+    order, c_ptr, c_vars, total = _eliminate(adj, in_graph, cards, logc, True, limit)
+    other = _eliminate(adj, in_graph, cards, logc, False, min(limit, total))
     if other[3] < total:
         order, c_ptr, c_vars, total = other
     if total > limit:
@@ -314,8 +323,18 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
         _index_map(c_vars[c_ptr[home]:c_ptr[home + 1]], cards, stride_of, view)
         o = offset[home]
         fv = f_vptr[i]
+        top = 0.0
         for s in range(sizes[home]):
             pot[o + s] *= f_vals[fv + view[s]]
+            if pot[o + s] > top:
+                top = pot[o + s]
+        if top <= 0.0:
+            out[:] = np.nan
+            return IMPOSSIBLE, -np.inf
+        if top < 1e-100:  # factors whose largest entries fall on different states: keep the table in range
+            for s in range(sizes[home]):
+                pot[o + s] /= top
+            log_const += np.log(top)
 
     # Collect, leaves first (elimination order), every message rescaled to a largest entry of 1.
     msg_off = np.zeros(m + 1, np.int64)

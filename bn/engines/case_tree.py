@@ -49,10 +49,11 @@ def warm() -> None:
 
 
 def available() -> bool:
-    """Whether numba can be imported (the compiled loops are then usable)."""
+    """Whether the compiled loops can be loaded: numba installed, and a cache directory it can write (numba
+    refuses to define cached functions without one, e.g. a read-only install with no writable home)."""
     try:
-        import numba  # noqa: F401
-    except ImportError:
+        from bn.engines import _case_kernel  # noqa: F401
+    except Exception:  # ImportError, or numba's RuntimeError ("cannot cache function")
         return False
     return True
 
@@ -88,8 +89,9 @@ class CaseTree:
     def marginals(self, likelihoods: Mapping[str, np.ndarray], variables: Sequence[str]
                   ) -> tuple[dict[str, np.ndarray], float] | None:
         """Normalised marginals ``{variable: (card,)}`` and log P(evidence) for one case given as one likelihood
-        vector per variable; NaN marginals and ``-inf`` for evidence of probability zero; None when the case's
-        tree would be too large or the network's rows do not sum to 1.
+        vector per variable; NaN marginals and ``-inf`` when a table or message came out all zero (probability
+        zero, or an underflow: the engine then asks its full tree); None when the case's tree would be too large
+        or the network's rows do not sum to 1.
 
         Each vector must have the variable's number of entries, finite and non-negative (the engine checks).
         """

@@ -51,6 +51,7 @@ from bn import limits
 from bn.engines.base import Likelihoods
 from bn.errors import BNError
 from bn.model import Network
+from bn.netfile import SUM_TOLERANCE
 
 if TYPE_CHECKING:
     from bn.engines.case_tree import CaseTree
@@ -904,7 +905,12 @@ class CompiledEngine:
     least recently used dropped after :attr:`PRUNED_CACHE`; for one case, from the third time the set is seen)
     and uses it when its junction tree costs less than half the full one. Trees under :attr:`PRUNE_MIN_STATES`
     clique states are never pruned: their full-tree query is cheaper than planning. ``prune=False`` turns this off (the
-    property tests compare the two to 1e-12).
+    property tests compare the two to 1e-12), and so does a table whose rows do not sum to 1 (a network built in
+    code): a barren variable then does not sum out to 1, and every path must compute the same model.
+
+    One case's marginals, one posterior with P(evidence), or P(evidence) alone, from the engine's third such query
+    on, run on the case's own tree in compiled code (:mod:`bn.engines.case_tree`; ``case_tree=False`` turns it
+    off).
 
     One posterior without P(evidence) (:meth:`conditional`, what ``net.posterior`` asks) needs only the tables
     not d-separated from it by the evidence: when those leave few variables to sum out and the findings are
@@ -930,7 +936,9 @@ class CompiledEngine:
                  extra_plans: Mapping[frozenset[str], TreePlan] | None = None, *, prune: bool = True,
                  merge_duplicates: bool = True, case_tree: bool = True):
         self.network = network
-        self.prune = prune
+        self.prune = prune and all(
+            bool(np.abs(np.asarray(v.cpt, dtype=float).sum(axis=-1) - 1.0).max() <= SUM_TOLERANCE)
+            for v in network.variables.values())
         self.merge_duplicates = merge_duplicates
         self.case_tree = case_tree
         self._case_tree: CaseTree | None = None
@@ -1394,7 +1402,8 @@ class CompiledEngine:
                         ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
         """One case's marginals of ``variables`` and log P(evidence) on the case's own tree, or None: a tree under
         :attr:`PRUNE_MIN_STATES` or pruning off, not one well-formed case, turned off (``case_tree=False``), too
-        early (:attr:`CASE_TREE_AFTER`), numba missing, or a tree for the case no cheaper than the full one."""
+        early (:attr:`CASE_TREE_AFTER`), numba missing, a tree for the case no cheaper than the full one, or a
+        case the kernel finds impossible (the full tree confirms it)."""
         if not self.case_tree or not self.prune or self._cost < self.PRUNE_MIN_STATES or \
                 self._one_case(likelihoods) is None:
             return None
@@ -1409,7 +1418,8 @@ class CompiledEngine:
                 return None
             self._case_tree = CaseTree(self.network, limit=min(CASE_TREE_LIMIT, self._cost))
         answer = self._case_tree.marginals(likelihoods, variables)
-        if answer is None:
+        # -inf: zero, or an underflow the kernel's rescaling missed; the full tree's rescaled rerun tells them apart
+        if answer is None or answer[1] == -math.inf:
             return None
         marginals, log_z = answer
         return {v: m[None] for v, m in marginals.items()}, np.array([log_z])
