@@ -55,8 +55,8 @@ def _code_digest() -> str:
     here = Path(__file__).parent  # read as files: importing interop or netfile would pull in pgmpy and jsonschema
     h = hashlib.sha256()
     # inference and the engines' registry and protocol compute the priors the entry keeps
-    for name in ("cache", "decompose", "engines/__init__", "engines/base", "engines/junction_tree", "inference",
-                 "interop", "model", "netfile", "safeyaml"):
+    for name in ("cache", "converters", "decompose", "engines/__init__", "engines/base", "engines/junction_tree",
+                 "inference", "interop", "model", "netfile", "safeyaml"):
         h.update((here / f"{name}.py").read_bytes())
     return h.hexdigest()[:16]
 

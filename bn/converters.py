@@ -26,6 +26,7 @@ import numpy as np
 
 from bn.errors import NetworkFileError, Problem
 from bn.model import Network, NetworkInfo, Parameter, State, Variable, default_on_state
+from bn.netfile import SUM_TOLERANCE
 
 if TYPE_CHECKING:
     from pgmpy.models import DiscreteBayesianNetwork
@@ -82,6 +83,7 @@ def from_pgmpy(model: DiscreteBayesianNetwork, info: NetworkInfo | None = None, 
 def from_pyagrum(model: Any, info: NetworkInfo | None = None, *, network_id: str | None = None) -> Network:
     """A network from a pyAgrum ``BayesNet``: no roles, every row uncited; named like :func:`from_pgmpy`
     (version ``"pyagrum"``; the id defaults to the model's own name)."""
+    network_id = network_id or str(model.propertyWithDefault("name", "pyagrum_model"))
     variables: dict[str, Variable] = {}
     by_name = {model.variable(n).name(): n for n in model.nodes()}
     import networkx as nx
@@ -98,9 +100,8 @@ def from_pyagrum(model: Any, info: NetworkInfo | None = None, *, network_id: str
         cpt = np.transpose(table, [axes.index(v) for v in (*parents, name)])
         labels = [[str(s) for s in model.variable(by_name[v]).labels()] for v in (name, *parents)]
         variables[name] = _variable(name, labels[0], parents, labels[1:], cpt,
-                                    info.path or info.id if info is not None else network_id or "pyagrum_model")
-    return _named(variables, info, "pyagrum", network_id or str(model.propertyWithDefault("name", "pyagrum_model")),
-                  "pyagrum")
+                                    info.path or info.id if info is not None else network_id)
+    return _named(variables, info, "pyagrum", network_id, "pyagrum")
 
 
 def to_pyagrum(network: Network) -> Any:
@@ -125,8 +126,9 @@ def to_pyagrum(network: Network) -> Any:
 
 
 # How far a row of an imported table may sum from 1 (pgmpy's own check_model tolerance): published BIF files print
-# rounded digits (pathfinder's rows are off by up to 3e-7). Such rows are renormalised on import, so that every
-# engine path computes the same model: dropping a barren variable is exact only when its rows sum to 1.
+# rounded digits (pathfinder's rows are off by up to 3e-7). Rows off by more than a YAML file may be
+# (netfile.SUM_TOLERANCE) are renormalised on import, so that every engine path computes the same model: dropping a
+# barren variable is exact only when its rows sum to 1. Rows within it keep their bits (a round trip is exact).
 ROW_TOLERANCE = 0.01
 
 
@@ -139,7 +141,7 @@ def _variable(vid: str, names: list[str], parents: tuple[str, ...], parent_names
         row = ", ".join(f"{p}={parent_names[k][i]}" for k, (p, i) in enumerate(zip(parents, idx))) or "(no parents)"
         raise NetworkFileError([Problem(source, vid, f"the row {row} sums to {float(sums[idx][0]):.6g}, not 1 "
                                                      f"(within {ROW_TOLERANCE})")])
-    cpt = cpt / sums
+    cpt = np.where(off > SUM_TOLERANCE, cpt / sums, cpt)
     card = len(names)
     on = names.index(default_on_state(names))
     params = tuple(

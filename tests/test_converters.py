@@ -96,3 +96,4 @@ def test_imported_rows_are_renormalised_and_rows_far_from_one_are_refused():
         from_pyagrum(model)
     problem = err.value.problems[0]
     assert problem.variable == "b" and "a=1" in problem.message and "0.8" in problem.message
+    assert problem.file == "bad"  # the model's own name, which the network would have had

@@ -173,9 +173,13 @@ def test_l4l5_knee_matches_pyagrum(knee, tmp_path):
         assert_close(knee.marginals(findings=ev), theirs, network)
 
 
-def test_exported_bif_round_trips_through_pgmpy(knee):
+@pytest.mark.parametrize("version", ["1.1.0", "2.0.0"])
+def test_exported_bif_round_trips_through_pgmpy(version):
+    """Bit for bit: imported rows are renormalised only when they sum to 1 worse than a YAML file may (2.0.0 has
+    rows whose float sum is 1 - 1e-16)."""
     from bn.interop import parse_standard
 
+    knee = bn.load(f"l4l5_knee@{version}")
     for fmt in ("bif", "xmlbif"):
         again = parse_standard(export(knee.network, fmt), fmt, knee.info)
         for vid, v in knee.network.variables.items():

@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-OK, TOO_LARGE, IMPOSSIBLE = 0, 1, 2
+OK, TOO_LARGE, IMPOSSIBLE, UNDERFLOW = 0, 1, 2, 3
+# A product of two positive numbers under this has lost digits (float64's normal range ends at 2.2e-308): the
+# answer could be wrong with no table coming out all zero, so the kernel gives up (UNDERFLOW) instead.
+_TINY = 1e-290
 _SIGN = np.int64(-(2**63))
 
 
@@ -62,7 +65,7 @@ def _members(bits, out):
         x = bits[w]
         while x != 0:
             low = x & -x
-            # low - 1 would overflow (undefined in LLVM's signed arithmetic) when low is the sign bit
+            # the sign bit: low - 1 wraps to the largest int64, whose 63 bits count right, but say so plainly
             out[d] = w * 64 + (63 if low == _SIGN else _popcount(low - 1))
             d += 1
             x ^= low
@@ -163,7 +166,9 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
     (status, log P(evidence)): ``TOO_LARGE`` when the relevant part has over ``max_vars`` variables (planning
     grows with their square) or its tree would pass ``limit`` clique states, ``IMPOSSIBLE`` when a table or a
     message came out all zero (``out`` is then NaN): the evidence has probability zero, or so small a one that
-    it underflowed despite the rescaling, which the caller tells apart.
+    it underflowed despite the rescaling, which the caller tells apart; ``UNDERFLOW`` when a product of positive
+    numbers fell under ``_TINY`` (hundreds of strong findings pulling one variable both ways can push an entry
+    1e308 below its table's largest, where no rescaling keeps it).
     """
     n_all = cards_g.size
     # The relevant part: the targets, the observed variables and their ancestors (the rest is barren).
@@ -325,7 +330,11 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
         fv = f_vptr[i]
         top = 0.0
         for s in range(sizes[home]):
-            pot[o + s] *= f_vals[fv + view[s]]
+            x = pot[o + s]
+            y = f_vals[fv + view[s]]
+            pot[o + s] = x * y
+            if pot[o + s] < _TINY and x > 0.0 and y > 0.0:
+                return UNDERFLOW, 0.0
             if pot[o + s] > top:
                 top = pot[o + s]
         if top <= 0.0:
@@ -377,7 +386,11 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
         _index_map(c_vars[c_ptr[p]:c_ptr[p + 1]], cards, stride_of, view)
         op = offset[p]
         for s in range(sizes[p]):
-            pot[op + s] *= msgs[mo + view[s]]
+            x = pot[op + s]
+            y = msgs[mo + view[s]]
+            pot[op + s] = x * y
+            if pot[op + s] < _TINY and x > 0.0 and y > 0.0:
+                return UNDERFLOW, 0.0
 
     # Distribute, root first, only down the paths to the targets' cliques.
     needed = np.zeros(m, np.bool_)
@@ -408,7 +421,10 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
             # Where the upward message is 0 so is the new one (it is a factor of it): 0/0 gives 0.
             ratio = fresh[mo + r] / msgs[mo + r] if msgs[mo + r] > 0.0 else 0.0
             for s in range(c):
-                pot[o + r * c + s] *= ratio
+                x = pot[o + r * c + s]
+                pot[o + r * c + s] = x * ratio
+                if pot[o + r * c + s] < _TINY and x > 0.0 and ratio > 0.0:
+                    return UNDERFLOW, 0.0
 
     # Each target's marginal from its own clique, where it is the last axis.
     w = 0

@@ -90,8 +90,8 @@ class CaseTree:
                   ) -> tuple[dict[str, np.ndarray], float] | None:
         """Normalised marginals ``{variable: (card,)}`` and log P(evidence) for one case given as one likelihood
         vector per variable; NaN marginals and ``-inf`` when a table or message came out all zero (probability
-        zero, or an underflow: the engine then asks its full tree); None when the case's tree would be too large
-        or the network's rows do not sum to 1.
+        zero, or an underflow: the engine then asks its full tree); None when the case's tree would be too large,
+        a product underflowed (the answer could have lost digits) or the network's rows do not sum to 1.
 
         Each vector must have the variable's number of entries, finite and non-negative (the engine checks).
         """
@@ -108,7 +108,7 @@ class CaseTree:
         status, log_z = kernel.case_marginals(self.cards, self.fam_ptr, self.fam_vars, self.cpt_ptr, self.cpt_vals,
                                               ev_vars, ev_ptr, ev_vals, targets, float(self.limit),
                                               self.max_variables, out)
-        if status == kernel.TOO_LARGE:
+        if status in (kernel.TOO_LARGE, kernel.UNDERFLOW):
             return None
         ends = np.cumsum(self.cards[targets]).tolist()
         return ({v: out[b - self.cards[t]:b] for v, t, b in zip(variables, targets.tolist(), ends, strict=True)},

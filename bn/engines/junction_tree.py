@@ -942,7 +942,7 @@ class CompiledEngine:
         self.merge_duplicates = merge_duplicates
         self.case_tree = case_tree
         self._case_tree: CaseTree | None = None
-        self._single_cases = 0  # one-case marginal queries asked so far (see _case_tree_case)
+        self._single_cases = 0  # one-case marginals, posteriors and P(e) queries so far (see _case_tree_case)
         self.plan = plan if plan is not None else engine_plan(network)
         # What the tree is built on: the network, or its OR chains (hidden steps after its own variables, so
         # positions of the network's variables are the same in both).
