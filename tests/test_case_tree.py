@@ -272,7 +272,8 @@ def test_the_kernel_stays_in_bounds(tmp_path):
     overflowing stack once corrupted memory silently, and crashed a process now and then)."""
     env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     tests = Path(__file__).resolve()
-    chosen = "enumerated or complete_dag or more_than_64 or complete_record or below_the_smallest or no_rescaling"
+    chosen = ("enumerated or complete_dag or more_than_64 or complete_record or below_the_smallest or no_rescaling "
+              "or weights_and_long_chains or in_a_factor")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", str(tests), "-k",
                           chosen],
                          cwd=tests.parent.parent, env=env, capture_output=True, text=True, timeout=600)
@@ -305,3 +306,39 @@ def test_an_underflow_no_rescaling_can_hold_is_never_a_confident_answer(grouped)
     eng._single_cases = eng.CASE_TREE_AFTER
     got = eng.marginals(lik, ["a"])[0]["a"][0, 0]
     assert np.isnan(got) or got == pytest.approx(exact_a0, abs=1e-12)
+
+
+def test_likelihood_weights_and_long_chains_lose_no_digits():
+    """A hard finding entered with a subnormal weight (likelihoods count only up to a factor), and a chain of 240
+    twenty-state variables, where each level of the distribution once grew a table by up to 20 until it
+    overflowed to NaN with status ok."""
+    a = _var("a", 2, [], [0.5, 0.5])
+    leaf = _var("leaf", 2, ["a"], [[0.7, 0.3], [0.3, 0.7]])
+    network = Network(NetworkInfo("t", "t", "0"), {"a": a, "leaf": leaf})
+    for weight in (1.0, 1e-300, 1e-310, 1e-323):
+        marginals, log_z = CaseTree(network).marginals({"leaf": np.array([0.0, weight])}, ["a"])
+        np.testing.assert_allclose(marginals["a"], [0.3, 0.7], rtol=0, atol=1e-15)
+        assert log_z == pytest.approx(math.log(0.5) + math.log(weight), abs=1e-12)
+    chain = [_var("x0", 20, [], np.full(20, 0.05))]
+    chain += [_var(f"x{k}", 20, [f"x{k - 1}"], np.full((20, 20), 0.05)) for k in range(1, 240)]
+    network = Network(NetworkInfo("t", "t", "0"), {v.id: v for v in chain})
+    marginals, log_z = CaseTree(network).marginals({"x239": np.eye(20)[0]}, ["x0", "x120"])
+    np.testing.assert_allclose(marginals["x0"], np.full(20, 0.05), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(marginals["x120"], np.full(20, 0.05), rtol=1e-12, atol=0)
+    assert log_z == pytest.approx(math.log(0.05), abs=1e-12)
+
+
+def test_a_product_under_the_smallest_float_in_a_factor_is_not_an_answer():
+    """A root whose prior and own likelihood multiply to 1e-330 (exactly 0 in float64) while a hundred findings
+    favour it: the true P(a0 | e) is 1. The kernel gives up rather than answer 0 with status ok (the full tree,
+    which then answers, reports NaN: its own limit)."""
+    a = _var("a", 2, [], [1e-30, 1 - 1e-30])
+    kids = [_var(f"f{i}", 2, ["a"], [[0.0, 1.0], [1 - 1e-4, 1e-4]]) for i in range(100)]
+    network = Network(NetworkInfo("t", "t", "0"), {v.id: v for v in [a, *kids]})
+    lik = {"a": np.array([1e-300, 1.0])} | {f"f{i}": np.array([0.0, 1.0]) for i in range(100)}
+    assert CaseTree(network).marginals(lik, ["a"]) is None
+    eng = CompiledEngine(network)
+    eng.PRUNE_MIN_STATES = 0
+    eng._single_cases = eng.CASE_TREE_AFTER
+    got = eng.marginals(lik, ["a"])[0]["a"][0, 0]
+    assert np.isnan(got) or got == pytest.approx(1.0, abs=1e-12)

@@ -232,6 +232,20 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
     f_vars = np.empty(f_ptr[n], np.int64)
     f_vals = np.empty(f_vptr[n])
     log_const = 0.0
+    # Likelihoods are defined up to a factor: each is scaled to a largest entry of 1 (its log kept), so that a
+    # finding entered with a tiny weight loses no digits.
+    lik = ev_vals.copy()
+    for k in range(ev_vars.size):
+        top = 0.0
+        for r in range(ev_ptr[k], ev_ptr[k + 1]):
+            if lik[r] > top:
+                top = lik[r]
+        if top <= 0.0:
+            out[:] = np.nan
+            return IMPOSSIBLE, -np.inf
+        for r in range(ev_ptr[k], ev_ptr[k + 1]):
+            lik[r] /= top
+        log_const += np.log(top)
     for i in range(n):
         g = rel[i]
         c = cards[i]
@@ -249,7 +263,11 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
             for r in range(rows):
                 acc = 0.0
                 for s in range(c):
-                    acc += cpt_vals[base + r * c + s] * ev_vals[e + s]
+                    x = cpt_vals[base + r * c + s]
+                    y = lik[e + s]
+                    if x * y < _TINY and x > 0.0 and y > 0.0:
+                        return UNDERFLOW, 0.0
+                    acc += x * y
                 f_vals[f_vptr[i] + r] = acc
         else:
             for r in range(rows * c):
@@ -258,7 +276,11 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
                 e = ev_ptr[ev_at[i]]
                 for r in range(rows):
                     for s in range(c):
-                        f_vals[f_vptr[i] + r * c + s] *= ev_vals[e + s]
+                        x = f_vals[f_vptr[i] + r * c + s]
+                        y = lik[e + s]
+                        if x * y < _TINY and x > 0.0 and y > 0.0:
+                            return UNDERFLOW, 0.0
+                        f_vals[f_vptr[i] + r * c + s] = x * y
         # Every factor scaled to a largest entry of 1 (its log kept), so that tiny likelihoods or many findings
         # on one parent cannot underflow a clique's table; an observed root is a constant factor, all scale.
         top = 0.0
@@ -417,9 +439,19 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
         for s in range(sizes[p]):
             fresh[mo + view[s]] += pot[op + s]
         o = offset[k]
+        # Where the upward message is 0 so is the new one (it is a factor of it): 0/0 gives 0. The ratios are
+        # scaled to a largest of 1: each level could otherwise grow a table by its variable's states, and a long
+        # chain of them overflow (the marginals are normalised, and P(evidence) comes from the collection).
+        top = 0.0
         for r in range(rows):
-            # Where the upward message is 0 so is the new one (it is a factor of it): 0/0 gives 0.
-            ratio = fresh[mo + r] / msgs[mo + r] if msgs[mo + r] > 0.0 else 0.0
+            fresh[mo + r] = fresh[mo + r] / msgs[mo + r] if msgs[mo + r] > 0.0 else 0.0
+            if fresh[mo + r] > top:
+                top = fresh[mo + r]
+        if top <= 0.0:
+            out[:] = np.nan
+            return IMPOSSIBLE, -np.inf
+        for r in range(rows):
+            ratio = fresh[mo + r] / top
             for s in range(c):
                 x = pot[o + r * c + s]
                 pot[o + r * c + s] = x * ratio

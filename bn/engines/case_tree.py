@@ -108,7 +108,9 @@ class CaseTree:
         status, log_z = kernel.case_marginals(self.cards, self.fam_ptr, self.fam_vars, self.cpt_ptr, self.cpt_vals,
                                               ev_vars, ev_ptr, ev_vals, targets, float(self.limit),
                                               self.max_variables, out)
-        if status in (kernel.TOO_LARGE, kernel.UNDERFLOW):
+        # (an answer that is not finite where it should be is the full tree's to give: never passed on)
+        if status in (kernel.TOO_LARGE, kernel.UNDERFLOW) or (
+                status == kernel.OK and not (math.isfinite(log_z) and np.isfinite(out).all())):
             return None
         ends = np.cumsum(self.cards[targets]).tolist()
         return ({v: out[b - self.cards[t]:b] for v, t, b in zip(variables, targets.tolist(), ends, strict=True)},
