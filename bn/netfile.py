@@ -41,6 +41,14 @@ SUM_TOLERANCE = 1e-9
 FORMAT = "bn-network/1"
 
 
+def rows_sum_to_one(network: Network) -> bool:
+    """Whether every row of every table sums to 1 within :data:`SUM_TOLERANCE`, as a network file's must. A
+    network built in code is not checked as a file is, and dropping a barren variable is exact only when its rows
+    sum to 1: the engines' shortcuts ask this first."""
+    return all(bool(np.abs(np.asarray(v.cpt, dtype=float).sum(axis=-1) - 1.0).max() <= SUM_TOLERANCE)
+               for v in network.variables.values())
+
+
 @cache
 def _validator():
     from importlib import resources

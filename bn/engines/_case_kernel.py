@@ -19,6 +19,25 @@ _SIGN = np.int64(-(2**63))
 
 
 @njit(cache=True)
+def _lost(x, y):
+    """Whether x * y, both positive, fell under ``_TINY`` (digits lost; exactly 0 included)."""
+    return x * y < _TINY and x > 0.0 and y > 0.0
+
+
+@njit(cache=True)
+def _scale_to_one(vals, start, stop):
+    """Divide ``vals[start:stop]`` by its largest entry and return that entry (0: all zero, left as it is)."""
+    top = 0.0
+    for r in range(start, stop):
+        if vals[r] > top:
+            top = vals[r]
+    if top > 0.0:
+        for r in range(start, stop):
+            vals[r] /= top
+    return top
+
+
+@njit(cache=True)
 def _index_map(vars_c, cards, stride_of, out):
     """``out[i]``: for state i of a table over ``vars_c``, the index in the table whose strides are ``stride_of``
     (0 for a variable the other table lacks)."""
@@ -236,15 +255,10 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
     # finding entered with a tiny weight loses no digits.
     lik = ev_vals.copy()
     for k in range(ev_vars.size):
-        top = 0.0
-        for r in range(ev_ptr[k], ev_ptr[k + 1]):
-            if lik[r] > top:
-                top = lik[r]
+        top = _scale_to_one(lik, ev_ptr[k], ev_ptr[k + 1])
         if top <= 0.0:
             out[:] = np.nan
             return IMPOSSIBLE, -np.inf
-        for r in range(ev_ptr[k], ev_ptr[k + 1]):
-            lik[r] /= top
         log_const += np.log(top)
     for i in range(n):
         g = rel[i]
@@ -265,7 +279,7 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
                 for s in range(c):
                     x = cpt_vals[base + r * c + s]
                     y = lik[e + s]
-                    if x * y < _TINY and x > 0.0 and y > 0.0:
+                    if _lost(x, y):
                         return UNDERFLOW, 0.0
                     acc += x * y
                 f_vals[f_vptr[i] + r] = acc
@@ -278,20 +292,15 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
                     for s in range(c):
                         x = f_vals[f_vptr[i] + r * c + s]
                         y = lik[e + s]
-                        if x * y < _TINY and x > 0.0 and y > 0.0:
+                        if _lost(x, y):
                             return UNDERFLOW, 0.0
                         f_vals[f_vptr[i] + r * c + s] = x * y
         # Every factor scaled to a largest entry of 1 (its log kept), so that tiny likelihoods or many findings
         # on one parent cannot underflow a clique's table; an observed root is a constant factor, all scale.
-        top = 0.0
-        for r in range(f_vptr[i], f_vptr[i + 1]):
-            if f_vals[r] > top:
-                top = f_vals[r]
+        top = _scale_to_one(f_vals, f_vptr[i], f_vptr[i + 1])
         if top <= 0.0:
             out[:] = np.nan
             return IMPOSSIBLE, -np.inf
-        for r in range(f_vptr[i], f_vptr[i + 1]):
-            f_vals[r] /= top
         log_const += np.log(top)
 
     in_graph = ~absorbed
@@ -354,9 +363,9 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
         for s in range(sizes[home]):
             x = pot[o + s]
             y = f_vals[fv + view[s]]
-            pot[o + s] = x * y
-            if pot[o + s] < _TINY and x > 0.0 and y > 0.0:
+            if _lost(x, y):
                 return UNDERFLOW, 0.0
+            pot[o + s] = x * y
             if pot[o + s] > top:
                 top = pot[o + s]
         if top <= 0.0:
@@ -410,9 +419,9 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
         for s in range(sizes[p]):
             x = pot[op + s]
             y = msgs[mo + view[s]]
-            pot[op + s] = x * y
-            if pot[op + s] < _TINY and x > 0.0 and y > 0.0:
+            if _lost(x, y):
                 return UNDERFLOW, 0.0
+            pot[op + s] = x * y
 
     # Distribute, root first, only down the paths to the targets' cliques.
     needed = np.zeros(m, np.bool_)
@@ -454,9 +463,9 @@ def case_marginals(cards_g, fam_ptr, fam_vars, cpt_ptr, cpt_vals, ev_vars, ev_pt
             ratio = fresh[mo + r] / top
             for s in range(c):
                 x = pot[o + r * c + s]
-                pot[o + r * c + s] = x * ratio
-                if pot[o + r * c + s] < _TINY and x > 0.0 and ratio > 0.0:
+                if _lost(x, ratio):
                     return UNDERFLOW, 0.0
+                pot[o + r * c + s] = x * ratio
 
     # Each target's marginal from its own clique, where it is the last axis.
     w = 0

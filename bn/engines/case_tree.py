@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from bn.model import Network, NetworkInfo, State, Variable
-from bn.netfile import SUM_TOLERANCE
+from bn.netfile import rows_sum_to_one
 
 # Clique states past which a case's own tree is not built (the caller's full tree answers instead): its tables
 # are made for each case, the full tree's once.
@@ -83,8 +83,7 @@ class CaseTree:
         self.cpt_vals = np.concatenate(tables)
         # Dropping barren variables assumes every row sums to 1 (a network built in code or imported from BIF
         # need not): otherwise every case goes to the caller's tree.
-        self.normalised = all(np.abs(np.asarray(network[v].cpt, dtype=float).sum(axis=-1) - 1.0).max() <= SUM_TOLERANCE
-                              for v in order)
+        self.normalised = rows_sum_to_one(network)
 
     def marginals(self, likelihoods: Mapping[str, np.ndarray], variables: Sequence[str]
                   ) -> tuple[dict[str, np.ndarray], float] | None:

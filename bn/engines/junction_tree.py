@@ -51,7 +51,7 @@ from bn import limits
 from bn.engines.base import Likelihoods
 from bn.errors import BNError
 from bn.model import Network
-from bn.netfile import SUM_TOLERANCE
+from bn.netfile import rows_sum_to_one
 
 if TYPE_CHECKING:
     from bn.engines.case_tree import CaseTree
@@ -936,9 +936,7 @@ class CompiledEngine:
                  extra_plans: Mapping[frozenset[str], TreePlan] | None = None, *, prune: bool = True,
                  merge_duplicates: bool = True, case_tree: bool = True):
         self.network = network
-        self.prune = prune and all(
-            bool(np.abs(np.asarray(v.cpt, dtype=float).sum(axis=-1) - 1.0).max() <= SUM_TOLERANCE)
-            for v in network.variables.values())
+        self.prune = prune and rows_sum_to_one(network)
         self.merge_duplicates = merge_duplicates
         self.case_tree = case_tree
         self._case_tree: CaseTree | None = None

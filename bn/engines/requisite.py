@@ -37,6 +37,7 @@ import numpy as np
 
 from bn.engines.junction_tree import LRU
 from bn.model import Network
+from bn.netfile import rows_sum_to_one
 
 # What an elimination costs, counted as the entries of the tables it builds plus STEP_COST per variable summed
 # out (numpy's per-call overhead, about 12 µs a step, is what a junction tree spends on some 1,000 clique
@@ -88,7 +89,7 @@ class Requisite:
         # (without that every answer goes to the tree).
         sums = [t.reshape(-1, t.shape[-1]).sum(axis=1) for t in self.cpts]
         self._rows_positive = all(bool(row.min() > 0) for row in sums)
-        self._normalised = all(bool(np.abs(row - 1.0).max() <= 1e-9) for row in sums)
+        self._normalised = rows_sum_to_one(network)
         # What :meth:`possible` reads, per variable: the states it can take (a superset of its prior support:
         # those positive under some configuration of its parents' such states, taken parents first); per state,
         # whether it is positive under every such configuration (safe); and whether every such state is
